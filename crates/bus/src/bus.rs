@@ -1,0 +1,200 @@
+//! The connected bus and its typed publishes.
+
+use std::time::Duration;
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::consumer::PullConsumer;
+use async_nats::jetstream::message::PublishMessage as Publish;
+use async_nats::jetstream::{self, Context};
+use bytes::Bytes;
+use futures::future::try_join_all;
+use herald_domain::{DeliveryJobV1, Signal};
+
+use crate::streams::{self, StreamSettings};
+use crate::subjects::Subjects;
+use crate::{HEADER_ORIGINAL_SUBJECT, HEADER_REJECTION};
+
+/// What went wrong on the bus.
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    /// Could not reach NATS.
+    #[error("cannot connect to NATS at {url}: {reason}")]
+    Connect {
+        /// The server URL (without credentials).
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// A stream or consumer could not be created.
+    #[error("JetStream setup: {0}")]
+    Setup(String),
+    /// JetStream did not confirm a publish: the message may not be stored.
+    #[error("JetStream did not store the message: {0}")]
+    Publish(String),
+}
+
+/// A publish JetStream confirmed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublishOutcome {
+    /// The stream sequence.
+    pub sequence: u64,
+    /// JetStream had already stored a message with this id within the duplicate window.
+    pub duplicate: bool,
+}
+
+/// A connected JetStream context for one installation.
+#[derive(Clone)]
+pub struct Bus {
+    client: async_nats::Client,
+    js: Context,
+    subjects: Subjects,
+    settings: StreamSettings,
+}
+
+/// How long to wait for JetStream to confirm a publish before calling it failed.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
+/// Publishes in flight at once when sending a batch of delivery jobs.
+const PIPELINE: usize = 512;
+
+impl Bus {
+    /// Connects to NATS at `url` and makes sure the streams exist.
+    pub async fn connect(
+        url: &str,
+        subjects: Subjects,
+        settings: StreamSettings,
+    ) -> Result<Self, BusError> {
+        let client = async_nats::ConnectOptions::new()
+            .name("herald")
+            .connection_timeout(Duration::from_secs(5))
+            .connect(url)
+            .await
+            .map_err(|e| BusError::Connect {
+                url: url.to_string(),
+                reason: e.to_string(),
+            })?;
+        let js = jetstream::ContextBuilder::new()
+            .timeout(PUBLISH_TIMEOUT)
+            .max_ack_inflight(4 * PIPELINE)
+            .backpressure_on_inflight(true)
+            .build(client.clone());
+        streams::ensure_streams(&js, &subjects, &settings).await?;
+        Ok(Self {
+            client,
+            js,
+            subjects,
+            settings,
+        })
+    }
+
+    /// The names this bus uses.
+    pub fn subjects(&self) -> &Subjects {
+        &self.subjects
+    }
+
+    /// The raw JetStream context (tests, tools).
+    pub fn jetstream(&self) -> &Context {
+        &self.js
+    }
+
+    /// Whether the connection to NATS is up right now.
+    pub fn is_connected(&self) -> bool {
+        self.client.connection_state() == async_nats::connection::State::Connected
+    }
+
+    /// Publishes a valid signal (canonical JSON) on `<prefix>.signals.v1.<ASSET>` with its id
+    /// as `Nats-Msg-Id`, and waits until JetStream has stored it.
+    pub async fn publish_signal(&self, signal: &Signal) -> Result<PublishOutcome, BusError> {
+        let publish = Publish::build()
+            .payload(Bytes::from(signal.to_json()))
+            .message_id(signal.id.to_string());
+        self.publish(self.subjects.signal(&signal.asset), publish)
+            .await
+    }
+
+    /// Parks a message that is not a valid signal on `<prefix>.signals.dlq`, with the reason
+    /// and the subject it came from in headers, and waits until it is stored.
+    pub async fn publish_dead_letter(
+        &self,
+        original_subject: &str,
+        payload: Bytes,
+        reason: &str,
+    ) -> Result<PublishOutcome, BusError> {
+        let mut headers = HeaderMap::new();
+        // Header values must be one line.
+        let one_line: String = reason
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .take(2000)
+            .collect();
+        headers.insert(HEADER_REJECTION, one_line.as_str());
+        headers.insert(HEADER_ORIGINAL_SUBJECT, original_subject);
+        let publish = Publish::build().payload(payload).headers(headers);
+        self.publish(self.subjects.signals_dlq(), publish).await
+    }
+
+    /// Publishes delivery jobs, pipelined, each with its delivery id as `Nats-Msg-Id` (a job
+    /// re-published after a crash is dropped as a duplicate), and waits for every ack.
+    pub async fn publish_delivery_jobs(&self, jobs: &[DeliveryJobV1]) -> Result<(), BusError> {
+        let subject = self.subjects.deliveries();
+        for chunk in jobs.chunks(PIPELINE) {
+            let mut acks = Vec::with_capacity(chunk.len());
+            for job in chunk {
+                let payload = serde_json::to_vec(job).expect("a DeliveryJobV1 always serialises");
+                let publish = Publish::build()
+                    .payload(Bytes::from(payload))
+                    .message_id(job.delivery_id.to_string());
+                let ack = self
+                    .js
+                    .send_publish(subject.clone(), publish)
+                    .await
+                    .map_err(|e| BusError::Publish(e.to_string()))?;
+                acks.push(ack.into_future());
+            }
+            try_join_all(acks)
+                .await
+                .map_err(|e| BusError::Publish(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    async fn publish(&self, subject: String, publish: Publish) -> Result<PublishOutcome, BusError> {
+        let ack = self
+            .js
+            .send_publish(subject, publish)
+            .await
+            .map_err(|e| BusError::Publish(e.to_string()))?
+            .await
+            .map_err(|e| BusError::Publish(e.to_string()))?;
+        Ok(PublishOutcome {
+            sequence: ack.sequence,
+            duplicate: ack.duplicate,
+        })
+    }
+
+    /// The shared durable consumer of the signals stream.
+    pub async fn signal_consumer(&self) -> Result<PullConsumer, BusError> {
+        streams::dispatcher_consumer(
+            &self.js,
+            &self.subjects.signals_stream(),
+            &self.subjects,
+            &self.settings,
+        )
+        .await
+    }
+
+    /// The shared durable consumer of the delivery jobs stream.
+    pub async fn delivery_consumer(&self) -> Result<PullConsumer, BusError> {
+        streams::dispatcher_consumer(
+            &self.js,
+            &self.subjects.deliveries_stream(),
+            &self.subjects,
+            &self.settings,
+        )
+        .await
+    }
+
+    /// Flushes buffered publishes and closes nothing else (the client closes on drop).
+    pub async fn flush(&self) {
+        let _ = self.client.flush().await;
+    }
+}

@@ -1,0 +1,130 @@
+//! Stream and consumer definitions. Created at start by every service that uses them
+//! (idempotently: an existing stream is updated to the current definition), so there is no
+//! separate provisioning step.
+
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::{AckPolicy, PullConsumer, pull};
+use async_nats::jetstream::stream::{Config, DiscardPolicy, RetentionPolicy, StorageType};
+use async_nats::jetstream::{self, Context};
+
+use crate::bus::BusError;
+use crate::subjects::Subjects;
+
+/// Tunables of the streams and consumers.
+#[derive(Debug, Clone)]
+pub struct StreamSettings {
+    /// How long a message id is remembered to drop duplicates.
+    pub duplicate_window: Duration,
+    /// How long a consumer waits for an ack before redelivering. Must exceed the longest
+    /// send (teloxide: 17 s timeout, plus 10 s it sleeps after a 5xx).
+    pub ack_wait: Duration,
+    /// Delivery jobs handed out and not yet acked, across all replicas.
+    pub max_ack_pending: i64,
+}
+
+impl Default for StreamSettings {
+    fn default() -> Self {
+        Self {
+            duplicate_window: Duration::from_secs(600),
+            ack_wait: Duration::from_secs(60),
+            max_ack_pending: 20_000,
+        }
+    }
+}
+
+fn work_queue(name: String, subject: String, settings: &StreamSettings) -> Config {
+    Config {
+        name,
+        subjects: vec![subject],
+        retention: RetentionPolicy::WorkQueue,
+        storage: StorageType::File,
+        duplicate_window: settings.duplicate_window,
+        discard: DiscardPolicy::Old,
+        ..Default::default()
+    }
+}
+
+/// Creates or updates the three streams.
+pub async fn ensure_streams(
+    js: &Context,
+    subjects: &Subjects,
+    settings: &StreamSettings,
+) -> Result<(), BusError> {
+    let configs = [
+        work_queue(subjects.signals_stream(), subjects.signals_all(), settings),
+        work_queue(
+            subjects.deliveries_stream(),
+            subjects.deliveries(),
+            settings,
+        ),
+        Config {
+            name: subjects.dead_letter_stream(),
+            subjects: vec![subjects.signals_dlq()],
+            retention: RetentionPolicy::Limits,
+            storage: StorageType::File,
+            max_age: Duration::from_secs(30 * 24 * 3600),
+            duplicate_window: Duration::from_secs(120),
+            ..Default::default()
+        },
+    ];
+    for config in configs {
+        let name = config.name.clone();
+        match js.get_stream(&name).await {
+            Ok(_) => {
+                js.update_stream(config)
+                    .await
+                    .map_err(|e| BusError::Setup(format!("updating stream {name}: {e}")))?;
+            }
+            Err(_) => {
+                if let Err(e) = js.create_stream(config.clone()).await {
+                    // Another replica may have created it in between.
+                    js.get_stream(&name)
+                        .await
+                        .map_err(|_| BusError::Setup(format!("creating stream {name}: {e}")))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn consumer_config(subjects: &Subjects, settings: &StreamSettings) -> pull::Config {
+    pull::Config {
+        durable_name: Some(subjects.dispatcher_consumer().to_string()),
+        ack_policy: AckPolicy::Explicit,
+        ack_wait: settings.ack_wait,
+        max_ack_pending: settings.max_ack_pending,
+        max_deliver: -1,
+        ..Default::default()
+    }
+}
+
+/// The shared durable consumer of `stream`: any replica may take any message.
+pub async fn dispatcher_consumer(
+    js: &Context,
+    stream: &str,
+    subjects: &Subjects,
+    settings: &StreamSettings,
+) -> Result<PullConsumer, BusError> {
+    let stream = js
+        .get_stream(stream)
+        .await
+        .map_err(|e| BusError::Setup(format!("opening stream {stream}: {e}")))?;
+    let config = consumer_config(subjects, settings);
+    let name = subjects.dispatcher_consumer();
+    match stream.get_or_create_consumer(name, config.clone()).await {
+        Ok(c) => Ok(c),
+        Err(e) => Err(BusError::Setup(format!(
+            "creating consumer {name} on {}: {e}",
+            stream.cached_info().config.name
+        ))),
+    }
+}
+
+/// Deletes this installation's streams (tests and `herald demo` clean up with it).
+pub async fn delete_streams(js: &jetstream::Context, subjects: &Subjects) {
+    for name in subjects.all_streams() {
+        let _ = js.delete_stream(&name).await;
+    }
+}

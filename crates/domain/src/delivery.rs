@@ -1,0 +1,73 @@
+//! The life of one delivery: one signal to one trader.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// Where a delivery stands. Every delivery ends in one of the final states; none ends in
+/// silence.
+///
+/// ```text
+/// pending ──▶ sending ──▶ sent
+///    ▲           │ ├────▶ failed   (retries used up, or a permanent error)
+///    └───────────┘ ├────▶ blocked  (the trader blocked the bot / chat gone)
+///   (retry later)  └────▶ expired  (too old to be worth sending)
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeliveryStatus {
+    /// Recorded, not yet attempted (or waiting for a retry).
+    Pending,
+    /// An attempt is in flight. Seen after a crash, it means the message may have been sent.
+    Sending,
+    /// Telegram accepted the message.
+    Sent,
+    /// Given up after the retry budget, or on an error that retrying cannot fix.
+    Failed,
+    /// The trader blocked the bot, deactivated their account, or the chat does not exist.
+    Blocked,
+    /// Too old to be worth sending by the time it could be sent.
+    Expired,
+}
+
+impl DeliveryStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Sending => "sending",
+            Self::Sent => "sent",
+            Self::Failed => "failed",
+            Self::Blocked => "blocked",
+            Self::Expired => "expired",
+        }
+    }
+
+    /// Whether the delivery is finished (no more attempts will be made).
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Self::Sent | Self::Failed | Self::Blocked | Self::Expired
+        )
+    }
+}
+
+impl fmt::Display for DeliveryStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for DeliveryStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "pending" => Self::Pending,
+            "sending" => Self::Sending,
+            "sent" => Self::Sent,
+            "failed" => Self::Failed,
+            "blocked" => Self::Blocked,
+            "expired" => Self::Expired,
+            other => return Err(format!("unknown delivery status {other:?}")),
+        })
+    }
+}

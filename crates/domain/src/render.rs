@@ -1,0 +1,303 @@
+//! Telegram messages for signals, in HTML parse mode.
+//!
+//! No tags are used, only escaping: every free-text field (`source_model`,
+//! `performance_category`, `market_context`, notes; the asset too, although it cannot hold
+//! markup) has `&`, `<`, `>` and `"` escaped, so what a trader sees is exactly the text.
+//! Prices keep their own decimals with thousands separators (`$45,250.5`, `$0.00001234`);
+//! percentages are relative to the entry price, two decimals, rounded half away from zero and
+//! always signed. Times are UTC, to the second.
+//!
+//! # Detailed layout
+//!
+//! Sections are separated by a blank line; a line or section whose value is absent is left
+//! out (no notes, no `📝 Notes:` section). A buy is exactly the product spec §3.1 example; a
+//! sell reads `SELL` and its percentages flip sign. Model and performance follow the
+//! confidence line; market context gets a section of its own before the notes (on an alert,
+//! right under the header):
+//!
+//! ```text
+//! 🚨 TRADING SIGNAL: BUY BTC/USD 🚨
+//!
+//! 📊 Signal Details:
+//! - Direction: BUY
+//! - Asset: BTC/USD
+//! - Entry Price: $45,250
+//! - Target Price: $46,500 (+2.76%)
+//! - Stop Loss: $44,500 (-1.66%)
+//! - Timeframe: 1H
+//!
+//! 📈 Signal Confidence: 85%
+//! 🤖 Model: momentum-v3
+//! 🏅 Performance: A
+//! ⏱️ Signal Generated: 2023-06-15 14:30:45 UTC
+//!
+//! 🌍 Market Context:
+//! Risk-on session.
+//! ETF inflows strong.
+//!
+//! 📝 Notes:
+//! - Strong bullish momentum detected
+//!
+//! #BTC #Trading #Signal
+//! ```
+//!
+//! A close (exit price, closed signal and timeframe each only if given):
+//!
+//! ```text
+//! 🔒 CLOSE SIGNAL: BTC/USD
+//!
+//! 📊 Signal Details:
+//! - Action: Close position
+//! - Asset: BTC/USD
+//! - Exit Price: $46,100
+//! - Closes Signal: 0189c3a2-7b1e-7d3f-9a4c-2f5e8d1b6a90
+//! - Timeframe: 1H
+//!
+//! 📈 Signal Confidence: 90%
+//! ⏱️ Signal Generated: 2023-06-15 15:10:00 UTC
+//!
+//! 📝 Notes:
+//! - Target nearly reached; locking in profit
+//!
+//! #BTC #Trading #Close
+//! ```
+//!
+//! An alert:
+//!
+//! ```text
+//! ⚠️ MARKET ALERT: BTC/USD
+//!
+//! 🌍 Market Context:
+//! US CPI release at 12:30 UTC.
+//! Expect high volatility.
+//!
+//! 📊 Alert Details:
+//! - Asset: BTC/USD
+//! - Timeframe: 4H
+//!
+//! 📈 Signal Confidence: 70%
+//! ⏱️ Signal Generated: 2023-06-15 12:00:00 UTC
+//!
+//! 📝 Notes:
+//! - Consider reducing position sizes
+//!
+//! #BTC #Trading #Alert
+//! ```
+//!
+//! # Compact layout
+//!
+//! One line; an alert adds its market context below, on one line of at most 200 characters.
+//!
+//! ```text
+//! 🟢 BUY BTC/USD @ $45,250 · 🎯 $46,500 (+2.76%) · 🛑 $44,500 (-1.66%) · 1H · 85%
+//! 🔴 SELL ETH/USDT @ $45,250 · 🎯 $44,000 (-2.76%) · 🛑 $46,000 (+1.66%) · 4H · 72%
+//! 🔒 CLOSE BTC/USD @ $46,100 · 1H · 90%
+//! ⚠️ ALERT BTC/USD · 4H · 70%
+//! US CPI release at 12:30 UTC. Expect high volatility.
+//! ```
+//!
+//! # Length
+//!
+//! A message never shows more than [`MAX_MESSAGE_CHARS`] UTF-16 units (see [`visible_len`]).
+//! Text is clipped (with `…`) to the parser's limits, at most 10 notes are shown, and when
+//! the message is still too long (notes of emoji can make it so: each is two UTF-16 units)
+//! trailing notes give way to one line `- … (n more notes)`. As a last resort, which the
+//! layouts above never reach, the text is cut at the limit.
+
+mod text;
+
+use chrono::{DateTime, Utc};
+
+use crate::parse::{MAX_CONTEXT_CHARS, MAX_LABEL_CHARS, MAX_NOTE_CHARS, MAX_NOTES};
+use crate::preferences::SignalFormat;
+use crate::signal::{Price, Signal, SignalKind};
+pub use text::visible_len;
+use text::{clip, escape, fit, money, percent};
+
+/// Telegram's limit on a message's text, in characters after entity parsing.
+pub const MAX_MESSAGE_CHARS: usize = 4096;
+
+/// Longest market context shown in the compact layout, in characters.
+const COMPACT_CONTEXT_CHARS: usize = 200;
+
+/// Renders `signal` in `format` as Telegram HTML.
+pub fn render(signal: &Signal, format: SignalFormat) -> String {
+    let html = match format {
+        SignalFormat::Detailed => detailed(signal),
+        SignalFormat::Compact => compact(signal),
+    };
+    fit(html, MAX_MESSAGE_CHARS)
+}
+
+/// The detailed layout with as many notes as fit.
+fn detailed(signal: &Signal) -> String {
+    let most = signal.notes.len().min(MAX_NOTES);
+    for shown in (1..=most).rev() {
+        let html = detailed_with_notes(signal, shown);
+        if visible_len(&html) <= MAX_MESSAGE_CHARS {
+            return html;
+        }
+    }
+    detailed_with_notes(signal, 0)
+}
+
+fn detailed_with_notes(signal: &Signal, shown_notes: usize) -> String {
+    let asset = escape(signal.asset.as_str());
+    let mut sections = Vec::new();
+    match signal.kind {
+        SignalKind::Buy | SignalKind::Sell => {
+            let kind = signal.kind.as_str().to_ascii_uppercase();
+            sections.push(format!("🚨 TRADING SIGNAL: {kind} {asset} 🚨"));
+            sections.push(trade_details(signal, &kind, &asset));
+        }
+        SignalKind::Close => {
+            sections.push(format!("🔒 CLOSE SIGNAL: {asset}"));
+            sections.push(close_details(signal, &asset));
+        }
+        SignalKind::Alert => {
+            sections.push(format!("\u{26A0}\u{FE0F} MARKET ALERT: {asset}"));
+            sections.extend(market_context(signal));
+            let mut details = vec!["📊 Alert Details:".to_string(), format!("- Asset: {asset}")];
+            details.extend(signal.timeframe.map(|tf| format!("- Timeframe: {tf}")));
+            sections.push(details.join("\n"));
+        }
+    }
+    sections.push(metadata(signal));
+    if signal.kind != SignalKind::Alert {
+        sections.extend(market_context(signal));
+    }
+    sections.extend(notes(&signal.notes, shown_notes));
+    let tag = match signal.kind {
+        SignalKind::Buy | SignalKind::Sell => "Signal",
+        SignalKind::Close => "Close",
+        SignalKind::Alert => "Alert",
+    };
+    sections.push(format!("#{} #Trading #{tag}", escape(signal.asset.base())));
+    sections.join("\n\n")
+}
+
+fn trade_details(signal: &Signal, kind: &str, asset: &str) -> String {
+    let mut lines = vec![
+        "📊 Signal Details:".to_string(),
+        format!("- Direction: {kind}"),
+        format!("- Asset: {asset}"),
+    ];
+    let entry = signal.entry_price;
+    lines.extend(entry.map(|p| format!("- Entry Price: {}", money(p))));
+    lines.extend(
+        signal
+            .target_price
+            .map(|p| format!("- Target Price: {}", priced(p, entry))),
+    );
+    lines.extend(
+        signal
+            .stop_loss
+            .map(|p| format!("- Stop Loss: {}", priced(p, entry))),
+    );
+    lines.extend(signal.timeframe.map(|tf| format!("- Timeframe: {tf}")));
+    lines.join("\n")
+}
+
+fn close_details(signal: &Signal, asset: &str) -> String {
+    let mut lines = vec![
+        "📊 Signal Details:".to_string(),
+        "- Action: Close position".to_string(),
+        format!("- Asset: {asset}"),
+    ];
+    lines.extend(
+        signal
+            .entry_price
+            .map(|p| format!("- Exit Price: {}", money(p))),
+    );
+    lines.extend(
+        signal
+            .closes_signal_id
+            .map(|id| format!("- Closes Signal: {id}")),
+    );
+    lines.extend(signal.timeframe.map(|tf| format!("- Timeframe: {tf}")));
+    lines.join("\n")
+}
+
+/// `$46,500 (+2.76%)`, or just the price when there is no entry to compare with.
+fn priced(price: Price, entry: Option<Price>) -> String {
+    match entry.and_then(|entry| percent(entry, price)) {
+        Some(change) => format!("{} ({change})", money(price)),
+        None => money(price),
+    }
+}
+
+fn metadata(signal: &Signal) -> String {
+    let label = |text: &Option<String>| text.as_deref().map(|t| escape(&clip(t, MAX_LABEL_CHARS)));
+    let mut lines = vec![format!(
+        "📈 Signal Confidence: {}%",
+        signal.confidence.get()
+    )];
+    lines.extend(label(&signal.source_model).map(|m| format!("🤖 Model: {m}")));
+    lines.extend(label(&signal.performance_category).map(|p| format!("🏅 Performance: {p}")));
+    lines.push(format!(
+        "\u{23F1}\u{FE0F} Signal Generated: {}",
+        utc(signal.generated_at)
+    ));
+    lines.join("\n")
+}
+
+fn utc(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+fn market_context(signal: &Signal) -> Option<String> {
+    let context = signal.market_context.as_deref()?;
+    Some(format!(
+        "🌍 Market Context:\n{}",
+        escape(&clip(context, MAX_CONTEXT_CHARS))
+    ))
+}
+
+/// The notes section with the first `shown` notes, and a count of the rest.
+fn notes(notes: &[String], shown: usize) -> Option<String> {
+    if notes.is_empty() {
+        return None;
+    }
+    let mut lines = vec!["📝 Notes:".to_string()];
+    for note in notes.iter().take(shown) {
+        lines.push(format!("- {}", escape(&clip(note, MAX_NOTE_CHARS))));
+    }
+    match notes.len().saturating_sub(shown) {
+        0 => {}
+        1 => lines.push("- … (1 more note)".to_string()),
+        more => lines.push(format!("- … ({more} more notes)")),
+    }
+    Some(lines.join("\n"))
+}
+
+fn compact(signal: &Signal) -> String {
+    let lead = match signal.kind {
+        SignalKind::Buy => "🟢 BUY",
+        SignalKind::Sell => "🔴 SELL",
+        SignalKind::Close => "🔒 CLOSE",
+        SignalKind::Alert => "\u{26A0}\u{FE0F} ALERT",
+    };
+    let mut first = format!("{lead} {}", escape(signal.asset.as_str()));
+    if let Some(entry) = signal.entry_price {
+        first.push_str(&format!(" @ {}", money(entry)));
+    }
+    let entry = signal.entry_price;
+    let mut parts = vec![first];
+    parts.extend(
+        signal
+            .target_price
+            .map(|p| format!("🎯 {}", priced(p, entry))),
+    );
+    parts.extend(signal.stop_loss.map(|p| format!("🛑 {}", priced(p, entry))));
+    parts.extend(signal.timeframe.map(|tf| tf.to_string()));
+    parts.push(format!("{}%", signal.confidence.get()));
+    let mut html = parts.join(" · ");
+    if signal.kind == SignalKind::Alert
+        && let Some(context) = &signal.market_context
+    {
+        let one_line = context.split_whitespace().collect::<Vec<_>>().join(" ");
+        html.push('\n');
+        html.push_str(&escape(&clip(&one_line, COMPACT_CONTEXT_CHARS)));
+    }
+    html
+}

@@ -1,0 +1,139 @@
+//! The versioned messages Herald puts on the bus. Each NATS subject carries exactly one of
+//! these types; `proto/` holds their JSON Schemas, generated from these definitions.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::preferences::SignalFormat;
+use crate::signal::{Signal, SignalKind, Timeframe};
+
+/// A trading signal as JSON: what `POST /api/signals` takes and what travels on
+/// `<prefix>.signals.v1.<ASSET>`.
+///
+/// This is the canonical form Herald writes (prices as decimal strings, every default filled
+/// in). The parser ([`crate::parse_signal`]) is more lenient on input: prices may also be JSON
+/// numbers, `kind` is case-insensitive and `id` may be left out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignalV1 {
+    /// The signal's UUID. Optional on input: Herald assigns one when it is missing. Also used
+    /// as the `Nats-Msg-Id` header, so a re-sent signal is delivered once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<Uuid>,
+    /// `buy`, `sell`, `close` or `alert`.
+    pub kind: SignalKind,
+    /// The instrument, e.g. `BTC/USD`: one or two symbols of `A-Z 0-9 _` joined by `/`.
+    pub asset: String,
+    /// Entry price; for a close signal, the optional exit price. A positive decimal, as a
+    /// string (`"45250.5"`) or a JSON number.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_decimal")]
+    #[schemars(with = "Option<DecimalText>")]
+    pub entry_price: Option<Decimal>,
+    /// Take-profit price (buy and sell only).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_decimal")]
+    #[schemars(with = "Option<DecimalText>")]
+    pub target_price: Option<Decimal>,
+    /// Stop-loss price (buy and sell only).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_decimal")]
+    #[schemars(with = "Option<DecimalText>")]
+    pub stop_loss: Option<Decimal>,
+    /// Chart timeframe: one of `1m 3m 5m 15m 30m 1H 2H 4H 6H 12H 1D 1W`. Required for buy
+    /// and sell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeframe: Option<Timeframe>,
+    /// Model confidence in percent, an integer 0–100.
+    #[schemars(range(min = 0, max = 100))]
+    pub confidence: u8,
+    /// When the engine generated the signal, RFC 3339 (e.g. `2023-06-15T14:30:45Z`).
+    pub generated_at: DateTime<Utc>,
+    /// Which model produced the signal (at most 64 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_model: Option<String>,
+    /// Historical performance of similar signals (at most 64 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub performance_category: Option<String>,
+    /// Current market conditions (at most 500 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub market_context: Option<String>,
+    /// Notes, one line each (at most 10 notes of 280 characters).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// For a close signal: the id of the signal whose position it closes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closes_signal_id: Option<Uuid>,
+}
+
+/// A positive decimal written as a string or a number; only for the JSON Schema.
+#[derive(JsonSchema)]
+#[schemars(untagged)]
+#[allow(dead_code)]
+enum DecimalText {
+    /// `"45250.50"`
+    Text(#[schemars(regex(pattern = r"^[0-9]+(\.[0-9]+)?$"))] String),
+    /// `45250.5`
+    Number(f64),
+}
+
+impl From<&Signal> for SignalV1 {
+    fn from(s: &Signal) -> Self {
+        Self {
+            id: Some(s.id.0),
+            kind: s.kind,
+            asset: s.asset.as_str().to_string(),
+            entry_price: s.entry_price.map(|p| p.value()),
+            target_price: s.target_price.map(|p| p.value()),
+            stop_loss: s.stop_loss.map(|p| p.value()),
+            timeframe: s.timeframe,
+            confidence: s.confidence.get(),
+            generated_at: s.generated_at,
+            source_model: s.source_model.clone(),
+            performance_category: s.performance_category.clone(),
+            market_context: s.market_context.clone(),
+            notes: s.notes.clone(),
+            closes_signal_id: s.closes_signal_id.map(|id| id.0),
+        }
+    }
+}
+
+impl Signal {
+    /// The canonical JSON of this signal (a [`SignalV1`]), as published on the bus.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(&SignalV1::from(self)).expect("a SignalV1 always serialises")
+    }
+}
+
+/// One message to one trader: what travels on `<prefix>.deliveries.v1`.
+///
+/// The dispatcher that fanned a signal out wrote a `pending` row for `delivery_id` before
+/// publishing this job; whichever replica takes the job sends the message and records the
+/// outcome on that row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryJobV1 {
+    /// The `signal_deliveries` row this job completes.
+    pub delivery_id: Uuid,
+    /// The signal to send.
+    pub signal_id: Uuid,
+    /// The trader's Herald user id.
+    pub user_id: Uuid,
+    /// The trader's Telegram chat id.
+    pub chat_id: i64,
+    /// The format the trader chose.
+    pub format: SignalFormat,
+}
+
+mod opt_decimal {
+    use rust_decimal::Decimal;
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
+        rust_decimal::serde::str_option::serialize(v, s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
+        rust_decimal::serde::str_option::deserialize(d)
+    }
+}

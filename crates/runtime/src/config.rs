@@ -1,0 +1,319 @@
+//! Herald's settings: defaults < optional `herald.toml` < environment variables `HERALD_*`.
+//!
+//! One flat [`Settings`] holds every setting of every service (so `herald all` and the
+//! separate binaries read the same names); each service takes what it needs. Every setting is
+//! documented in the README's settings table, which a test keeps in step with this struct.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable when stderr is a terminal, JSON otherwise.
+    #[default]
+    Auto,
+    /// One JSON object per line.
+    Json,
+    /// Human-readable.
+    Pretty,
+}
+
+/// Every Herald setting. Field `x` is set by the environment variable `HERALD_X` or by key
+/// `x` in `herald.toml`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Settings {
+    /// `sqlite://herald.db?mode=rwc` (embedded) or `postgres://user@host/db`.
+    pub database_url: String,
+    /// NATS server, e.g. `nats://127.0.0.1:4222`.
+    pub nats_url: String,
+    /// Prefix of every NATS subject, stream and consumer (`A-Z a-z 0-9 _ -`), so several
+    /// installations (and parallel tests) share one NATS.
+    pub nats_prefix: String,
+    /// The bot token from BotFather. Required by the dispatcher and the command-bot.
+    #[serde(skip_serializing)]
+    pub telegram_token: Option<SecretString>,
+    /// The Bot API server; tests point it at a double.
+    pub telegram_api_url: String,
+    /// Overall Telegram sends per second per dispatcher process; 0 means unlimited (only for
+    /// a Bot API double or paid broadcast).
+    pub telegram_rate_limit: u32,
+    /// ingest-api listen address.
+    pub ingest_addr: SocketAddr,
+    /// admin-api listen address.
+    pub admin_addr: SocketAddr,
+    /// dispatcher health and metrics address.
+    pub dispatcher_addr: SocketAddr,
+    /// command-bot health and metrics address.
+    pub command_bot_addr: SocketAddr,
+    /// Largest `POST /api/signals` body accepted, in bytes.
+    pub ingest_max_body_bytes: usize,
+    /// How long JetStream remembers a signal id to drop a re-sent duplicate, in seconds.
+    pub signal_dedup_window_secs: u64,
+    /// Sends in flight at once per dispatcher.
+    pub dispatcher_concurrency: usize,
+    /// Attempts per delivery before it is recorded as failed.
+    pub delivery_max_attempts: u32,
+    /// A delivery not sent within this many seconds of its creation is recorded as expired.
+    pub delivery_max_age_secs: u64,
+    /// Seconds JetStream waits for a dispatcher to settle a message before handing it to
+    /// another replica (work in progress is kept alive by heartbeats, so this bounds how
+    /// long a crashed replica's work waits).
+    pub ack_wait_secs: u64,
+    /// `auto`, `json` or `pretty`.
+    pub log_format: LogFormat,
+    /// A `tracing` filter, e.g. `info` or `herald_dispatcher=debug,info`.
+    pub log: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://herald.db?mode=rwc".into(),
+            nats_url: "nats://127.0.0.1:4222".into(),
+            nats_prefix: "herald".into(),
+            telegram_token: None,
+            telegram_api_url: "https://api.telegram.org".into(),
+            telegram_rate_limit: 30,
+            ingest_addr: ([127, 0, 0, 1], 8080).into(),
+            admin_addr: ([127, 0, 0, 1], 8081).into(),
+            dispatcher_addr: ([127, 0, 0, 1], 8082).into(),
+            command_bot_addr: ([127, 0, 0, 1], 8083).into(),
+            ingest_max_body_bytes: 64 * 1024,
+            signal_dedup_window_secs: 600,
+            dispatcher_concurrency: 64,
+            delivery_max_attempts: 5,
+            delivery_max_age_secs: 3600,
+            ack_wait_secs: 30,
+            log_format: LogFormat::Auto,
+            log: "info".into(),
+        }
+    }
+}
+
+/// A setting that is missing or wrong. The message names the setting.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A value could not be read (wrong type, unparsable address, …).
+    #[error("configuration: {0}")]
+    Load(String),
+    /// A value was read but breaks a rule.
+    #[error("configuration: {name}: {problem}")]
+    Invalid {
+        /// The environment variable, e.g. `HERALD_NATS_PREFIX`.
+        name: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
+}
+
+impl Settings {
+    /// Loads the settings from defaults, then `herald.toml` (or the file named by
+    /// `HERALD_CONFIG`) if it exists, then `HERALD_*` environment variables, and validates
+    /// them.
+    pub fn load() -> Result<Self, ConfigError> {
+        let file = std::env::var_os("HERALD_CONFIG")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("herald.toml"));
+        Self::load_from(&file, Env::prefixed("HERALD_").ignore(&["config"]))
+    }
+
+    /// [`Settings::load`] with an explicit file and environment provider (for tests).
+    pub fn load_from(file: &Path, env: Env) -> Result<Self, ConfigError> {
+        let settings: Settings = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::file(file))
+            .merge(env)
+            .extract()
+            .map_err(|e| ConfigError::Load(describe_figment_error(e)))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks the rules that span more than a type.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |name, problem: String| Err(ConfigError::Invalid { name, problem });
+        if self.nats_prefix.is_empty()
+            || self.nats_prefix.len() > 64
+            || !self
+                .nats_prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return invalid(
+                "HERALD_NATS_PREFIX",
+                format!(
+                    "{:?} must be 1-64 characters of A-Z a-z 0-9 _ -",
+                    self.nats_prefix
+                ),
+            );
+        }
+        if !(self.database_url.starts_with("sqlite:")
+            || self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://"))
+        {
+            return invalid(
+                "HERALD_DATABASE_URL",
+                "must start with sqlite: or postgres://".into(),
+            );
+        }
+        if !(self.telegram_api_url.starts_with("http://")
+            || self.telegram_api_url.starts_with("https://"))
+        {
+            return invalid(
+                "HERALD_TELEGRAM_API_URL",
+                format!("{:?} must be an http(s) URL", self.telegram_api_url),
+            );
+        }
+        if self.ingest_max_body_bytes < 1024 {
+            return invalid(
+                "HERALD_INGEST_MAX_BODY_BYTES",
+                "must be at least 1024".into(),
+            );
+        }
+        if self.dispatcher_concurrency == 0 {
+            return invalid("HERALD_DISPATCHER_CONCURRENCY", "must be at least 1".into());
+        }
+        if self.delivery_max_attempts == 0 {
+            return invalid("HERALD_DELIVERY_MAX_ATTEMPTS", "must be at least 1".into());
+        }
+        if self.ack_wait_secs < 3 {
+            return invalid("HERALD_ACK_WAIT_SECS", "must be at least 3".into());
+        }
+        if self.signal_dedup_window_secs == 0 {
+            return invalid(
+                "HERALD_SIGNAL_DEDUP_WINDOW_SECS",
+                "must be at least 1".into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// The bot token, or an error naming the setting for the services that need it.
+    pub fn require_telegram_token(&self) -> Result<&SecretString, ConfigError> {
+        self.telegram_token
+            .as_ref()
+            .ok_or_else(|| ConfigError::Invalid {
+                name: "HERALD_TELEGRAM_TOKEN",
+                problem: "is required to talk to Telegram (get one from @BotFather)".into(),
+            })
+    }
+
+    /// The database URL with any password replaced by `***`, for logs.
+    pub fn database_url_redacted(&self) -> String {
+        redact_url(&self.database_url)
+    }
+}
+
+/// Replaces the password of a `scheme://user:password@host` URL with `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_string();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    match (authority.rfind('@'), authority.find(':')) {
+        (Some(at), Some(colon)) if colon < at => format!(
+            "{}{}:***{}",
+            &url[..scheme_end + 3],
+            &authority[..colon],
+            &rest[at..]
+        ),
+        _ => url.to_string(),
+    }
+}
+
+fn describe_figment_error(e: figment::Error) -> String {
+    e.into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            let name = if key.is_empty() {
+                String::new()
+            } else {
+                format!("HERALD_{}: ", key.to_ascii_uppercase())
+            };
+            format!("{name}{}", e.kind)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    fn load_in(jail: &Jail) -> Result<Settings, ConfigError> {
+        Settings::load_from(
+            &jail.directory().join("herald.toml"),
+            Env::prefixed("HERALD_"),
+        )
+    }
+
+    #[test]
+    fn defaults_file_then_env() {
+        Jail::expect_with(|jail| {
+            let s = load_in(jail).unwrap();
+            assert_eq!(s.nats_prefix, "herald");
+            assert_eq!(s.ingest_addr.port(), 8080);
+            jail.create_file("herald.toml", "nats_prefix = \"fromfile\"\nlog = \"debug\"")?;
+            jail.set_env("HERALD_NATS_PREFIX", "fromenv");
+            jail.set_env("HERALD_TELEGRAM_TOKEN", "123:secret");
+            let s = load_in(jail).unwrap();
+            assert_eq!(s.nats_prefix, "fromenv");
+            assert_eq!(s.log, "debug");
+            assert!(s.require_telegram_token().is_ok());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_settings_name_the_variable() {
+        Jail::expect_with(|jail| {
+            jail.set_env("HERALD_NATS_PREFIX", "a.b");
+            let e = load_in(jail).unwrap_err().to_string();
+            assert!(e.contains("HERALD_NATS_PREFIX"), "{e}");
+            jail.set_env("HERALD_NATS_PREFIX", "ok");
+            jail.set_env("HERALD_INGEST_ADDR", "not an address");
+            let e = load_in(jail).unwrap_err().to_string();
+            assert!(e.contains("HERALD_INGEST_ADDR"), "{e}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn token_is_never_printed() {
+        Jail::expect_with(|jail| {
+            jail.set_env("HERALD_TELEGRAM_TOKEN", "123:very-secret");
+            let s = load_in(jail).unwrap();
+            assert!(!format!("{s:?}").contains("very-secret"));
+            assert!(!serde_json::to_string(&s).unwrap().contains("very-secret"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn missing_token_names_the_setting() {
+        let e = Settings::default().require_telegram_token().unwrap_err();
+        assert!(e.to_string().contains("HERALD_TELEGRAM_TOKEN"));
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://herald:hunter2@db:5432/herald"),
+            "postgres://herald:***@db:5432/herald"
+        );
+        assert_eq!(
+            redact_url("postgres://postgres@127.0.0.1/test"),
+            "postgres://postgres@127.0.0.1/test"
+        );
+        assert_eq!(redact_url("sqlite://herald.db"), "sqlite://herald.db");
+    }
+}

@@ -1,0 +1,13 @@
+//! What every Herald service needs around its own work: typed configuration ([`config`]),
+//! logs and metrics ([`telemetry`]), a shutdown trigger wired to SIGINT/SIGTERM
+//! ([`shutdown`]), and the operational HTTP surface — `GET /api/health`, `GET /metrics` and
+//! the shared JSON error body ([`http`]).
+
+pub mod config;
+pub mod http;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use config::{ConfigError, LogFormat, Settings};
+pub use http::{ErrorBody, HealthReport, serve};
+pub use shutdown::shutdown_on_signals;

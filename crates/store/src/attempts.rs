@@ -1,0 +1,176 @@
+//! The life of one delivery: starting an attempt and recording its outcome.
+//!
+//! ```text
+//! pending ──begin_attempt──▶ sending ──record_sent──▶ sent
+//!    ▲                          │ └────record_final──▶ failed | blocked | expired
+//!    └────────record_retry──────┘
+//! ```
+//!
+//! Every step is one conditional `UPDATE`, so replicas racing on the same delivery (a job
+//! redelivered after a crash) cannot move a finished delivery backwards: a retry or a final
+//! outcome only applies to a delivery still `pending` or `sending`. `record_sent` always
+//! applies, because a message Telegram accepted is the truth whatever was recorded before.
+
+use chrono::{DateTime, Utc};
+use herald_domain::DeliveryStatus;
+use sea_orm::sea_query::{Expr, ExprTrait, Query, SimpleExpr};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use uuid::Uuid;
+
+use crate::entity::signal_deliveries::{self, Column as C};
+use crate::{Store, StoreError};
+
+/// Longest `last_error` kept, in characters.
+const MAX_ERROR_CHARS: usize = 2000;
+
+/// The statuses from which a delivery may still be attempted.
+const OPEN: [DeliveryStatus; 2] = [DeliveryStatus::Pending, DeliveryStatus::Sending];
+
+/// What [`Store::begin_attempt`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptStart {
+    /// The delivery is now `sending`: go ahead and send.
+    Proceed {
+        /// This attempt's number, starting at 1.
+        attempt: u32,
+        /// When the delivery was created (to decide whether it is too old to send).
+        created_at: DateTime<Utc>,
+    },
+    /// The delivery is already finished; do not send again.
+    AlreadyFinal(DeliveryStatus),
+    /// No such delivery.
+    Missing,
+}
+
+impl Store {
+    /// Starts an attempt: a `pending` or `sending` delivery (the latter: a previous attempt
+    /// crashed midway) becomes `sending` with its attempt count raised by one, in one
+    /// conditional `UPDATE`.
+    pub async fn begin_attempt(
+        &self,
+        delivery_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<AttemptStart, StoreError> {
+        let stmt = Query::update()
+            .table(signal_deliveries::Entity)
+            .value(C::Status, DeliveryStatus::Sending.as_str())
+            .value(C::Attempts, Expr::col(C::Attempts).add(1))
+            .value(C::UpdatedAt, now)
+            .and_where(Expr::col(C::Id).eq(delivery_id))
+            .and_where(Expr::col(C::Status).is_in(OPEN.map(|s| s.as_str())))
+            .returning(Query::returning().columns([C::Attempts, C::CreatedAt]))
+            .to_owned();
+        if let Some(row) = self.db.query_one(&stmt).await? {
+            let attempts: i32 = row.try_get("", "attempts")?;
+            return Ok(AttemptStart::Proceed {
+                attempt: u32::try_from(attempts).map_err(|_| {
+                    StoreError::corrupt("signal_deliveries", delivery_id, "attempts < 0")
+                })?,
+                created_at: row.try_get("", "created_at")?,
+            });
+        }
+        Ok(match self.status_of(delivery_id).await? {
+            Some(status) => AttemptStart::AlreadyFinal(status),
+            None => AttemptStart::Missing,
+        })
+    }
+
+    /// Telegram accepted the message: the delivery is `sent`.
+    pub async fn record_sent(
+        &self,
+        delivery_id: Uuid,
+        telegram_message_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let result = signal_deliveries::Entity::update_many()
+            .col_expr(C::Status, Expr::value(DeliveryStatus::Sent.as_str()))
+            .col_expr(C::TelegramMessageId, Expr::value(telegram_message_id))
+            .col_expr(C::DeliveredAt, Expr::value(now))
+            .col_expr(C::UpdatedAt, Expr::value(now))
+            .filter(C::Id.eq(delivery_id))
+            .exec(&self.db)
+            .await?;
+        if result.rows_affected == 0 {
+            return Err(StoreError::UnknownDelivery(delivery_id));
+        }
+        Ok(())
+    }
+
+    /// The attempt failed but may be retried: back to `pending` with the error noted (the
+    /// attempt count stays). No effect on a delivery that is already final.
+    pub async fn record_retry(
+        &self,
+        delivery_id: Uuid,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.close_attempt(delivery_id, DeliveryStatus::Pending, Some(error), now)
+            .await
+    }
+
+    /// The delivery ends without being sent: `failed`, `blocked` or `expired` (any other
+    /// status is refused). `error`, when given, replaces `last_error`. No effect on a
+    /// delivery that is already final.
+    pub async fn record_final(
+        &self,
+        delivery_id: Uuid,
+        status: DeliveryStatus,
+        error: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if !matches!(
+            status,
+            DeliveryStatus::Failed | DeliveryStatus::Blocked | DeliveryStatus::Expired
+        ) {
+            return Err(StoreError::Invalid(format!(
+                "record_final takes failed, blocked or expired, not {status}"
+            )));
+        }
+        self.close_attempt(delivery_id, status, error, now).await
+    }
+
+    async fn close_attempt(
+        &self,
+        delivery_id: Uuid,
+        status: DeliveryStatus,
+        error: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut update = signal_deliveries::Entity::update_many()
+            .col_expr(C::Status, Expr::value(status.as_str()))
+            .col_expr(C::UpdatedAt, Expr::value(now));
+        if let Some(error) = error {
+            update = update.col_expr(C::LastError, bounded(error));
+        }
+        let result = update
+            .filter(C::Id.eq(delivery_id))
+            .filter(C::Status.is_in(OPEN.map(|s| s.as_str())))
+            .exec(&self.db)
+            .await?;
+        if result.rows_affected == 0 && self.status_of(delivery_id).await?.is_none() {
+            return Err(StoreError::UnknownDelivery(delivery_id));
+        }
+        Ok(())
+    }
+
+    async fn status_of(&self, delivery_id: Uuid) -> Result<Option<DeliveryStatus>, StoreError> {
+        let status: Option<String> = signal_deliveries::Entity::find_by_id(delivery_id)
+            .select_only()
+            .column(C::Status)
+            .into_tuple()
+            .one(&self.db)
+            .await?;
+        status
+            .map(|s| {
+                s.parse()
+                    .map_err(|e| StoreError::corrupt("signal_deliveries", delivery_id, e))
+            })
+            .transpose()
+    }
+}
+
+/// The error text, cut to [`MAX_ERROR_CHARS`] characters.
+fn bounded(error: &str) -> SimpleExpr {
+    let cut: String = error.chars().take(MAX_ERROR_CHARS).collect();
+    Expr::value(cut)
+}

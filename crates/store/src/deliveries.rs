@@ -1,0 +1,273 @@
+//! Deliveries: creating one row per (signal, recipient), and reading them back.
+//!
+//! The life of a delivery (attempts and outcomes) is in [`crate::attempts`].
+
+use chrono::{DateTime, Utc};
+use herald_domain::{DeliveryStatus, SignalFormat, SignalId};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
+};
+use uuid::Uuid;
+
+use crate::entity::signal_deliveries::{self, Column as C};
+use crate::recipients::Recipient;
+use crate::{Store, StoreError};
+
+/// Columns written per row by [`Store::create_deliveries`].
+const INSERT_COLUMNS: usize = 9;
+/// SQLite's limit on bind parameters in one statement (PostgreSQL allows 65535).
+const MAX_BIND_PARAMETERS: usize = 32766;
+/// Rows per `INSERT`: at most 1000, and never past the bind-parameter limit.
+pub(crate) const DELIVERY_BATCH_ROWS: usize = {
+    let by_params = MAX_BIND_PARAMETERS / INSERT_COLUMNS;
+    if by_params < 1000 { by_params } else { 1000 }
+};
+
+/// A delivery row, all columns, in domain types.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// The delivery's id (also the delivery job's).
+    pub id: Uuid,
+    /// The signal delivered.
+    pub signal_id: SignalId,
+    /// The recipient.
+    pub user_id: Uuid,
+    /// The chat written to.
+    pub chat_id: i64,
+    /// The format chosen when the delivery was created.
+    pub format: SignalFormat,
+    /// Where the delivery stands.
+    pub status: DeliveryStatus,
+    /// Attempts started so far.
+    pub attempts: u32,
+    /// The last error seen, if any.
+    pub last_error: Option<String>,
+    /// Telegram's id for the sent message.
+    pub telegram_message_id: Option<i64>,
+    /// When the delivery was created.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// When Telegram accepted the message.
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// When the trader read it, if known.
+    pub read_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<signal_deliveries::Model> for Delivery {
+    type Error = StoreError;
+
+    fn try_from(m: signal_deliveries::Model) -> Result<Self, StoreError> {
+        let corrupt = |reason: String| StoreError::corrupt("signal_deliveries", m.id, reason);
+        Ok(Self {
+            status: m.status.parse().map_err(corrupt)?,
+            format: m.format.parse().map_err(corrupt)?,
+            attempts: u32::try_from(m.attempts)
+                .map_err(|_| corrupt(format!("attempts {} is negative", m.attempts)))?,
+            id: m.id,
+            signal_id: SignalId(m.signal_id),
+            user_id: m.user_id,
+            chat_id: m.chat_id,
+            last_error: m.last_error,
+            telegram_message_id: m.telegram_message_id,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+            delivered_at: m.delivered_at,
+            read_at: m.read_at,
+        })
+    }
+}
+
+/// A delivery that was created but never attempted: its job may not have been published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PendingDelivery {
+    /// The delivery's id.
+    pub delivery_id: Uuid,
+    /// The recipient.
+    pub user_id: Uuid,
+    /// Their chat.
+    pub chat_id: i64,
+    /// The format chosen.
+    pub format: SignalFormat,
+}
+
+/// How many deliveries are in each state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryCounts {
+    /// Waiting for an attempt.
+    pub pending: u64,
+    /// An attempt in flight.
+    pub sending: u64,
+    /// Delivered.
+    pub sent: u64,
+    /// Given up.
+    pub failed: u64,
+    /// Trader blocked the bot.
+    pub blocked: u64,
+    /// Too old to send.
+    pub expired: u64,
+}
+
+impl DeliveryCounts {
+    /// Every status, in life order.
+    pub const STATUSES: [DeliveryStatus; 6] = [
+        DeliveryStatus::Pending,
+        DeliveryStatus::Sending,
+        DeliveryStatus::Sent,
+        DeliveryStatus::Failed,
+        DeliveryStatus::Blocked,
+        DeliveryStatus::Expired,
+    ];
+
+    /// The count for one status.
+    pub fn get(&self, status: DeliveryStatus) -> u64 {
+        match status {
+            DeliveryStatus::Pending => self.pending,
+            DeliveryStatus::Sending => self.sending,
+            DeliveryStatus::Sent => self.sent,
+            DeliveryStatus::Failed => self.failed,
+            DeliveryStatus::Blocked => self.blocked,
+            DeliveryStatus::Expired => self.expired,
+        }
+    }
+
+    fn slot(&mut self, status: DeliveryStatus) -> &mut u64 {
+        match status {
+            DeliveryStatus::Pending => &mut self.pending,
+            DeliveryStatus::Sending => &mut self.sending,
+            DeliveryStatus::Sent => &mut self.sent,
+            DeliveryStatus::Failed => &mut self.failed,
+            DeliveryStatus::Blocked => &mut self.blocked,
+            DeliveryStatus::Expired => &mut self.expired,
+        }
+    }
+
+    /// `(status, count)` for every status, zeros included (ready for a gauge per status).
+    pub fn iter(&self) -> impl Iterator<Item = (DeliveryStatus, u64)> + '_ {
+        Self::STATUSES.into_iter().map(|s| (s, self.get(s)))
+    }
+
+    /// All deliveries.
+    pub fn total(&self) -> u64 {
+        self.iter().map(|(_, n)| n).sum()
+    }
+}
+
+impl Store {
+    /// Records a `pending` delivery for each recipient of the signal. Recipients that already
+    /// have a delivery for this signal are skipped, so re-running a fan-out is harmless.
+    /// Returns how many rows were inserted.
+    pub async fn create_deliveries(
+        &self,
+        signal_id: SignalId,
+        recipients: &[Recipient],
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        if recipients.is_empty() {
+            return Ok(0);
+        }
+        let txn = self.db.begin().await?;
+        let mut inserted = 0;
+        for batch in recipients.chunks(DELIVERY_BATCH_ROWS) {
+            let rows = batch.iter().map(|r| signal_deliveries::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                signal_id: Set(signal_id.0),
+                user_id: Set(r.user_id),
+                chat_id: Set(r.chat_id),
+                format: Set(r.format.as_str().to_string()),
+                status: Set(DeliveryStatus::Pending.as_str().to_string()),
+                attempts: Set(0),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            });
+            inserted += signal_deliveries::Entity::insert_many(rows)
+                .on_conflict(
+                    OnConflict::columns([C::SignalId, C::UserId])
+                        .do_nothing()
+                        .to_owned(),
+                )
+                .exec_without_returning(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(inserted)
+    }
+
+    /// The signal's deliveries that are `pending` and were never attempted: after a crash
+    /// between recording deliveries and publishing their jobs, these are the ones to publish.
+    pub async fn unsent_deliveries(
+        &self,
+        signal_id: SignalId,
+    ) -> Result<Vec<PendingDelivery>, StoreError> {
+        let rows: Vec<(Uuid, Uuid, i64, String)> = signal_deliveries::Entity::find()
+            .select_only()
+            .columns([C::Id, C::UserId, C::ChatId, C::Format])
+            .filter(C::SignalId.eq(signal_id.0))
+            .filter(C::Status.eq(DeliveryStatus::Pending.as_str()))
+            .filter(C::Attempts.eq(0))
+            .order_by_asc(C::Id)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        rows.into_iter()
+            .map(|(delivery_id, user_id, chat_id, format)| {
+                Ok(PendingDelivery {
+                    delivery_id,
+                    user_id,
+                    chat_id,
+                    format: format
+                        .parse()
+                        .map_err(|e| StoreError::corrupt("signal_deliveries", delivery_id, e))?,
+                })
+            })
+            .collect()
+    }
+
+    /// One delivery, if it exists.
+    pub async fn delivery(&self, id: Uuid) -> Result<Option<Delivery>, StoreError> {
+        signal_deliveries::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .map(Delivery::try_from)
+            .transpose()
+    }
+
+    /// Every delivery of a signal, oldest first.
+    pub async fn deliveries_for_signal(
+        &self,
+        signal_id: SignalId,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        signal_deliveries::Entity::find()
+            .filter(C::SignalId.eq(signal_id.0))
+            .order_by_asc(C::CreatedAt)
+            .order_by_asc(C::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(Delivery::try_from)
+            .collect()
+    }
+
+    /// How many deliveries are in each state, over all signals (for health and metrics).
+    pub async fn delivery_counts(&self) -> Result<DeliveryCounts, StoreError> {
+        let rows: Vec<(String, i64)> = signal_deliveries::Entity::find()
+            .select_only()
+            .column(C::Status)
+            .column_as(C::Id.count(), "n")
+            .group_by(C::Status)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let mut counts = DeliveryCounts::default();
+        for (status, n) in rows {
+            let status: DeliveryStatus = status
+                .parse()
+                .map_err(|e| StoreError::corrupt("signal_deliveries", "(counts)", e))?;
+            *counts.slot(status) += u64::try_from(n).unwrap_or(0);
+        }
+        Ok(counts)
+    }
+}

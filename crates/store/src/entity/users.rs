@@ -1,0 +1,35 @@
+//! `users`: one row per Telegram account that ever sent `/start`.
+
+use sea_orm::entity::prelude::*;
+
+/// A trader (or admin) known to the bot.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "users")]
+pub struct Model {
+    /// Herald's id for the user.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    /// Telegram's user id; unique.
+    #[sea_orm(unique)]
+    pub telegram_id: i64,
+    /// The private chat the bot writes to.
+    pub chat_id: i64,
+    /// Telegram `@username`, if any.
+    pub username: Option<String>,
+    /// Telegram first name.
+    pub first_name: Option<String>,
+    /// Telegram last name.
+    pub last_name: Option<String>,
+    /// First `/start`.
+    pub created_at: DateTimeUtc,
+    /// False once the user blocked the bot or the chat is gone.
+    pub is_active: bool,
+    /// May use admin commands.
+    pub is_admin: bool,
+}
+
+/// No relations are navigated through sea-orm; joins are written as queries.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

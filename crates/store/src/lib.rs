@@ -1,0 +1,51 @@
+//! Herald's storage: sea-orm over PostgreSQL (production) or a SQLite file (embedded), behind
+//! one cheap-to-clone [`Store`].
+//!
+//! - [`connect`](Store::connect) / [`migrate`](Store::migrate) (in `connect.rs`, `migrate.rs`):
+//!   open the pool with the right settings per backend; apply `herald-migrations`, safely
+//!   when several processes start at once.
+//! - `users.rs`: [`register_user`](Store::register_user) on `/start` (an upsert by Telegram
+//!   id), lookups, [`deactivate_user`](Store::deactivate_user) when the bot is blocked.
+//! - `subscriptions.rs`, `preferences.rs`: `/subscribe`, `/unsubscribe`, and the trader's
+//!   [`Preferences`](herald_domain::Preferences), stored column by column.
+//! - `signals.rs`: each signal stored once as its canonical JSON, rebuilt with
+//!   [`herald_domain::parse_signal`].
+//! - `recipients.rs`: fan-out — who gets a signal ([`Recipient`]).
+//! - `deliveries.rs`, `attempts.rs`: one [`Delivery`] row per (signal, user) and its life,
+//!   `pending → sending → sent | failed | blocked | expired`, each step one conditional
+//!   `UPDATE`.
+//! - `api_keys.rs`: API keys, by SHA-256 hash only.
+//! - [`entity`]: the sea-orm entities, one file per table.
+//!
+//! Every operation takes the current time as an argument (`now`) rather than reading a
+//! clock, so callers and tests control time. Errors are [`StoreError`].
+
+mod api_keys;
+mod attempts;
+mod connect;
+mod deliveries;
+pub mod entity;
+mod error;
+mod migrate;
+mod preferences;
+mod recipients;
+mod signals;
+mod subscriptions;
+mod users;
+
+use sea_orm::DatabaseConnection;
+
+pub use api_keys::ApiKeyRecord;
+pub use attempts::AttemptStart;
+pub use connect::redact_url;
+pub use deliveries::{Delivery, DeliveryCounts, PendingDelivery};
+pub use error::StoreError;
+pub use recipients::Recipient;
+pub use subscriptions::{SIGNALS_SUBSCRIPTION, SubscriptionChange};
+pub use users::{Registration, TelegramProfile, User};
+
+/// Herald's database. Clones share one connection pool.
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+}

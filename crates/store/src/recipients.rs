@@ -1,0 +1,144 @@
+//! Fan-out: who should receive a signal.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use herald_domain::{Eligibility, Preferences, Signal, SignalFormat};
+use sea_orm::sea_query::{Cond, Expr, ExprTrait, JoinType, Order, Query};
+use sea_orm::{ConnectionTrait, QueryResult};
+use uuid::Uuid;
+
+use crate::entity::{user_preferences as prefs, user_subscriptions as subs, users};
+use crate::preferences::PreferencesRow;
+use crate::subscriptions::{SIGNALS_SUBSCRIPTION, is_current};
+use crate::{Store, StoreError};
+
+/// One trader a signal goes to, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recipient {
+    /// The trader.
+    pub user_id: Uuid,
+    /// Their chat.
+    pub chat_id: i64,
+    /// The format they chose.
+    pub format: SignalFormat,
+}
+
+impl Store {
+    /// Everyone who should get `s` at `now`: active users with an active, unexpired signals
+    /// subscription whose preferences admit the signal (users without a preferences row get
+    /// the defaults). Each user appears once, in user-id order.
+    ///
+    /// The confidence threshold is applied in SQL, which removes most of the uninterested;
+    /// the rest of [`Preferences::admits`] (kinds, hours) and the expiry run here.
+    pub async fn recipients(
+        &self,
+        s: &Signal,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Recipient>, StoreError> {
+        let confidence = i32::from(s.confidence.get());
+        let stmt = Query::select()
+            .expr_as(Expr::col((users::Entity, users::Column::Id)), "user_id")
+            .expr_as(Expr::col((users::Entity, users::Column::ChatId)), "chat_id")
+            .expr_as(
+                Expr::col((subs::Entity, subs::Column::ExpiresAt)),
+                "expires_at",
+            )
+            .expr_as(
+                Expr::col((prefs::Entity, prefs::Column::UserId)),
+                "prefs_user_id",
+            )
+            .columns([
+                (prefs::Entity, prefs::Column::SignalTypes),
+                (prefs::Entity, prefs::Column::ConfidenceThreshold),
+                (prefs::Entity, prefs::Column::NotificationHoursStart),
+                (prefs::Entity, prefs::Column::NotificationHoursEnd),
+                (prefs::Entity, prefs::Column::SignalFormat),
+            ])
+            .from(users::Entity)
+            .join(
+                JoinType::InnerJoin,
+                subs::Entity,
+                Cond::all()
+                    .add(
+                        Expr::col((subs::Entity, subs::Column::UserId))
+                            .equals((users::Entity, users::Column::Id)),
+                    )
+                    .add(
+                        Expr::col((subs::Entity, subs::Column::SubscriptionType))
+                            .eq(SIGNALS_SUBSCRIPTION),
+                    )
+                    .add(Expr::col((subs::Entity, subs::Column::IsActive)).eq(true)),
+            )
+            .join(
+                JoinType::LeftJoin,
+                prefs::Entity,
+                Expr::col((prefs::Entity, prefs::Column::UserId))
+                    .equals((users::Entity, users::Column::Id)),
+            )
+            .and_where(Expr::col((users::Entity, users::Column::IsActive)).eq(true))
+            .cond_where(
+                Cond::any()
+                    .add(Expr::col((prefs::Entity, prefs::Column::UserId)).is_null())
+                    .add(
+                        Expr::col((prefs::Entity, prefs::Column::ConfidenceThreshold))
+                            .lte(confidence),
+                    ),
+            )
+            .order_by((users::Entity, users::Column::Id), Order::Asc)
+            .to_owned();
+
+        let defaults = Preferences::default();
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for row in self.db.query_all(&stmt).await? {
+            let candidate = Candidate::read(&row)?;
+            if !is_current(true, candidate.expires_at, now) || !seen.insert(candidate.user_id) {
+                continue;
+            }
+            let prefs = match candidate.prefs {
+                Some(stored) => stored.into_domain(candidate.user_id)?,
+                None => defaults.clone(),
+            };
+            if prefs.admits(s, now) == Eligibility::Eligible {
+                out.push(Recipient {
+                    user_id: candidate.user_id,
+                    chat_id: candidate.chat_id,
+                    format: prefs.format,
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// One row of the recipients query.
+struct Candidate {
+    user_id: Uuid,
+    chat_id: i64,
+    expires_at: Option<DateTime<Utc>>,
+    prefs: Option<PreferencesRow>,
+}
+
+impl Candidate {
+    fn read(row: &QueryResult) -> Result<Self, StoreError> {
+        let has_prefs = row.try_get::<Option<Uuid>>("", "prefs_user_id")?.is_some();
+        let prefs = if has_prefs {
+            Some(PreferencesRow {
+                signal_types: row.try_get("", "signal_types")?,
+                confidence_threshold: row.try_get("", "confidence_threshold")?,
+                notification_hours_start: row.try_get("", "notification_hours_start")?,
+                notification_hours_end: row.try_get("", "notification_hours_end")?,
+                signal_format: row.try_get("", "signal_format")?,
+            })
+        } else {
+            None
+        };
+        Ok(Self {
+            user_id: row.try_get("", "user_id")?,
+            chat_id: row.try_get("", "chat_id")?,
+            expires_at: row.try_get("", "expires_at")?,
+            prefs,
+        })
+    }
+}

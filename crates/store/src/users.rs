@@ -1,0 +1,165 @@
+//! Users: registration on `/start`, lookup, deactivation when the bot is blocked.
+
+use chrono::{DateTime, Utc};
+use herald_domain::Preferences;
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use uuid::Uuid;
+
+use crate::entity::users;
+use crate::preferences::insert_default_preferences;
+use crate::{Store, StoreError};
+
+/// Who a Telegram update came from: what `/start` registers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TelegramProfile {
+    /// Telegram's user id.
+    pub telegram_id: i64,
+    /// The private chat with the bot.
+    pub chat_id: i64,
+    /// `@username`, if the user has one.
+    pub username: Option<String>,
+    /// First name.
+    pub first_name: Option<String>,
+    /// Last name.
+    pub last_name: Option<String>,
+}
+
+/// A registered user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Herald's id.
+    pub id: Uuid,
+    /// Telegram's user id.
+    pub telegram_id: i64,
+    /// The chat the bot writes to.
+    pub chat_id: i64,
+    /// `@username`, if any.
+    pub username: Option<String>,
+    /// First name.
+    pub first_name: Option<String>,
+    /// Last name.
+    pub last_name: Option<String>,
+    /// First registration.
+    pub created_at: DateTime<Utc>,
+    /// False while the user has the bot blocked.
+    pub is_active: bool,
+    /// May use admin commands.
+    pub is_admin: bool,
+}
+
+impl From<users::Model> for User {
+    fn from(m: users::Model) -> Self {
+        Self {
+            id: m.id,
+            telegram_id: m.telegram_id,
+            chat_id: m.chat_id,
+            username: m.username,
+            first_name: m.first_name,
+            last_name: m.last_name,
+            created_at: m.created_at,
+            is_active: m.is_active,
+            is_admin: m.is_admin,
+        }
+    }
+}
+
+/// The outcome of [`Store::register_user`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    /// The user as now stored.
+    pub user: User,
+    /// True if this call created the user; false for a returning user.
+    pub created: bool,
+}
+
+impl Store {
+    /// Registers a user on `/start`, or refreshes a returning one: names and chat are updated
+    /// and the user is active again (a trader who had blocked the bot and comes back). A
+    /// preferences row with the defaults is created if missing.
+    ///
+    /// Safe under concurrency: two `/start`s at once both succeed, exactly one reports
+    /// `created`.
+    pub async fn register_user(
+        &self,
+        p: &TelegramProfile,
+        now: DateTime<Utc>,
+    ) -> Result<Registration, StoreError> {
+        let txn = self.db.begin().await?;
+        let inserted = users::Entity::insert(users::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            telegram_id: Set(p.telegram_id),
+            chat_id: Set(p.chat_id),
+            username: Set(p.username.clone()),
+            first_name: Set(p.first_name.clone()),
+            last_name: Set(p.last_name.clone()),
+            created_at: Set(now),
+            is_active: Set(true),
+            is_admin: Set(false),
+        })
+        .on_conflict(
+            OnConflict::column(users::Column::TelegramId)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await?;
+        let created = inserted == 1;
+        if !created {
+            users::Entity::update_many()
+                .col_expr(users::Column::ChatId, Expr::value(p.chat_id))
+                .col_expr(users::Column::Username, Expr::value(p.username.clone()))
+                .col_expr(users::Column::FirstName, Expr::value(p.first_name.clone()))
+                .col_expr(users::Column::LastName, Expr::value(p.last_name.clone()))
+                .col_expr(users::Column::IsActive, Expr::value(true))
+                .filter(users::Column::TelegramId.eq(p.telegram_id))
+                .exec(&txn)
+                .await?;
+        }
+        let user = users::Entity::find()
+            .filter(users::Column::TelegramId.eq(p.telegram_id))
+            .one(&txn)
+            .await?
+            .ok_or_else(|| {
+                StoreError::corrupt("users", p.telegram_id, "vanished during registration")
+            })?;
+        insert_default_preferences(&txn, user.id, &Preferences::default(), now).await?;
+        txn.commit().await?;
+        Ok(Registration {
+            user: user.into(),
+            created,
+        })
+    }
+
+    /// The user with this Telegram id, if registered.
+    pub async fn user_by_telegram_id(&self, telegram_id: i64) -> Result<Option<User>, StoreError> {
+        Ok(users::Entity::find()
+            .filter(users::Column::TelegramId.eq(telegram_id))
+            .one(&self.db)
+            .await?
+            .map(User::from))
+    }
+
+    /// The user with this Herald id, if any.
+    pub async fn user(&self, user_id: Uuid) -> Result<Option<User>, StoreError> {
+        Ok(users::Entity::find_by_id(user_id)
+            .one(&self.db)
+            .await?
+            .map(User::from))
+    }
+
+    /// Marks a user inactive (the bot was blocked, the chat is gone): no more signals until
+    /// the next `/start`. Deactivating an inactive user is a no-op; an unknown id is
+    /// [`StoreError::UnknownUser`].
+    pub async fn deactivate_user(&self, user_id: Uuid) -> Result<(), StoreError> {
+        let result = users::Entity::update_many()
+            .col_expr(users::Column::IsActive, Expr::value(false))
+            .filter(users::Column::Id.eq(user_id))
+            .exec(&self.db)
+            .await?;
+        if result.rows_affected == 0 {
+            return Err(StoreError::UnknownUser(user_id));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,29 @@
+//! Herald's database schema, as sea-orm migrations that run unchanged on PostgreSQL and SQLite.
+//!
+//! - [`Migrator`]: the ordered list of migrations; `Migrator::up(&db, None)` brings a database
+//!   up to date (`herald migrate`, or `herald_store::Store::migrate`, which also serialises
+//!   concurrent callers).
+//! - `m20250101_000001_initial`: users, preferences, subscriptions, signals, deliveries and
+//!   API keys.
+//!
+//! Tables are described with the sea-query schema builder, never raw SQL, so each backend gets
+//! its own types: `uuid`, `timestamp with time zone` and `json` on PostgreSQL; their text or
+//! blob forms on SQLite. Prices never appear as columns: a signal's canonical JSON
+//! (`signals.payload`) is the source of truth, with prices as decimal strings inside it.
+
+use sea_orm_migration::prelude::*;
+
+/// Brings `Migrator::up`, `down` and `status` into scope for callers.
+pub use sea_orm_migration::MigratorTrait;
+
+mod m20250101_000001_initial;
+
+/// The migrations, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20250101_000001_initial::Migration)]
+    }
+}
