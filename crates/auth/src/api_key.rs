@@ -83,8 +83,11 @@ pub enum VerifyError {
 pub struct ApiKeyVerifier {
     lookup: KeyLookup,
     ttl: Duration,
-    cache: Arc<Mutex<HashMap<String, (Option<KeyInfo>, Instant)>>>,
+    cache: Arc<Mutex<HashMap<String, CachedAnswer>>>,
 }
+
+/// What the store said about a key hash, and when.
+type CachedAnswer = (Option<KeyInfo>, Instant);
 
 const CACHE_CAPACITY: usize = 10_000;
 

@@ -1,0 +1,133 @@
+//! `herald_telegram_requests_total` and `herald_telegram_request_duration_seconds` are
+//! recorded per outcome. (Its own test binary: it installs a global recorder.)
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use herald_telegram::{Limiter, LimiterConfig, Sender, bot};
+use herald_testkit::telegram::{Fault, TelegramDouble};
+use metrics::{
+    Counter, CounterFn, Gauge, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder,
+    SharedString, Unit,
+};
+
+/// Counts counter increments and histogram samples by `name{label=value,…}`.
+#[derive(Default)]
+struct Counts(Mutex<HashMap<String, u64>>);
+
+struct Handle {
+    counts: Arc<Counts>,
+    key: String,
+}
+
+impl CounterFn for Handle {
+    fn increment(&self, value: u64) {
+        *self
+            .counts
+            .0
+            .lock()
+            .unwrap()
+            .entry(self.key.clone())
+            .or_default() += value;
+    }
+    fn absolute(&self, value: u64) {
+        self.counts
+            .0
+            .lock()
+            .unwrap()
+            .insert(self.key.clone(), value);
+    }
+}
+
+impl HistogramFn for Handle {
+    fn record(&self, _value: f64) {
+        *self
+            .counts
+            .0
+            .lock()
+            .unwrap()
+            .entry(self.key.clone())
+            .or_default() += 1;
+    }
+}
+
+struct TestRecorder(Arc<Counts>);
+
+impl TestRecorder {
+    fn handle(&self, key: &Key) -> Arc<Handle> {
+        let labels: Vec<String> = key
+            .labels()
+            .map(|l| format!("{}={}", l.key(), l.value()))
+            .collect();
+        Arc::new(Handle {
+            counts: self.0.clone(),
+            key: format!("{}{{{}}}", key.name(), labels.join(",")),
+        })
+    }
+}
+
+impl Recorder for TestRecorder {
+    fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+        Counter::from_arc(self.handle(key))
+    }
+    fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
+        Gauge::noop()
+    }
+    fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+        Histogram::from_arc(self.handle(key))
+    }
+}
+
+#[tokio::test]
+async fn requests_are_counted_by_outcome_and_timed() {
+    let counts = Arc::new(Counts::default());
+    metrics::set_global_recorder(TestRecorder(counts.clone())).unwrap();
+
+    let token = "31337:METRICS";
+    let double = TelegramDouble::start(token).await.unwrap();
+    let sender = Sender::new(
+        bot(token, &double.api_url()).unwrap(),
+        Limiter::new(LimiterConfig::unlimited()),
+    );
+    double.script_faults(
+        5,
+        [
+            Fault::BotBlocked,
+            Fault::ChatNotFound,
+            Fault::TooManyRequests { retry_after: 1 },
+        ],
+    );
+    for _ in 0..3 {
+        sender.send_html(5, "x").await.unwrap_err();
+    }
+    sender.send_html(6, "ok").await.unwrap();
+    sender.send_html(6, "").await.unwrap_err();
+
+    let counts = counts.0.lock().unwrap();
+    let total = |outcome: &str| {
+        counts
+            .get(&format!(
+                "herald_telegram_requests_total{{method=sendMessage,outcome={outcome}}}"
+            ))
+            .copied()
+            .unwrap_or(0)
+    };
+    assert_eq!(
+        [
+            total("ok"),
+            total("blocked"),
+            total("chat_not_found"),
+            total("retry_after"),
+            total("permanent"),
+            total("transient"),
+        ],
+        [1, 1, 1, 1, 1, 0]
+    );
+    assert_eq!(
+        counts.get("herald_telegram_request_duration_seconds{method=sendMessage}"),
+        Some(&5)
+    );
+}

@@ -1,0 +1,14 @@
+//! Test equipment for Herald, shared by the crates' tests, the end-to-end tests and
+//! `herald demo`.
+//!
+//! - [`telegram`]: a Telegram Bot API double — a real HTTP server speaking the Bot API that
+//!   teloxide (pointed at it by its API-URL setting) cannot tell from the real thing, with a
+//!   control surface to inject traders' messages, script faults per chat and read back
+//!   everything the bot sent.
+//! - [`db`]: a fresh, isolated database per test: a new SQLite file, or a new PostgreSQL
+//!   schema that is dropped afterwards.
+//! - [`nats`]: a unique `HERALD_NATS_PREFIX` per test, with its streams removed afterwards.
+
+pub mod db;
+pub mod nats;
+pub mod telegram;

@@ -1,0 +1,339 @@
+//! A Telegram Bot API double: a real HTTP server on `127.0.0.1` that speaks the Bot API well
+//! enough that teloxide, pointed at it with `Bot::new(token).set_api_url(url)`, cannot tell
+//! it from Telegram — plus a control surface to play the traders and the network.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use herald_testkit::telegram::{TelegramDouble, TestUser};
+//! let double = TelegramDouble::start("123456:TEST").await?;
+//! // point the bot at double.api_url() …
+//! double.inject_message(&TestUser::trader(42), "/start");
+//! let replies = double.wait_for_messages(42, 1, std::time::Duration::from_secs(5)).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Layout:
+//! - `api`: `/bot<token>/<method>` — parameters from query, JSON or form bodies; answers and
+//!   errors shaped like Telegram's (`{"ok":false,"error_code":…,"description":…}`).
+//! - `messages`: `sendMessage`/`editMessageText` with Telegram's HTML parsing (`html`),
+//!   length limit, scripted [`Fault`]s and optional flood [`Limits`].
+//! - `updates`: `getUpdates` long polling (offset confirmation, 409 on a competing poller)
+//!   and the webhook methods.
+//! - `control`: the same control surface over HTTP under `/_double/` for other processes.
+//!
+//! What the double does not do: Markdown parse modes are accepted but not parsed; media,
+//! groups and inline mode are not modelled; a webhook is recorded but never called.
+
+mod api;
+mod control;
+mod html;
+mod messages;
+mod model;
+mod multipart;
+mod state;
+mod updates;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::routing::{any, delete, get, post};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+pub use model::{Fault, Limits, SentMessage, TestUser};
+use state::{LimitState, Shared};
+
+/// What a trader sees of `html` sent in HTML parse mode: tags stripped, entities decoded,
+/// surrounding whitespace trimmed — exactly what the double records as
+/// [`SentMessage::text`]. `Err` carries Telegram's "can't parse entities" reason.
+pub fn visible_text(html: &str) -> Result<String, String> {
+    html::parse(html).map(|parsed| html::trim(parsed).text)
+}
+
+/// A running Bot API double. Dropping it (or [`TelegramDouble::shutdown`]) stops the server.
+pub struct TelegramDouble {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    server: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for TelegramDouble {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TelegramDouble")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TelegramDouble {
+    /// Starts a double for `token` on `127.0.0.1` on a free port.
+    pub async fn start(token: &str) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("binding the Telegram double to 127.0.0.1:0")?;
+        Self::start_on(listener, token)
+    }
+
+    /// Starts a double for `token` on an already bound listener (e.g. a fixed address for
+    /// `herald demo`).
+    pub fn start_on(listener: TcpListener, token: &str) -> anyhow::Result<Self> {
+        anyhow::ensure!(!token.is_empty(), "the Telegram double needs a bot token");
+        let addr = listener
+            .local_addr()
+            .context("reading the Telegram double's address")?;
+        let shared = Arc::new(Shared::new(token));
+        let router = Router::new()
+            .route("/_double/updates", post(control::inject))
+            .route("/_double/sent", get(control::sent))
+            .route("/_double/faults", post(control::faults))
+            .route("/_double/faults/{chat_id}", delete(control::clear_faults))
+            .route("/{bot}/{method}", any(api::handle))
+            .fallback(api::not_found)
+            .with_state(shared.clone());
+        let stop = shared.shutdown.clone();
+        let server = tokio::spawn(async move {
+            let serve = axum::serve(listener, router)
+                .with_graceful_shutdown(async move { stop.cancelled_owned().await });
+            if let Err(e) = serve.await {
+                tracing::error!(error = %e, "Telegram double stopped");
+            }
+        });
+        Ok(Self {
+            shared,
+            addr,
+            server: Some(server),
+        })
+    }
+
+    /// The base URL to give teloxide (`Bot::set_api_url`) or `HERALD_TELEGRAM_API_URL`,
+    /// e.g. `http://127.0.0.1:41234`.
+    pub fn api_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The address the double listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The bot token the double accepts (any other gets 401 `Unauthorized`).
+    pub fn token(&self) -> &str {
+        &self.shared.token
+    }
+
+    /// The bot's username (`getMe`), without `@`.
+    pub fn bot_username(&self) -> &str {
+        &self.shared.bot.username
+    }
+
+    /// Stops the server and waits for it: waiting long polls are answered with no updates.
+    pub async fn shutdown(mut self) {
+        self.shared.shutdown.cancel();
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+    }
+
+    // --- playing the traders ---
+
+    /// Queues a private-chat message from `from` (chat id = user id) for the bot's
+    /// `getUpdates`; a text starting with `/` carries a `bot_command` entity. Returns the
+    /// update id.
+    pub fn inject_message(&self, from: &TestUser, text: &str) -> i64 {
+        self.shared.inject_message(from, text)
+    }
+
+    /// Injected updates the bot has not confirmed yet (by polling with a higher offset).
+    pub fn pending_updates(&self) -> usize {
+        self.shared.lock().updates.len()
+    }
+
+    /// Whether a `getUpdates` long poll is waiting right now (the bot is up and polling).
+    pub fn is_polling(&self) -> bool {
+        self.shared.lock().poller.is_some()
+    }
+
+    // --- reading what the bot did ---
+
+    /// Every message the double accepted, oldest first.
+    pub fn sent(&self) -> Vec<SentMessage> {
+        sent_all(&self.shared)
+    }
+
+    /// The messages accepted for one chat, oldest first.
+    pub fn sent_to(&self, chat_id: i64) -> Vec<SentMessage> {
+        sent_to(&self.shared, chat_id)
+    }
+
+    /// How many `sendMessage` calls reached the double for `chat_id`, faulted ones included.
+    pub fn attempts_to(&self, chat_id: i64) -> usize {
+        self.shared
+            .lock()
+            .chats
+            .get(&chat_id)
+            .map_or(0, |c| c.send_attempts)
+    }
+
+    /// How many calls of `method` (case-insensitive, e.g. `"sendMessage"`) were made with the
+    /// right token.
+    pub fn request_count(&self, method: &str) -> usize {
+        let method = method.to_ascii_lowercase();
+        self.shared
+            .lock()
+            .request_counts
+            .get(&method)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The commands of the last `setMyCommands` (empty after `deleteMyCommands`).
+    pub fn commands(&self) -> Vec<(String, String)> {
+        self.shared.lock().commands.clone()
+    }
+
+    /// The URL of the last `setWebhook`, if a webhook is set.
+    pub fn webhook_url(&self) -> Option<String> {
+        self.shared.lock().webhook_url.clone()
+    }
+
+    /// Waits until `chat_id` has received at least `count` messages and returns all of them;
+    /// on timeout the error lists what did arrive.
+    pub async fn wait_for_messages(
+        &self,
+        chat_id: i64,
+        count: usize,
+        timeout: Duration,
+    ) -> anyhow::Result<Vec<SentMessage>> {
+        let reached = self
+            .wait_until(|d| d.message_count(chat_id) >= count, timeout)
+            .await;
+        let sent = self.sent_to(chat_id);
+        match reached {
+            Ok(()) => Ok(sent),
+            Err(_) => {
+                let texts: Vec<&str> = sent.iter().map(|m| m.text.as_str()).collect();
+                anyhow::bail!(
+                    "expected {count} message(s) to chat {chat_id} within {timeout:?}, got {}: {texts:#?}",
+                    sent.len()
+                )
+            }
+        }
+    }
+
+    /// Waits until `predicate` holds, re-checking it whenever the double's state changes (a
+    /// request, an accepted message, a confirmed update, an injected update) — no polling.
+    pub async fn wait_until(
+        &self,
+        mut predicate: impl FnMut(&Self) -> bool,
+        timeout: Duration,
+    ) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let changed = self.shared.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if predicate(self) {
+                return Ok(());
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                return if predicate(self) {
+                    Ok(())
+                } else {
+                    Err(anyhow::anyhow!(
+                        "condition not met within {timeout:?} on the Telegram double"
+                    ))
+                };
+            }
+        }
+    }
+
+    fn message_count(&self, chat_id: i64) -> usize {
+        self.shared
+            .lock()
+            .chats
+            .get(&chat_id)
+            .map_or(0, |c| c.sent.len())
+    }
+
+    // --- playing the network ---
+
+    /// Queues one-shot faults for `chat_id`: each successive `sendMessage`/`editMessageText`
+    /// to that chat meets the next one, then sends succeed again.
+    pub fn script_faults(&self, chat_id: i64, faults: impl IntoIterator<Item = Fault>) {
+        self.shared
+            .lock()
+            .chats
+            .entry(chat_id)
+            .or_default()
+            .scripted
+            .extend(faults);
+    }
+
+    /// Makes every send to `chat_id` meet `fault` (after any scripted ones) until
+    /// [`TelegramDouble::clear_faults`].
+    pub fn set_fault(&self, chat_id: i64, fault: Fault) {
+        self.shared
+            .lock()
+            .chats
+            .entry(chat_id)
+            .or_default()
+            .persistent = Some(fault);
+    }
+
+    /// Removes the scripted and persistent faults of `chat_id`.
+    pub fn clear_faults(&self, chat_id: i64) {
+        if let Some(chat) = self.shared.lock().chats.get_mut(&chat_id) {
+            chat.scripted.clear();
+            chat.persistent = None;
+        }
+    }
+
+    /// Enforces flood limits from now on: sends over them get 429 with `retry_after`.
+    pub fn enforce_limits(&self, limits: Limits) {
+        self.shared.lock().limits = Some(LimitState {
+            limits,
+            recent: Default::default(),
+        });
+    }
+
+    /// Stops enforcing flood limits.
+    pub fn disable_limits(&self) {
+        let mut state = self.shared.lock();
+        state.limits = None;
+        for chat in state.chats.values_mut() {
+            chat.recent.clear();
+        }
+    }
+
+    /// How many sends the flood limits answered with 429 (scripted faults not counted).
+    pub fn too_many_requests_count(&self) -> usize {
+        self.shared.lock().too_many_requests
+    }
+}
+
+impl Drop for TelegramDouble {
+    fn drop(&mut self) {
+        self.shared.shutdown.cancel();
+    }
+}
+
+fn sent_all(shared: &Shared) -> Vec<SentMessage> {
+    let state = shared.lock();
+    state
+        .order
+        .iter()
+        .filter_map(|(chat_id, index)| state.chats.get(chat_id)?.sent.get(*index).cloned())
+        .collect()
+}
+
+fn sent_to(shared: &Shared, chat_id: i64) -> Vec<SentMessage> {
+    shared
+        .lock()
+        .chats
+        .get(&chat_id)
+        .map(|c| c.sent.clone())
+        .unwrap_or_default()
+}

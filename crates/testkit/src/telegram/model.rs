@@ -1,0 +1,245 @@
+//! The double's public vocabulary: who talks to the bot ([`TestUser`]), what the bot sent
+//! ([`SentMessage`]), what can go wrong ([`Fault`]) and how fast the bot may send
+//! ([`Limits`]).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A Telegram user who writes to the bot from a private chat (whose chat id is the user id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestUser {
+    /// Telegram user id; also the id of the private chat with the bot.
+    pub id: i64,
+    /// `@username`, without the `@`.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// First name, as Telegram always has one.
+    pub first_name: String,
+    /// Last name, if the user set one.
+    #[serde(default)]
+    pub last_name: Option<String>,
+}
+
+impl TestUser {
+    /// A user with only an id and a first name.
+    pub fn new(id: i64, first_name: impl Into<String>) -> Self {
+        Self {
+            id,
+            username: None,
+            first_name: first_name.into(),
+            last_name: None,
+        }
+    }
+
+    /// A typical trader: first name `Trader`, username `trader_<id>`.
+    pub fn trader(id: i64) -> Self {
+        Self::new(id, "Trader").with_username(format!("trader_{id}"))
+    }
+
+    /// Sets the username (without `@`).
+    pub fn with_username(mut self, username: impl Into<String>) -> Self {
+        self.username = Some(username.into());
+        self
+    }
+
+    /// Sets the last name.
+    pub fn with_last_name(mut self, last_name: impl Into<String>) -> Self {
+        self.last_name = Some(last_name.into());
+        self
+    }
+}
+
+/// A message the double accepted from the bot (`sendMessage`), as the trader would see it.
+///
+/// An `editMessageText` replaces `text`, `raw_text`, `parse_mode` and `reply_markup` of the
+/// message it edits, in place.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SentMessage {
+    /// The chat it went to.
+    pub chat_id: i64,
+    /// Its id in that chat (ids increase per chat, shared with the trader's own messages).
+    pub message_id: i32,
+    /// The visible text: tags stripped, HTML entities decoded, surrounding whitespace
+    /// trimmed — what the trader sees.
+    pub text: String,
+    /// The `text` parameter exactly as the bot sent it.
+    pub raw_text: String,
+    /// The `parse_mode` parameter, if any (e.g. `"HTML"`).
+    pub parse_mode: Option<String>,
+    /// The `reply_markup` parameter, if any, as JSON.
+    pub reply_markup: Option<serde_json::Value>,
+    /// When the double accepted it (serialised as milliseconds since the Unix epoch).
+    #[serde(
+        rename = "at_ms",
+        serialize_with = "ser_time",
+        deserialize_with = "de_time"
+    )]
+    pub at: SystemTime,
+}
+
+fn ser_time<S: Serializer>(at: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+    let ms = at
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis();
+    s.serialize_u64(u64::try_from(ms).unwrap_or(u64::MAX))
+}
+
+fn de_time<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
+    let ms = u64::deserialize(d)?;
+    Ok(UNIX_EPOCH + Duration::from_millis(ms))
+}
+
+/// A failure the double answers a `sendMessage` or `editMessageText` with, instead of
+/// accepting it — with Telegram's exact status and description.
+///
+/// In JSON (the `/_double/faults` control route) a fault is written
+/// `{"type":"too_many_requests","retry_after":5}`, `{"type":"bot_blocked"}`,
+/// `{"type":"user_deactivated"}`, `{"type":"chat_not_found"}`,
+/// `{"type":"server_error","status":502}` or `{"type":"delay","ms":1500}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "FaultWire", from = "FaultWire")]
+pub enum Fault {
+    /// 429 `Too Many Requests: retry after N` with `parameters.retry_after = N`.
+    TooManyRequests {
+        /// Seconds the bot must wait.
+        retry_after: u32,
+    },
+    /// 403 `Forbidden: bot was blocked by the user`.
+    BotBlocked,
+    /// 403 `Forbidden: user is deactivated`.
+    UserDeactivated,
+    /// 400 `Bad Request: chat not found`.
+    ChatNotFound,
+    /// That HTTP status (500 `Internal Server Error`, 502 `Bad Gateway`, 503
+    /// `Service Unavailable`, 504 `Gateway Timeout`). Note that teloxide sleeps 10 s before
+    /// returning any 5xx to its caller.
+    ServerError(u16),
+    /// Waits this long, then answers normally (or with whatever comes next).
+    Delay(Duration),
+}
+
+impl Fault {
+    /// The HTTP status and Telegram description of this fault (`None` for [`Fault::Delay`]).
+    pub fn status_and_description(&self) -> Option<(u16, String)> {
+        Some(match *self {
+            Fault::TooManyRequests { retry_after } => {
+                (429, format!("Too Many Requests: retry after {retry_after}"))
+            }
+            Fault::BotBlocked => (403, "Forbidden: bot was blocked by the user".into()),
+            Fault::UserDeactivated => (403, "Forbidden: user is deactivated".into()),
+            Fault::ChatNotFound => (400, "Bad Request: chat not found".into()),
+            Fault::ServerError(status) => (status, server_error_description(status).into()),
+            Fault::Delay(_) => return None,
+        })
+    }
+}
+
+/// Telegram's (nginx's) wording for a 5xx status.
+pub(crate) fn server_error_description(status: u16) -> &'static str {
+    match status {
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "Internal Server Error",
+    }
+}
+
+/// The JSON shape of a [`Fault`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum FaultWire {
+    TooManyRequests { retry_after: u32 },
+    BotBlocked,
+    UserDeactivated,
+    ChatNotFound,
+    ServerError { status: u16 },
+    Delay { ms: u64 },
+}
+
+impl From<Fault> for FaultWire {
+    fn from(fault: Fault) -> Self {
+        match fault {
+            Fault::TooManyRequests { retry_after } => FaultWire::TooManyRequests { retry_after },
+            Fault::BotBlocked => FaultWire::BotBlocked,
+            Fault::UserDeactivated => FaultWire::UserDeactivated,
+            Fault::ChatNotFound => FaultWire::ChatNotFound,
+            Fault::ServerError(status) => FaultWire::ServerError { status },
+            Fault::Delay(d) => FaultWire::Delay {
+                ms: u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
+            },
+        }
+    }
+}
+
+impl From<FaultWire> for Fault {
+    fn from(wire: FaultWire) -> Self {
+        match wire {
+            FaultWire::TooManyRequests { retry_after } => Fault::TooManyRequests { retry_after },
+            FaultWire::BotBlocked => Fault::BotBlocked,
+            FaultWire::UserDeactivated => Fault::UserDeactivated,
+            FaultWire::ChatNotFound => Fault::ChatNotFound,
+            FaultWire::ServerError { status } => Fault::ServerError(status),
+            FaultWire::Delay { ms } => Fault::Delay(Duration::from_millis(ms)),
+        }
+    }
+}
+
+/// Flood limits the double can enforce (off by default): over them, a send is answered
+/// `429 Too Many Requests: retry after N`. Counted over sliding one-second windows of
+/// accepted `sendMessage`/`editMessageText` calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Accepted sends per second across all chats (Telegram: about 30).
+    pub per_second: u32,
+    /// Accepted sends per second to one chat (Telegram: about 1).
+    pub per_chat_per_second: u32,
+}
+
+impl Default for Limits {
+    /// Telegram's documented limits: 30 messages/second overall, 1 per chat.
+    fn default() -> Self {
+        Self {
+            per_second: 30,
+            per_chat_per_second: 1,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_round_trip_through_json() {
+        let faults = [
+            Fault::TooManyRequests { retry_after: 7 },
+            Fault::BotBlocked,
+            Fault::UserDeactivated,
+            Fault::ChatNotFound,
+            Fault::ServerError(502),
+            Fault::Delay(Duration::from_millis(250)),
+        ];
+        let json = serde_json::to_string(&faults).unwrap();
+        assert!(
+            json.contains(r#"{"type":"server_error","status":502}"#),
+            "{json}"
+        );
+        let back: Vec<Fault> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, faults);
+    }
+
+    #[test]
+    fn fault_descriptions_are_telegrams() {
+        assert_eq!(
+            Fault::TooManyRequests { retry_after: 35 }.status_and_description(),
+            Some((429, "Too Many Requests: retry after 35".into()))
+        );
+        assert_eq!(
+            Fault::ServerError(502).status_and_description(),
+            Some((502, "Bad Gateway".into()))
+        );
+        assert_eq!(Fault::Delay(Duration::ZERO).status_and_description(), None);
+    }
+}

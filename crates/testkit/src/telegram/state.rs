@@ -1,0 +1,294 @@
+//! The double's memory: chats with their messages and scripted faults, the update queue,
+//! the registered commands and the request counters — one mutex, held only for short,
+//! allocation-light critical sections.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+use tokio::sync::{Notify, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use super::model::{Fault, Limits, SentMessage, TestUser};
+
+/// The bot the double pretends to be.
+#[derive(Debug, Clone)]
+pub(crate) struct BotIdentity {
+    pub id: i64,
+    pub username: String,
+    pub first_name: String,
+}
+
+/// Everything the server tasks and the [`super::TelegramDouble`] handle share.
+pub(crate) struct Shared {
+    pub token: String,
+    pub bot: BotIdentity,
+    state: Mutex<State>,
+    /// Notified on every change a test may wait for (a request, a message, a confirmation).
+    pub changed: Notify,
+    /// Notified when an update is injected (wakes a waiting `getUpdates`).
+    pub updates_arrived: Notify,
+    /// Cancelled when the double shuts down.
+    pub shutdown: CancellationToken,
+}
+
+/// A `getUpdates` call that is waiting for updates.
+pub(crate) struct Poller {
+    pub id: u64,
+    /// Answers the waiting call with a 409 and this description.
+    pub terminate: oneshot::Sender<&'static str>,
+}
+
+#[derive(Default)]
+pub(crate) struct Chat {
+    /// The last message id used in this chat (by the bot or the trader).
+    pub last_message_id: i32,
+    pub sent: Vec<SentMessage>,
+    pub send_attempts: usize,
+    pub scripted: VecDeque<Fault>,
+    pub persistent: Option<Fault>,
+    /// Accepted sends within the last second (only kept while limits are enforced).
+    pub recent: VecDeque<Instant>,
+}
+
+impl Chat {
+    pub fn next_message_id(&mut self) -> i32 {
+        self.last_message_id += 1;
+        self.last_message_id
+    }
+
+    /// The fault the next send to this chat meets: a scripted one first, else the
+    /// persistent one.
+    pub fn next_fault(&mut self) -> Option<Fault> {
+        self.scripted.pop_front().or(self.persistent)
+    }
+}
+
+pub(crate) struct Update {
+    pub id: i64,
+    pub json: Value,
+}
+
+pub(crate) struct LimitState {
+    pub limits: Limits,
+    /// Accepted sends across all chats within the last second.
+    pub recent: VecDeque<Instant>,
+}
+
+#[derive(Default)]
+pub(crate) struct State {
+    pub chats: HashMap<i64, Chat>,
+    /// Every accepted message in order, as (chat id, index into that chat's `sent`).
+    pub order: Vec<(i64, usize)>,
+    pub users: HashMap<i64, TestUser>,
+    pub updates: VecDeque<Update>,
+    pub last_update_id: i64,
+    pub poller: Option<Poller>,
+    pub next_poller_id: u64,
+    pub webhook_url: Option<String>,
+    pub commands: Vec<(String, String)>,
+    pub request_counts: HashMap<String, usize>,
+    pub limits: Option<LimitState>,
+    pub too_many_requests: usize,
+}
+
+impl Shared {
+    pub fn new(token: &str) -> Self {
+        let id = token
+            .split(':')
+            .next()
+            .and_then(|id| id.parse().ok())
+            .unwrap_or(1_000_000);
+        Self {
+            token: token.to_owned(),
+            bot: BotIdentity {
+                id,
+                username: "herald_test_bot".into(),
+                first_name: "Herald".into(),
+            },
+            state: Mutex::new(State::default()),
+            changed: Notify::new(),
+            updates_arrived: Notify::new(),
+            shutdown: CancellationToken::new(),
+        }
+    }
+
+    /// Locks the state; a panic elsewhere while it was held does not poison the double.
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Wakes everyone waiting for a change.
+    pub fn notify_changed(&self) {
+        self.changed.notify_waiters();
+    }
+
+    /// Queues a private-chat message from `from`; returns its update id.
+    pub fn inject_message(&self, from: &TestUser, text: &str) -> i64 {
+        let update_id = {
+            let mut state = self.lock();
+            state.users.insert(from.id, from.clone());
+            let message_id = state.chats.entry(from.id).or_default().next_message_id();
+            state.last_update_id += 1;
+            let update_id = state.last_update_id;
+            let mut message = json!({
+                "message_id": message_id,
+                "from": user_json(from),
+                "chat": private_chat_json(from),
+                "date": unix_now(),
+                "text": text,
+            });
+            if text.starts_with('/') {
+                let command = text.split(char::is_whitespace).next().unwrap_or(text);
+                message["entities"] = json!([{
+                    "type": "bot_command",
+                    "offset": 0,
+                    "length": command.encode_utf16().count(),
+                }]);
+            }
+            state.updates.push_back(Update {
+                id: update_id,
+                json: json!({ "update_id": update_id, "message": message }),
+            });
+            update_id
+        };
+        self.updates_arrived.notify_waiters();
+        self.notify_changed();
+        update_id
+    }
+
+    /// The JSON of the bot as a `User`.
+    pub fn bot_user_json(&self) -> Value {
+        json!({
+            "id": self.bot.id,
+            "is_bot": true,
+            "first_name": self.bot.first_name,
+            "username": self.bot.username,
+        })
+    }
+}
+
+impl State {
+    /// Drops confirmed updates: a positive offset confirms every update below it; a negative
+    /// one keeps only the last `-offset` updates (Telegram's semantics).
+    pub fn confirm(&mut self, offset: i64) -> bool {
+        let before = self.updates.len();
+        if offset > 0 {
+            while self.updates.front().is_some_and(|u| u.id < offset) {
+                self.updates.pop_front();
+            }
+        } else if offset < 0 {
+            let keep = usize::try_from(offset.unsigned_abs()).unwrap_or(usize::MAX);
+            while self.updates.len() > keep {
+                self.updates.pop_front();
+            }
+        }
+        self.updates.len() != before
+    }
+
+    /// The first `limit` pending updates.
+    pub fn peek_updates(&self, limit: usize) -> Vec<Value> {
+        self.updates
+            .iter()
+            .take(limit)
+            .map(|u| u.json.clone())
+            .collect()
+    }
+
+    /// Answers the waiting `getUpdates`, if any, with a 409 and `description`.
+    pub fn terminate_poller(&mut self, description: &'static str) {
+        if let Some(poller) = self.poller.take() {
+            let _ = poller.terminate.send(description);
+        }
+    }
+
+    /// The JSON of a chat the bot talks to.
+    pub fn chat_json(&self, chat_id: i64) -> Value {
+        match self.users.get(&chat_id) {
+            Some(user) => private_chat_json(user),
+            None if chat_id < 0 => json!({
+                "id": chat_id,
+                "type": if chat_id < -1_000_000_000_000 { "supergroup" } else { "group" },
+                "title": format!("Group {chat_id}"),
+            }),
+            None => json!({
+                "id": chat_id,
+                "type": "private",
+                "first_name": format!("User {chat_id}"),
+            }),
+        }
+    }
+
+    /// Checks the flood limits for one more accepted send to `chat_id`; returns the
+    /// `retry_after` seconds when over them.
+    pub fn over_limits(&mut self, chat_id: i64, now: Instant) -> Option<u32> {
+        let limits = self.limits.as_mut()?;
+        let window = Duration::from_secs(1);
+        let per_chat = limits.limits.per_chat_per_second as usize;
+        let chat = self.chats.entry(chat_id).or_default();
+        prune(&mut chat.recent, now, window);
+        prune(&mut limits.recent, now, window);
+        let blocked_since = if chat.recent.len() >= per_chat {
+            chat.recent.front().copied()
+        } else if limits.recent.len() >= limits.limits.per_second as usize {
+            limits.recent.front().copied()
+        } else {
+            None
+        };
+        if let Some(oldest) = blocked_since {
+            let wait = (oldest + window).saturating_duration_since(now);
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            return Some(u32::try_from(secs.max(1)).unwrap_or(u32::MAX));
+        }
+        chat.recent.push_back(now);
+        limits.recent.push_back(now);
+        None
+    }
+}
+
+fn prune(recent: &mut VecDeque<Instant>, now: Instant, window: Duration) {
+    while recent
+        .front()
+        .is_some_and(|t| now.saturating_duration_since(*t) >= window)
+    {
+        recent.pop_front();
+    }
+}
+
+/// The JSON of a user as a `User`.
+pub(crate) fn user_json(user: &TestUser) -> Value {
+    let mut v = json!({
+        "id": user.id,
+        "is_bot": false,
+        "first_name": user.first_name,
+        "language_code": "en",
+    });
+    if let Some(username) = &user.username {
+        v["username"] = json!(username);
+    }
+    if let Some(last_name) = &user.last_name {
+        v["last_name"] = json!(last_name);
+    }
+    v
+}
+
+/// The JSON of the private chat with `user`.
+pub(crate) fn private_chat_json(user: &TestUser) -> Value {
+    let mut v = json!({ "id": user.id, "type": "private", "first_name": user.first_name });
+    if let Some(username) = &user.username {
+        v["username"] = json!(username);
+    }
+    if let Some(last_name) = &user.last_name {
+        v["last_name"] = json!(last_name);
+    }
+    v
+}
+
+/// Seconds since the Unix epoch.
+pub(crate) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+}
