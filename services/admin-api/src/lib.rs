@@ -1,0 +1,35 @@
+//! admin-api: the administrators' REST API.
+//!
+//! For now it answers `GET /api/health` (with the database's state) and `GET /metrics`;
+//! users, preferences, stats and the audit trail behind JWT come next.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use herald_runtime::http::{HealthProbe, ops_router};
+use herald_runtime::{HealthReport, Settings, serve};
+use herald_store::Store;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Runs admin-api on `listener` until `shutdown` is cancelled.
+pub async fn run(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let store = Store::connect(&settings.database_url)
+        .await
+        .with_context(|| format!("opening {}", settings.database_url_redacted()))?;
+    store.migrate().await.context("migrating the database")?;
+    let probe: HealthProbe = Arc::new(move || {
+        let store = store.clone();
+        Box::pin(async move {
+            let database = store.ping().await.map_err(|e| e.to_string());
+            HealthReport::new("admin-api", vec![("database", database)])
+        })
+    });
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "admin-api listening");
+    serve(listener, ops_router(probe), shutdown).await
+}

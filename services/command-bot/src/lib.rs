@@ -1,0 +1,102 @@
+//! command-bot: answers traders in chat.
+//!
+//! It long-polls Telegram (`getUpdates`) through teloxide's dispatcher, registers its
+//! commands with `setMyCommands` at start, and answers each command from the store. Each
+//! command lives in its own file under [`commands`]; the replies are plain functions of what
+//! the store said, so they are tested without Telegram.
+//!
+//! Telegram allows one poller per bot: run one replica of the command-bot (a second one gets
+//! 409 Conflict).
+
+pub mod commands;
+mod handler;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use herald_runtime::http::{HealthProbe, ops_router};
+use herald_runtime::{HealthReport, Settings, serve};
+use herald_store::Store;
+use secrecy::ExposeSecret;
+use teloxide::prelude::*;
+use teloxide::utils::command::BotCommands;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use commands::Command;
+
+/// How long one getUpdates waits for news (Telegram's long poll).
+const POLL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs the command-bot until `shutdown` is cancelled.
+pub async fn run(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let token = settings
+        .require_telegram_token()?
+        .expose_secret()
+        .to_string();
+    let store = Store::connect(&settings.database_url)
+        .await
+        .with_context(|| format!("opening {}", settings.database_url_redacted()))?;
+    store.migrate().await.context("migrating the database")?;
+    let bot = herald_telegram::bot(&token, &settings.telegram_api_url)?;
+
+    bot.set_my_commands(Command::bot_commands())
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "registering commands with Telegram (setMyCommands): {}",
+                herald_telegram::classify(e, &token)
+            )
+        })?;
+
+    let probe_store = store.clone();
+    let probe: HealthProbe = Arc::new(move || {
+        let store = probe_store.clone();
+        Box::pin(async move {
+            let database = store.ping().await.map_err(|e| e.to_string());
+            HealthReport::new("command-bot", vec![("database", database)])
+        })
+    });
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "command-bot health and metrics listening");
+    let ops = tokio::spawn(serve(listener, ops_router(probe), shutdown.clone()));
+
+    let mut dispatcher = Dispatcher::builder(bot.clone(), handler::schema())
+        .dependencies(dptree::deps![store, handler::Redactor::new(&token)])
+        .error_handler(handler::Redactor::new(&token).error_handler())
+        .build();
+    let polling = teloxide::update_listeners::Polling::builder(bot)
+        .timeout(POLL_TIMEOUT)
+        .delete_webhook()
+        .await
+        .build();
+
+    let stopper = dispatcher.shutdown_token();
+    let watch = shutdown.clone();
+    tokio::spawn(async move {
+        watch.cancelled().await;
+        // Not yet running or already stopping: either way there is nothing to wait for.
+        if let Ok(done) = stopper.shutdown() {
+            done.await;
+        }
+    });
+    tracing::info!("command-bot polling for updates");
+    let listener_errors = Arc::new(handler::Redactor::new(&token));
+    dispatcher
+        .try_dispatch_with_listener(polling, listener_errors)
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "starting the bot (getMe): {}",
+                herald_telegram::classify(e, &token)
+            )
+        })?;
+    shutdown.cancel();
+    ops.await??;
+    Ok(())
+}

@@ -1,0 +1,102 @@
+//! The dispatcher: from a signal on the bus to a message in every eligible trader's chat.
+//!
+//! Two loops run in every replica, each on a durable JetStream consumer shared by all
+//! replicas:
+//!
+//! 1. [`fanout`] takes signals from `<prefix>.signals.v1.>`: validates them with the same
+//!    parser as ingest-api (invalid ones go to `<prefix>.signals.dlq` with the reason), stores
+//!    the signal, picks the recipients, records one `pending` delivery per trader and
+//!    publishes one job per delivery on `<prefix>.deliveries.v1`.
+//! 2. [`deliver`] takes delivery jobs: records the attempt, renders the message in the
+//!    trader's format, sends it within the rate limits and records how it ended.
+//!
+//! The work itself lives in plain async functions ([`fanout::handle_signal`],
+//! [`deliver::deliver`]) that return an outcome; [`worker`] only maps outcomes to
+//! ack / nak-with-delay / term, so tests can call the functions directly.
+
+pub mod context;
+pub mod deliver;
+pub mod fanout;
+pub mod messages;
+pub mod worker;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use herald_bus::{Bus, StreamSettings, Subjects};
+use herald_runtime::http::{HealthProbe, ops_router};
+use herald_runtime::{HealthReport, Settings, serve};
+use herald_store::Store;
+use secrecy::ExposeSecret;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use context::{DispatcherContext, Policy};
+
+/// Runs a dispatcher replica until `shutdown` is cancelled: stops taking work, then lets the
+/// sends in flight finish.
+pub async fn run(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let token = settings
+        .require_telegram_token()?
+        .expose_secret()
+        .to_string();
+    let store = Store::connect(&settings.database_url)
+        .await
+        .with_context(|| format!("opening {}", settings.database_url_redacted()))?;
+    store.migrate().await.context("migrating the database")?;
+    let bus = Bus::connect(
+        &settings.nats_url,
+        Subjects::new(&settings.nats_prefix),
+        StreamSettings {
+            duplicate_window: Duration::from_secs(settings.signal_dedup_window_secs),
+            ack_wait: Duration::from_secs(settings.ack_wait_secs),
+            ..StreamSettings::default()
+        },
+    )
+    .await?;
+    let bot = herald_telegram::bot(&token, &settings.telegram_api_url)?;
+    let limits = herald_telegram::LimiterConfig {
+        messages_per_second: (settings.telegram_rate_limit > 0)
+            .then_some(settings.telegram_rate_limit),
+        ..herald_telegram::LimiterConfig::default()
+    };
+    let sender = herald_telegram::Sender::new(bot, herald_telegram::Limiter::new(limits));
+    let ctx = Arc::new(DispatcherContext::new(
+        store,
+        bus,
+        sender,
+        Policy::from_settings(&settings),
+    ));
+
+    let probe_ctx = ctx.clone();
+    let probe: HealthProbe = Arc::new(move || {
+        let ctx = probe_ctx.clone();
+        Box::pin(async move { health(&ctx).await })
+    });
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "dispatcher health and metrics listening");
+    let ops = tokio::spawn(serve(listener, ops_router(probe), shutdown.clone()));
+
+    let signals = tokio::spawn(worker::run_signals(ctx.clone(), shutdown.clone()));
+    let deliveries = tokio::spawn(worker::run_deliveries(ctx.clone(), shutdown.clone()));
+    let (signals, deliveries, ops) = tokio::join!(signals, deliveries, ops);
+    signals??;
+    deliveries??;
+    ops??;
+    Ok(())
+}
+
+async fn health(ctx: &DispatcherContext) -> HealthReport {
+    let nats = if ctx.bus.is_connected() {
+        Ok(())
+    } else {
+        Err("disconnected".to_string())
+    };
+    let database = ctx.store.ping().await.map_err(|e| e.to_string());
+    HealthReport::new("dispatcher", vec![("nats", nats), ("database", database)])
+}

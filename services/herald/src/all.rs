@@ -1,0 +1,120 @@
+//! `herald all`: the four services in one process, sharing one shutdown.
+
+use std::net::SocketAddr;
+
+use anyhow::Context as _;
+use herald_runtime::Settings;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// Binds a service's address, naming the setting if it fails.
+pub async fn bind(setting: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("{setting}: cannot listen on {addr}"))
+}
+
+/// The four listeners, bound before anything starts so a taken port fails fast.
+pub struct Listeners {
+    /// ingest-api
+    pub ingest: TcpListener,
+    /// admin-api
+    pub admin: TcpListener,
+    /// dispatcher health and metrics
+    pub dispatcher: TcpListener,
+    /// command-bot health and metrics
+    pub command_bot: TcpListener,
+}
+
+impl Listeners {
+    /// Binds the addresses the settings name.
+    pub async fn bind(settings: &Settings) -> anyhow::Result<Self> {
+        Ok(Self {
+            ingest: bind("HERALD_INGEST_ADDR", settings.ingest_addr).await?,
+            admin: bind("HERALD_ADMIN_ADDR", settings.admin_addr).await?,
+            dispatcher: bind("HERALD_DISPATCHER_ADDR", settings.dispatcher_addr).await?,
+            command_bot: bind("HERALD_COMMAND_BOT_ADDR", settings.command_bot_addr).await?,
+        })
+    }
+}
+
+/// Runs every service until `shutdown`, or until one of them fails (then stops the others
+/// and returns its error).
+pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let listeners = Listeners::bind(&settings).await?;
+    run_with(settings, listeners, shutdown).await
+}
+
+/// [`run`] on listeners the caller bound (the demo binds port 0).
+pub async fn run_with(
+    settings: Settings,
+    listeners: Listeners,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    // Migrate once up front so the services do not race to create the schema.
+    let store = herald_store::Store::connect(&settings.database_url)
+        .await
+        .with_context(|| format!("opening {}", settings.database_url_redacted()))?;
+    store.migrate().await.context("migrating the database")?;
+    drop(store);
+
+    let mut services = JoinSet::new();
+    let s = settings.clone();
+    let t = shutdown.clone();
+    services.spawn(async move {
+        (
+            "ingest-api",
+            herald_ingest_api::run(s, listeners.ingest, t).await,
+        )
+    });
+    let s = settings.clone();
+    let t = shutdown.clone();
+    services.spawn(async move {
+        (
+            "dispatcher",
+            herald_dispatcher::run(s, listeners.dispatcher, t).await,
+        )
+    });
+    let s = settings.clone();
+    let t = shutdown.clone();
+    services.spawn(async move {
+        (
+            "command-bot",
+            herald_command_bot::run(s, listeners.command_bot, t).await,
+        )
+    });
+    let t = shutdown.clone();
+    services.spawn(async move {
+        (
+            "admin-api",
+            herald_admin_api::run(settings, listeners.admin, t).await,
+        )
+    });
+
+    let mut first_error = None;
+    while let Some(done) = services.join_next().await {
+        let (name, result) = done.context("a service panicked")?;
+        match result {
+            Ok(()) if shutdown.is_cancelled() => {}
+            Ok(()) => {
+                tracing::error!(
+                    service = name,
+                    "service stopped on its own; stopping the others"
+                );
+                first_error.get_or_insert(anyhow::anyhow!("{name} stopped unexpectedly"));
+                shutdown.cancel();
+            }
+            Err(e) => {
+                tracing::error!(
+                    service = name,
+                    error = format!("{e:#}"),
+                    "service failed; stopping the others"
+                );
+                first_error.get_or_insert(e.context(name));
+                shutdown.cancel();
+            }
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}

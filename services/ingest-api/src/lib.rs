@@ -1,0 +1,125 @@
+//! ingest-api: the Signal Engine's HTTP door.
+//!
+//! `POST /api/signals` with `X-API-Key` takes one signal as JSON (see
+//! `proto/signal.v1.schema.json`), validates it with the same parser the NATS path uses,
+//! publishes it to JetStream with its id as `Nats-Msg-Id`, and answers only once JetStream
+//! has stored it:
+//!
+//! | answer | when |
+//! |---|---|
+//! | 202 `{"id", "status": "accepted"}` | stored on the bus |
+//! | 200 `{"id", "status": "duplicate"}` | this id was already accepted; it is delivered once |
+//! | 400 `malformed_json` | the body is not a JSON object |
+//! | 400 `bad_body` | the body could not be read |
+//! | 422 `invalid_signal` | the signal breaks rules; `details` lists every field |
+//! | 401 `unauthorized` | missing or unknown key |
+//! | 413 `body_too_large` | over `HERALD_INGEST_MAX_BODY_BYTES` |
+//! | 415 `unsupported_media_type` | a Content-Type other than JSON |
+//! | 503 `unavailable` | NATS (or the key store) is down: nothing was stored, retry |
+//!
+//! Also `GET /api/health` and `GET /metrics`.
+
+mod error;
+mod signals;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::post;
+use herald_auth::{ApiKeyVerifier, KeyInfo, KeyLookup};
+use herald_bus::{Bus, StreamSettings, Subjects};
+use herald_runtime::http::{HealthProbe, ops_router};
+use herald_runtime::{HealthReport, Settings, serve};
+use herald_store::Store;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use error::ApiError;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    bus: Bus,
+    store: Store,
+    keys: ApiKeyVerifier,
+    max_body_bytes: usize,
+}
+
+/// How long a key check is remembered: a revoked key stops working within this time.
+const KEY_CACHE_TTL: Duration = Duration::from_secs(30);
+
+/// Runs ingest-api on `listener` until `shutdown` is cancelled.
+pub async fn run(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let store = Store::connect(&settings.database_url)
+        .await
+        .with_context(|| format!("opening {}", settings.database_url_redacted()))?;
+    store.migrate().await.context("migrating the database")?;
+    let bus = Bus::connect(
+        &settings.nats_url,
+        Subjects::new(&settings.nats_prefix),
+        StreamSettings {
+            duplicate_window: Duration::from_secs(settings.signal_dedup_window_secs),
+            ..StreamSettings::default()
+        },
+    )
+    .await?;
+    let state = AppState {
+        keys: ApiKeyVerifier::new(key_lookup(store.clone()), KEY_CACHE_TTL),
+        bus,
+        store,
+        max_body_bytes: settings.ingest_max_body_bytes,
+    };
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "ingest-api listening");
+    serve(listener, router(state), shutdown).await
+}
+
+/// The routes, for tests that serve them on their own listener.
+pub fn router(state: AppState) -> Router {
+    let max_body_bytes = state.max_body_bytes;
+    let probe_state = state.clone();
+    let probe: HealthProbe = Arc::new(move || {
+        let s = probe_state.clone();
+        Box::pin(async move { health(&s).await })
+    });
+    Router::new()
+        .route("/api/signals", post(signals::post_signal))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(state)
+        .merge(ops_router(probe))
+}
+
+async fn health(state: &AppState) -> HealthReport {
+    let nats = if state.bus.is_connected() {
+        Ok(())
+    } else {
+        Err("disconnected".to_string())
+    };
+    let database = state.store.ping().await.map_err(|e| e.to_string());
+    HealthReport::new("ingest-api", vec![("nats", nats), ("database", database)])
+}
+
+fn key_lookup(store: Store) -> KeyLookup {
+    Arc::new(move |hash: String| {
+        let store = store.clone();
+        Box::pin(async move {
+            store
+                .active_api_key_by_hash(&hash)
+                .await
+                .map(|found| {
+                    found.map(|k| KeyInfo {
+                        id: k.id,
+                        name: k.name,
+                    })
+                })
+                .map_err(|e| e.to_string())
+        })
+    })
+}

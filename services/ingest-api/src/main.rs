@@ -1,0 +1,13 @@
+//! `herald-ingest-api`: the signal intake as its own process.
+
+use herald_runtime::{Settings, shutdown_on_signals, telemetry};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let settings = Settings::load()?;
+    telemetry::init(&settings);
+    let listener = tokio::net::TcpListener::bind(settings.ingest_addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("HERALD_INGEST_ADDR {}: {e}", settings.ingest_addr))?;
+    herald_ingest_api::run(settings, listener, shutdown_on_signals()).await
+}

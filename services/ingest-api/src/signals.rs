@@ -1,0 +1,112 @@
+//! `POST /api/signals`.
+
+use std::time::Instant;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use herald_auth::VerifyError;
+use herald_domain::parse_signal;
+use serde::Serialize;
+
+use crate::{ApiError, AppState};
+
+/// The success body.
+#[derive(Debug, Serialize)]
+struct Accepted {
+    id: String,
+    status: &'static str,
+}
+
+#[tracing::instrument(skip_all, fields(signal_id))]
+pub(crate) async fn post_signal(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let started = Instant::now();
+    let (outcome, response) = match accept(&state, &headers, body).await {
+        Ok((id, duplicate)) => {
+            tracing::Span::current().record("signal_id", id.as_str());
+            let (status, label) = if duplicate {
+                (StatusCode::OK, "duplicate")
+            } else {
+                (StatusCode::ACCEPTED, "accepted")
+            };
+            (
+                label,
+                (status, Json(Accepted { id, status: label })).into_response(),
+            )
+        }
+        Err(e) => {
+            let label = match &e {
+                ApiError::Unauthorized(_) => "unauthorized",
+                ApiError::TooLarge(_) => "too_large",
+                ApiError::UnsupportedMediaType(_) | ApiError::BadBody(_) => "bad_request",
+                ApiError::Rejected(_) => "invalid",
+                ApiError::Unavailable(_) => "unavailable",
+            };
+            match &e {
+                ApiError::Rejected(r) => tracing::info!(reason = %r, "signal rejected"),
+                ApiError::Unavailable(what) => tracing::warn!(what, "signal not accepted"),
+                other => tracing::info!(?other, "request refused"),
+            }
+            (label, e.into_response())
+        }
+    };
+    metrics::counter!("herald_ingest_signals_total", "outcome" => outcome).increment(1);
+    metrics::histogram!("herald_ingest_request_duration_seconds")
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+async fn accept(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(String, bool), ApiError> {
+    let key = headers.get("x-api-key").and_then(|v| v.to_str().ok());
+    match state.keys.verify(key).await {
+        Ok(_) => {}
+        Err(VerifyError::Missing) => {
+            return Err(ApiError::Unauthorized("missing X-API-Key header"));
+        }
+        Err(VerifyError::Invalid) => return Err(ApiError::Unauthorized("invalid API key")),
+        Err(VerifyError::Unavailable(e)) => {
+            tracing::error!(error = %e, "API key store unavailable");
+            return Err(ApiError::Unavailable("cannot verify API keys right now"));
+        }
+    }
+    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
+        let ct = ct.to_str().unwrap_or("");
+        let essence = ct.split(';').next().unwrap_or("").trim();
+        if !(essence.eq_ignore_ascii_case("application/json") || essence.ends_with("+json")) {
+            return Err(ApiError::UnsupportedMediaType(ct.to_string()));
+        }
+    }
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge(state.max_body_bytes)
+        } else {
+            ApiError::BadBody(e.body_text())
+        }
+    })?;
+    let signal = parse_signal(&body, chrono::Utc::now()).map_err(ApiError::Rejected)?;
+    let id = signal.id.to_string();
+
+    // A re-sent signal within the JetStream window is caught by Nats-Msg-Id; one re-sent
+    // later is caught here, once the dispatcher has stored it.
+    match state.store.signal_exists(signal.id).await {
+        Ok(true) => return Ok((id, true)),
+        Ok(false) => {}
+        Err(e) => tracing::warn!(error = %e, "could not check for a stored duplicate"),
+    }
+    let outcome = state.bus.publish_signal(&signal).await.map_err(|e| {
+        tracing::error!(error = %e, signal_id = %id, "publish failed");
+        ApiError::Unavailable("the message bus did not store the signal")
+    })?;
+    Ok((id, outcome.duplicate))
+}
