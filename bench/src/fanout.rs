@@ -1,0 +1,133 @@
+//! Fan-out: one signal to many subscribers, a durable record for every delivery, against a
+//! Telegram double that answers at once and enforces no limit.
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use herald_store::TelegramProfile;
+
+use crate::ingest::backend;
+use crate::stack::{Services, Stack, signal_body};
+
+/// Options.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Subscribers.
+    #[arg(long, default_value_t = 10_000)]
+    pub subscribers: i64,
+    /// Sends in flight at once.
+    #[arg(long, default_value_t = 256)]
+    pub concurrency: usize,
+    /// `postgres` or `sqlite`.
+    #[arg(long, default_value = "postgres")]
+    pub db: String,
+}
+
+impl Default for Args {
+    fn default() -> Self {
+        Self {
+            subscribers: 10_000,
+            concurrency: 256,
+            db: "postgres".into(),
+        }
+    }
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let concurrency = args.concurrency;
+    let stack = Stack::start(
+        backend(&args.db)?,
+        Services {
+            ingest: true,
+            dispatcher: true,
+            command_bot: false,
+        },
+        |s| {
+            s.telegram_rate_limit = 0;
+            s.dispatcher_concurrency = concurrency;
+        },
+    )
+    .await?;
+    let store = herald_store::Store::connect(&stack.settings.database_url).await?;
+    let seeding = Instant::now();
+    let now = Utc::now();
+    let ids: Vec<i64> = (0..args.subscribers).map(|i| 10_000_000 + i).collect();
+    futures::future::try_join_all(ids.chunks(ids.len().div_ceil(16).max(1)).map(|chunk| {
+        let store = store.clone();
+        async move {
+            for &id in chunk {
+                let user = store
+                    .register_user(
+                        &TelegramProfile {
+                            telegram_id: id,
+                            chat_id: id,
+                            username: None,
+                            first_name: Some("Trader".into()),
+                            last_name: None,
+                        },
+                        now,
+                    )
+                    .await?;
+                store.subscribe(user.user.id, now).await?;
+            }
+            anyhow::Ok(())
+        }
+    }))
+    .await?;
+    eprintln!(
+        "seeded {} subscribers in {:.1?}",
+        args.subscribers,
+        seeding.elapsed()
+    );
+
+    let key = stack.api_key().await?;
+    let started = Instant::now();
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/signals", stack.ingest_url))
+        .header("x-api-key", &key)
+        .header("content-type", "application/json")
+        .body(signal_body(85))
+        .send()
+        .await?;
+    anyhow::ensure!(r.status() == 202, "POST answered {}", r.status());
+    let total = args.subscribers as usize;
+    let deadline = started + Duration::from_secs(600);
+    let mut first = None;
+    loop {
+        let n = stack.telegram.request_count("sendMessage");
+        if n > 0 && first.is_none() {
+            first = Some(started.elapsed());
+        }
+        if n >= total {
+            break;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "only {n} of {total} sent after 10 minutes"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let all_sent = started.elapsed();
+    // Every delivery's outcome recorded.
+    let recorded = loop {
+        let counts = store.delivery_counts().await?;
+        let sent = counts.get(herald_domain::DeliveryStatus::Sent);
+        if sent as usize >= total {
+            break started.elapsed();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let first = first.unwrap_or_default();
+    println!(
+        "fan-out ({}, {} subscribers, concurrency {}): first message after {:.0} ms; all sent in {:.2} s = {:.0} msg/s; all recorded sent in {:.2} s = {:.0} msg/s (target >= 20k msg/s)",
+        args.db,
+        total,
+        args.concurrency,
+        first.as_secs_f64() * 1000.0,
+        all_sent.as_secs_f64(),
+        total as f64 / all_sent.as_secs_f64(),
+        recorded.as_secs_f64(),
+        total as f64 / recorded.as_secs_f64(),
+    );
+    stack.stop().await
+}

@@ -1,0 +1,59 @@
+//! `herald-bench`: measures Herald against the targets in `TARGETS.md` and prints one line per
+//! result for `docs/benchmarks.md`. Run it on a release build:
+//!
+//! ```sh
+//! cargo run --release -p herald-bench -- all
+//! ```
+//!
+//! Every run uses its own NATS prefix and database and removes them afterwards. Load is
+//! generated in this process on loopback, and every loop is bounded in count and time.
+
+mod fanout;
+mod ingest;
+mod latency;
+mod stack;
+
+use clap::{Parser, Subcommand};
+
+/// Herald's benchmarks.
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    bench: Bench,
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// `POST /api/signals` throughput and latency, beside a bare publish-and-ack handler.
+    Ingest(ingest::Args),
+    /// POST → `sendMessage` at the Telegram double, at light load.
+    Latency(latency::Args),
+    /// One signal to many subscribers, against a double that answers at once.
+    Fanout(fanout::Args),
+    /// All three with their default sizes.
+    All,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.bench {
+        Bench::Ingest(args) => ingest::run(args).await,
+        Bench::Latency(args) => latency::run(args).await,
+        Bench::Fanout(args) => fanout::run(args).await,
+        Bench::All => {
+            ingest::run(ingest::Args::default()).await?;
+            latency::run(latency::Args::default()).await?;
+            fanout::run(fanout::Args::default()).await
+        }
+    }
+}
+
+/// The value at quantile `q` (0–1) of sorted `samples`.
+pub fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+    sorted[i]
+}
