@@ -257,3 +257,39 @@ async fn the_same_signal_twice_is_reported_duplicate_and_delivered_once() -> any
     assert_eq!(stack.telegram.sent_to(alice.id).len(), 3);
     stack.shutdown().await
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn telegram_asking_to_slow_down_is_honoured_and_the_signal_still_arrives_once()
+-> anyhow::Result<()> {
+    let stack = Stack::start_all(Backend::Sqlite, &[]).await?;
+    let alice = trader(6001, "Alice");
+    stack.subscribe(&alice).await?;
+    stack
+        .telegram
+        .script_faults(alice.id, [Fault::TooManyRequests { retry_after: 1 }]);
+    let key = stack.api_key().await?;
+    let at = Utc::now().trunc_subsecs(0);
+    let id = uuid::Uuid::new_v4();
+    let asked = std::time::Instant::now();
+    let (status, _) = stack
+        .post_signal(Some(&key), spec_signal(id, at).to_string())
+        .await?;
+    assert_eq!(status, 202);
+    let got = stack.telegram.wait_for_messages(alice.id, 3, WAIT).await?;
+    assert!(
+        asked.elapsed() >= std::time::Duration::from_secs(1),
+        "retry_after was honoured"
+    );
+    assert_eq!(got[2].text, spec_message(at));
+    let store = stack.store().await?;
+    let delivery = eventually("the delivery to be recorded", WAIT, || async {
+        let d = store
+            .deliveries_for_signal(herald_domain::SignalId(id))
+            .await?;
+        Ok(d.into_iter().find(|d| d.status == DeliveryStatus::Sent))
+    })
+    .await?;
+    assert_eq!(delivery.attempts, 2);
+    assert_eq!(stack.telegram.sent_to(alice.id).len(), 3, "exactly once");
+    stack.shutdown().await
+}
