@@ -296,6 +296,20 @@ async fn http_bad_input_gets_clear_errors_and_the_service_keeps_serving() -> any
         3,
         "no rejected signal was delivered"
     );
+
+    // Operators see the refusals in the metrics.
+    let metrics = reqwest::get(format!("{}/metrics", stack.ingest_url()))
+        .await?
+        .text()
+        .await?;
+    for outcome in ["accepted", "invalid", "unauthorized", "too_large"] {
+        assert!(
+            metrics.contains(&format!(
+                "herald_ingest_signals_total{{outcome=\"{outcome}\"}}"
+            )),
+            "{outcome} missing from /metrics"
+        );
+    }
     stack.shutdown().await
 }
 

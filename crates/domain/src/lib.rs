@@ -17,7 +17,7 @@ pub mod signal;
 pub mod wire;
 
 pub use delivery::DeliveryStatus;
-pub use parse::{FieldError, Rejection, parse_signal, parse_signal_or_id};
+pub use parse::{FieldError, MAX_FUTURE_SKEW, Rejection, parse_signal, parse_signal_or_id};
 pub use preferences::{Eligibility, NotificationHours, Preferences, SignalFormat};
 pub use render::{MAX_MESSAGE_CHARS, render, visible_len};
 pub use signal::{Asset, Confidence, Price, Signal, SignalId, SignalKind, Timeframe};

@@ -28,6 +28,8 @@ mod body;
 mod number;
 mod value;
 
+pub use value::MAX_FUTURE_SKEW;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::value::RawValue;

@@ -20,6 +20,9 @@ use uuid::Uuid;
 use crate::entity::signal_deliveries::{self, Column as C};
 use crate::{Store, StoreError};
 
+/// Deliveries per batched statement (well under SQLite's bind-parameter limit).
+const BATCH: usize = 500;
+
 /// Longest `last_error` kept, in characters.
 const MAX_ERROR_CHARS: usize = 2000;
 
@@ -51,28 +54,92 @@ impl Store {
         delivery_id: Uuid,
         now: DateTime<Utc>,
     ) -> Result<AttemptStart, StoreError> {
-        let stmt = Query::update()
-            .table(signal_deliveries::Entity)
-            .value(C::Status, DeliveryStatus::Sending.as_str())
-            .value(C::Attempts, Expr::col(C::Attempts).add(1))
-            .value(C::UpdatedAt, now)
-            .and_where(Expr::col(C::Id).eq(delivery_id))
-            .and_where(Expr::col(C::Status).is_in(OPEN.map(|s| s.as_str())))
-            .returning(Query::returning().columns([C::Attempts, C::CreatedAt]))
-            .to_owned();
-        if let Some(row) = self.db.query_one(&stmt).await? {
-            let attempts: i32 = row.try_get("", "attempts")?;
-            return Ok(AttemptStart::Proceed {
-                attempt: u32::try_from(attempts).map_err(|_| {
-                    StoreError::corrupt("signal_deliveries", delivery_id, "attempts < 0")
-                })?,
-                created_at: row.try_get("", "created_at")?,
+        let mut started = self.begin_attempts(&[delivery_id], now).await?;
+        Ok(started.pop().unwrap_or(AttemptStart::Missing))
+    }
+
+    /// [`Store::begin_attempt`] for many deliveries in one statement (per 500): the answers
+    /// come in the order of `delivery_ids`. The dispatcher gathers the attempts its
+    /// concurrent sends start into one call, so a fan-out costs a statement per batch rather
+    /// than per trader.
+    pub async fn begin_attempts(
+        &self,
+        delivery_ids: &[Uuid],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<AttemptStart>, StoreError> {
+        let mut started = std::collections::HashMap::with_capacity(delivery_ids.len());
+        for chunk in delivery_ids.chunks(BATCH) {
+            let stmt = Query::update()
+                .table(signal_deliveries::Entity)
+                .value(C::Status, DeliveryStatus::Sending.as_str())
+                .value(C::Attempts, Expr::col(C::Attempts).add(1))
+                .value(C::UpdatedAt, now)
+                .and_where(Expr::col(C::Id).is_in(chunk.iter().copied()))
+                .and_where(Expr::col(C::Status).is_in(OPEN.map(|s| s.as_str())))
+                .returning(Query::returning().columns([C::Id, C::Attempts, C::CreatedAt]))
+                .to_owned();
+            for row in self.db.query_all(&stmt).await? {
+                let id: Uuid = row.try_get("", "id")?;
+                let attempts: i32 = row.try_get("", "attempts")?;
+                let attempt = u32::try_from(attempts)
+                    .map_err(|_| StoreError::corrupt("signal_deliveries", id, "attempts < 0"))?;
+                let created_at = row.try_get("", "created_at")?;
+                started.insert(
+                    id,
+                    AttemptStart::Proceed {
+                        attempt,
+                        created_at,
+                    },
+                );
+            }
+        }
+        let mut answers = Vec::with_capacity(delivery_ids.len());
+        for id in delivery_ids {
+            answers.push(match started.get(id) {
+                Some(start) => *start,
+                // Rare: a finished (or unknown) delivery's job came back.
+                None => match self.status_of(*id).await? {
+                    Some(status) => AttemptStart::AlreadyFinal(status),
+                    None => AttemptStart::Missing,
+                },
             });
         }
-        Ok(match self.status_of(delivery_id).await? {
-            Some(status) => AttemptStart::AlreadyFinal(status),
-            None => AttemptStart::Missing,
-        })
+        Ok(answers)
+    }
+
+    /// Records many sent deliveries at once (see [`Store::record_sent`]), one statement per
+    /// 500: `(delivery id, Telegram message id)` pairs.
+    pub async fn record_sent_many(
+        &self,
+        sent: &[(Uuid, i64)],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        for chunk in sent.chunks(BATCH) {
+            let Some(((first_id, first_message), rest)) = chunk.split_first() else {
+                continue;
+            };
+            let mut message_ids = Expr::case(Expr::col(C::Id).eq(*first_id), *first_message);
+            for (id, message) in rest {
+                message_ids = message_ids.case(Expr::col(C::Id).eq(*id), *message);
+            }
+            let stmt = Query::update()
+                .table(signal_deliveries::Entity)
+                .value(C::Status, DeliveryStatus::Sent.as_str())
+                .value(
+                    C::TelegramMessageId,
+                    SimpleExpr::Case(Box::new(message_ids)),
+                )
+                .value(C::DeliveredAt, now)
+                .value(C::UpdatedAt, now)
+                .and_where(Expr::col(C::Id).is_in(chunk.iter().map(|(id, _)| *id)))
+                .to_owned();
+            let result = self.db.execute(&stmt).await?;
+            if result.rows_affected() < chunk.len() as u64 {
+                let missing = chunk.iter().map(|(id, _)| *id).next().unwrap_or_default();
+                return Err(StoreError::UnknownDelivery(missing));
+            }
+        }
+        Ok(())
     }
 
     /// Telegram accepted the message: the delivery is `sent`.

@@ -14,6 +14,15 @@ use crate::{Store, StoreError};
 const MIGRATION_LOCK_CLASS: i32 = 0x4845_524C;
 
 impl Store {
+    /// Connects to `url` and brings the schema up to date: what every service does at start,
+    /// so an empty database is ready without a separate step. Errors name the URL with its
+    /// password hidden.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        let store = Store::connect(url).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
     /// Applies every pending migration. Idempotent: a second call does nothing.
     ///
     /// Concurrent callers are serialised: on PostgreSQL by a transaction-scoped advisory lock

@@ -4,9 +4,10 @@
 //! PostgreSQL server between runs:
 //!
 //! - SQLite: a fresh file in a temporary directory of its own, removed afterwards.
-//! - PostgreSQL: a fresh schema `t_<uuid>` in the shared database, dropped afterwards. The
+//! - PostgreSQL: a fresh schema `t_<unix time>_<random>` in the shared database, dropped afterwards
+//!   (and swept by a later test after 6 hours if its process was killed). The
 //!   URL handed out selects that schema through the connection's startup `options`
-//!   (`?options=-c%20search_path%3Dt_<uuid>`), which sqlx (and libpq) honour, so any process
+//!   (`?options=-c%20search_path%3Dt_<…>`), which sqlx (and libpq) honour, so any process
 //!   given the URL — a service under test, a CLI — lands in the same schema.
 //!
 //! Call [`TestDatabase::cleanup`] at the end of a test; if the test panics first, `Drop`
@@ -89,7 +90,17 @@ impl TestDatabase {
     pub async fn postgres() -> anyhow::Result<Self> {
         let base_url =
             std::env::var(POSTGRES_URL_ENV).unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_string());
-        let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        // Schemas of test processes that were killed (no cleanup ran) are swept here once they
+        // are old enough that no running test can own them; the name carries the birth time.
+        let _ = run_on_server(&base_url, &sweep_stale_schemas(now - STALE_AFTER_SECS)).await;
+        let schema = format!(
+            "t_{now}_{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        );
         run_on_server(&base_url, &format!("CREATE SCHEMA \"{schema}\""))
             .await
             .with_context(|| format!("creating test schema {schema} (is PostgreSQL running?)"))?;
@@ -172,6 +183,21 @@ async fn drop_schema(base_url: &str, schema: &str) -> anyhow::Result<()> {
 }
 
 /// Runs one statement on a short-lived single connection to `base_url`.
+/// How old a test schema must be before any test may drop it as abandoned.
+const STALE_AFTER_SECS: u64 = 6 * 3600;
+
+/// SQL dropping the `t_<unix time>_<random>` schemas born before `cutoff`.
+fn sweep_stale_schemas(cutoff: u64) -> String {
+    format!(
+        "DO $$ DECLARE s text; BEGIN \
+           FOR s IN SELECT nspname FROM pg_namespace \
+                    WHERE nspname ~ '^t_[0-9]{{10}}_' \
+                      AND split_part(nspname, '_', 2)::bigint < {cutoff} LOOP \
+             EXECUTE format('DROP SCHEMA IF EXISTS %I CASCADE', s); \
+           END LOOP; END $$"
+    )
+}
+
 async fn run_on_server(base_url: &str, sql: &str) -> anyhow::Result<()> {
     let mut options = ConnectOptions::new(base_url);
     options

@@ -6,9 +6,33 @@ pub fn nats_url() -> String {
     std::env::var("HERALD_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
 }
 
-/// A unique prefix such as `t_3f9a1c2b7d4e`.
+/// A unique prefix such as `t_1795000000_3f9a1c2b`: the birth time (Unix seconds) lets a
+/// later test sweep the streams of a test process that was killed before its cleanup.
 pub fn unique_prefix() -> String {
-    format!("t_{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+    format!(
+        "t_{}_{}",
+        unix_now(),
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    )
+}
+
+/// How old another test's streams must be before [`TestNats::cleanup`] removes them too.
+const STALE_AFTER_SECS: u64 = 6 * 3600;
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+}
+
+/// Whether `stream` belongs to a test prefix born before `cutoff`.
+fn is_stale(stream: &str, cutoff: u64) -> bool {
+    let mut parts = stream.splitn(3, '_');
+    matches!(
+        (parts.next(), parts.next().and_then(|t| t.parse::<u64>().ok())),
+        (Some("t"), Some(born)) if born < cutoff
+    )
 }
 
 /// A test's own NATS namespace.
@@ -34,7 +58,8 @@ impl TestNats {
         Ok(async_nats::connect(&self.url).await?)
     }
 
-    /// Deletes every stream whose name starts with this prefix.
+    /// Deletes every stream whose name starts with this prefix, and those of test prefixes
+    /// more than 6 hours old (left by killed test processes).
     pub async fn cleanup(&self) -> anyhow::Result<()> {
         use futures::StreamExt;
         let js = async_nats::jetstream::new(self.client().await?);
@@ -42,7 +67,9 @@ impl TestNats {
         let mut mine = Vec::new();
         while let Some(name) = names.next().await {
             let name = name?;
-            if name.starts_with(&format!("{}_", self.prefix)) {
+            if name.starts_with(&format!("{}_", self.prefix))
+                || is_stale(&name, unix_now().saturating_sub(STALE_AFTER_SECS))
+            {
                 mine.push(name);
             }
         }
@@ -56,5 +83,20 @@ impl TestNats {
 impl Default for TestNats {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_old_test_streams_are_stale() {
+        assert!(is_stale("t_1000_abcd1234_signals", 2000));
+        assert!(!is_stale("t_3000_abcd1234_signals", 2000));
+        assert!(!is_stale("herald_signals", 2000));
+        assert!(!is_stale("t_notatime_signals", 2000));
+        let fresh = unique_prefix();
+        assert!(!is_stale(&format!("{fresh}_signals"), unix_now() - 10));
     }
 }

@@ -18,10 +18,9 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let store = Store::connect(&settings.database_url)
+    let store = Store::open(&settings.database_url)
         .await
-        .with_context(|| format!("opening {}", settings.database_url_redacted()))?;
-    store.migrate().await.context("migrating the database")?;
+        .context("opening the database")?;
     let probe: HealthProbe = Arc::new(move || {
         let store = store.clone();
         Box::pin(async move {

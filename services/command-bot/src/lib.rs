@@ -39,10 +39,9 @@ pub async fn run(
         .require_telegram_token()?
         .expose_secret()
         .to_string();
-    let store = Store::connect(&settings.database_url)
+    let store = Store::open(&settings.database_url)
         .await
-        .with_context(|| format!("opening {}", settings.database_url_redacted()))?;
-    store.migrate().await.context("migrating the database")?;
+        .context("opening the database")?;
     let bot = herald_telegram::bot(&token, &settings.telegram_api_url)?;
 
     bot.set_my_commands(Command::bot_commands())

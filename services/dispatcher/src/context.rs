@@ -2,11 +2,14 @@
 
 use std::time::Duration;
 
+use chrono::Utc;
 use herald_bus::Bus;
 use herald_runtime::Settings;
-use herald_store::Store;
+use herald_store::{AttemptStart, Store};
 use herald_telegram::Sender;
+use uuid::Uuid;
 
+use crate::batch::Batcher;
 use crate::messages::MessageCache;
 
 /// How deliveries are retried and when they give up.
@@ -76,17 +79,39 @@ pub struct DispatcherContext {
     pub policy: Policy,
     /// Recently sent signals, rendered once per format.
     pub messages: MessageCache,
+    /// Starts attempts in batches (see [`Store::begin_attempts`]).
+    pub attempts: Batcher<Uuid, AttemptStart>,
+    /// Records sends in batches (see [`Store::record_sent_many`]).
+    pub sent: Batcher<(Uuid, i64), ()>,
 }
+
+/// Most calls gathered into one statement.
+const WRITE_BATCH: usize = 500;
 
 impl DispatcherContext {
     /// Assembles a context.
     pub fn new(store: Store, bus: Bus, sender: Sender, policy: Policy) -> Self {
+        let s = store.clone();
+        let attempts = Batcher::spawn(WRITE_BATCH, move |ids: Vec<Uuid>| {
+            let s = s.clone();
+            async move { Ok(s.begin_attempts(&ids, Utc::now()).await?) }
+        });
+        let s = store.clone();
+        let sent = Batcher::spawn(WRITE_BATCH, move |sends: Vec<(Uuid, i64)>| {
+            let s = s.clone();
+            async move {
+                s.record_sent_many(&sends, Utc::now()).await?;
+                Ok(vec![(); sends.len()])
+            }
+        });
         Self {
             store,
             bus,
             sender,
             policy,
             messages: MessageCache::default(),
+            attempts,
+            sent,
         }
     }
 }

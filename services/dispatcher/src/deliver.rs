@@ -34,19 +34,19 @@ pub async fn deliver(ctx: &DispatcherContext, job: &DeliveryJobV1) -> Outcome {
     match try_deliver(ctx, job).await {
         Ok(outcome) => outcome,
         Err(e) => {
-            tracing::warn!(error = %e, "delivery bookkeeping failed; will retry");
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "delivery bookkeeping failed; will retry"
+            );
             Outcome::Retry(STORE_RETRY)
         }
     }
 }
 
-async fn try_deliver(
-    ctx: &DispatcherContext,
-    job: &DeliveryJobV1,
-) -> Result<Outcome, herald_store::StoreError> {
+async fn try_deliver(ctx: &DispatcherContext, job: &DeliveryJobV1) -> anyhow::Result<Outcome> {
     let store = &ctx.store;
     let now = Utc::now();
-    let (attempt, created_at) = match store.begin_attempt(job.delivery_id, now).await? {
+    let (attempt, created_at) = match ctx.attempts.call(job.delivery_id).await? {
         AttemptStart::Proceed {
             attempt,
             created_at,
@@ -97,8 +97,8 @@ async fn try_deliver(
     let now = Utc::now();
     let outcome = match result {
         Ok(message_id) => {
-            store
-                .record_sent(job.delivery_id, i64::from(message_id.0), now)
+            ctx.sent
+                .call((job.delivery_id, i64::from(message_id.0)))
                 .await?;
             Outcome::Sent {
                 message_id: message_id.0,

@@ -14,6 +14,7 @@
 //! [`deliver::deliver`]) that return an outcome; [`worker`] only maps outcomes to
 //! ack / nak-with-delay / term, so tests can call the functions directly.
 
+pub mod batch;
 pub mod context;
 pub mod deliver;
 pub mod fanout;
@@ -45,10 +46,9 @@ pub async fn run(
         .require_telegram_token()?
         .expose_secret()
         .to_string();
-    let store = Store::connect(&settings.database_url)
+    let store = Store::open(&settings.database_url)
         .await
-        .with_context(|| format!("opening {}", settings.database_url_redacted()))?;
-    store.migrate().await.context("migrating the database")?;
+        .context("opening the database")?;
     let bus = Bus::connect(
         &settings.nats_url,
         Subjects::new(&settings.nats_prefix),

@@ -53,11 +53,9 @@ pub async fn run_with(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     // Migrate once up front so the services do not race to create the schema.
-    let store = herald_store::Store::connect(&settings.database_url)
+    herald_store::Store::open(&settings.database_url)
         .await
-        .with_context(|| format!("opening {}", settings.database_url_redacted()))?;
-    store.migrate().await.context("migrating the database")?;
-    drop(store);
+        .context("opening the database")?;
 
     let mut services = JoinSet::new();
     let s = settings.clone();

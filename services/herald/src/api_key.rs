@@ -21,8 +21,7 @@ pub enum Action {
 pub async fn run(settings: &Settings, action: Action) -> anyhow::Result<()> {
     match action {
         Action::Create { name } => {
-            let store = Store::connect(&settings.database_url).await?;
-            store.migrate().await?;
+            let store = Store::open(&settings.database_url).await?;
             let key = create(&store, &name).await?;
             println!("{key}");
             eprintln!("created API key {name:?}; store it now, it is not shown again");

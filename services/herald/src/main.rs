@@ -71,8 +71,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Mode::Migrate => {
             telemetry::init(&settings);
-            let store = herald_store::Store::connect(&settings.database_url).await?;
-            store.migrate().await?;
+            herald_store::Store::open(&settings.database_url).await?;
             eprintln!("migrated {}", settings.database_url_redacted());
             Ok(())
         }

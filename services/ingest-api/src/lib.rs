@@ -46,6 +46,8 @@ pub struct AppState {
     store: Store,
     keys: ApiKeyVerifier,
     max_body_bytes: usize,
+    /// JetStream's duplicate window for signals.
+    dedup_window: Duration,
 }
 
 /// How long a key check is remembered: a revoked key stops working within this time.
@@ -57,10 +59,9 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let store = Store::connect(&settings.database_url)
+    let store = Store::open(&settings.database_url)
         .await
-        .with_context(|| format!("opening {}", settings.database_url_redacted()))?;
-    store.migrate().await.context("migrating the database")?;
+        .context("opening the database")?;
     let bus = Bus::connect(
         &settings.nats_url,
         Subjects::new(&settings.nats_prefix),
@@ -75,6 +76,7 @@ pub async fn run(
         bus,
         store,
         max_body_bytes: settings.ingest_max_body_bytes,
+        dedup_window: Duration::from_secs(settings.signal_dedup_window_secs),
     };
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "ingest-api listening");

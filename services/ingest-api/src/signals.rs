@@ -9,7 +9,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use herald_auth::VerifyError;
-use herald_domain::parse_signal;
+use herald_domain::{MAX_FUTURE_SKEW, parse_signal};
 use serde::Serialize;
 
 use crate::{ApiError, AppState};
@@ -97,12 +97,18 @@ async fn accept(
     let signal = parse_signal(&body, chrono::Utc::now()).map_err(ApiError::Rejected)?;
     let id = signal.id.to_string();
 
-    // A re-sent signal within the JetStream window is caught by Nats-Msg-Id; one re-sent
-    // later is caught here, once the dispatcher has stored it.
-    match state.store.signal_exists(signal.id).await {
-        Ok(true) => return Ok((id, true)),
-        Ok(false) => {}
-        Err(e) => tracing::warn!(error = %e, "could not check for a stored duplicate"),
+    // A re-sent signal within JetStream's duplicate window is caught by its Nats-Msg-Id.
+    // One re-sent later can only be a signal generated before the window (plus the clock
+    // skew the parser allows); only those are looked up among the stored signals, so fresh
+    // signals — nearly all of them — never touch the database here.
+    let window = chrono::Duration::from_std(state.dedup_window).unwrap_or(chrono::Duration::MAX);
+    let could_be_old_repost = signal.generated_at + window - MAX_FUTURE_SKEW <= chrono::Utc::now();
+    if could_be_old_repost {
+        match state.store.signal_exists(signal.id).await {
+            Ok(true) => return Ok((id, true)),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "could not check for a stored duplicate"),
+        }
     }
     let outcome = state.bus.publish_signal(&signal).await.map_err(|e| {
         tracing::error!(error = %e, signal_id = %id, "publish failed");

@@ -147,7 +147,7 @@ pub(super) fn confidence(raw: &RawValue) -> Read<Confidence> {
 }
 
 /// How far ahead of the receipt time a signal's `generated_at` may be (clock skew).
-pub(super) const MAX_FUTURE_SKEW: TimeDelta = TimeDelta::minutes(5);
+pub const MAX_FUTURE_SKEW: TimeDelta = TimeDelta::minutes(5);
 
 /// `generated_at`: RFC 3339, from 2000-01-01 to 5 minutes after `now`.
 pub(super) fn timestamp(raw: &RawValue, now: DateTime<Utc>) -> Read<DateTime<Utc>> {

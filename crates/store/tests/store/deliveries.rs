@@ -16,6 +16,7 @@ on_both_backends!(
     attempt_lifecycle,
     final_outcomes,
     unknown_deliveries,
+    batched_attempts_and_sends,
 );
 
 async fn stored_signal(store: &Store) -> anyhow::Result<Signal> {
@@ -304,5 +305,63 @@ async fn unknown_deliveries(store: Store) -> anyhow::Result<()> {
     ensure!(store.deliveries_for_signal(s.id).await?.is_empty());
     ensure!(store.unsent_deliveries(s.id).await?.is_empty());
     ensure!(store.delivery_counts().await?.total() == 0);
+    Ok(())
+}
+
+async fn batched_attempts_and_sends(store: Store) -> anyhow::Result<()> {
+    let now = noon();
+    let s = stored_signal(&store).await?;
+    const USERS: i64 = 700; // more than one batch
+    for n in 0..USERS {
+        subscriber(&store, n, now).await?;
+    }
+    let recipients = store.recipients(&s, now).await?;
+    store.create_deliveries(s.id, &recipients, now).await?;
+    let mut ids: Vec<Uuid> = store
+        .unsent_deliveries(s.id)
+        .await?
+        .into_iter()
+        .map(|d| d.delivery_id)
+        .collect();
+    // One already sent, one unknown: answered in place, in order.
+    let done = ids[3];
+    store.begin_attempt(done, now).await?;
+    store.record_sent(done, 1, now).await?;
+    let unknown = Uuid::now_v7();
+    ids.push(unknown);
+
+    let t1 = now + Duration::seconds(1);
+    let starts = store.begin_attempts(&ids, t1).await?;
+    ensure!(starts.len() == ids.len());
+    ensure!(starts[3] == AttemptStart::AlreadyFinal(DeliveryStatus::Sent));
+    ensure!(*starts.last().unwrap() == AttemptStart::Missing);
+    let proceeding: Vec<Uuid> = ids
+        .iter()
+        .zip(&starts)
+        .filter(|(_, s)| matches!(s, AttemptStart::Proceed { attempt: 1, .. }))
+        .map(|(id, _)| *id)
+        .collect();
+    ensure!(
+        proceeding.len() == USERS as usize - 1,
+        "{}",
+        proceeding.len()
+    );
+
+    let sent: Vec<(Uuid, i64)> = proceeding
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (*id, 1000 + i as i64))
+        .collect();
+    store.record_sent_many(&sent, t1).await?;
+    for (id, message) in [sent[0], sent[499], sent[500], *sent.last().unwrap()] {
+        let d = store.delivery(id).await?.unwrap();
+        ensure!(d.status == DeliveryStatus::Sent, "{d:?}");
+        ensure!(d.telegram_message_id == Some(message) && d.delivered_at == Some(t1));
+    }
+    ensure!(store.delivery_counts().await?.sent == USERS as u64);
+    ensure!(matches!(
+        store.record_sent_many(&[(unknown, 5)], t1).await,
+        Err(StoreError::UnknownDelivery(_))
+    ));
     Ok(())
 }
