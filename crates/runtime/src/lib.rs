@@ -10,4 +10,4 @@ pub mod telemetry;
 
 pub use config::{ConfigError, LogFormat, Settings};
 pub use http::{ErrorBody, HealthReport, serve};
-pub use shutdown::shutdown_on_signals;
+pub use shutdown::{exit_status, shutdown_on_signals};

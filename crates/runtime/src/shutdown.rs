@@ -28,3 +28,16 @@ pub fn shutdown_on_signals() -> CancellationToken {
     });
     token
 }
+
+/// Turns a service's result into the process's exit status, printing an error as one line
+/// with its causes (`error: opening the database: cannot connect to …`) rather than a
+/// backtrace: what an operator reads when a service refuses to start.
+pub fn exit_status(result: anyhow::Result<()>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -4,7 +4,11 @@
 use herald_runtime::{Settings, shutdown_on_signals, telemetry};
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
+    herald_runtime::exit_status(run().await)
+}
+
+async fn run() -> anyhow::Result<()> {
     let settings = Settings::load()?;
     telemetry::init(&settings);
     let listener = tokio::net::TcpListener::bind(settings.command_bot_addr)
