@@ -90,6 +90,7 @@ pub struct Stack {
     children: HashMap<Service, Child>,
     logs: tempfile::TempDir,
     spawned: usize,
+    finished: bool,
 }
 
 impl Stack {
@@ -127,6 +128,7 @@ impl Stack {
             children: HashMap::new(),
             logs: tempfile::tempdir()?,
             spawned: 0,
+            finished: false,
         })
     }
 
@@ -373,6 +375,7 @@ impl Stack {
 
     /// Stops everything and removes the database and the NATS streams.
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        self.finished = true;
         self.stop_children();
         self.nats.cleanup().await?;
         if let Some(db) = self.db.take() {
@@ -384,6 +387,7 @@ impl Stack {
     /// Like [`Stack::shutdown`], for a test that pointed the stack at a NATS server of its
     /// own and has stopped it.
     pub async fn shutdown_without_nats(mut self) -> anyhow::Result<()> {
+        self.finished = true;
         self.stop_children();
         if let Some(db) = self.db.take() {
             db.cleanup().await?;
@@ -405,12 +409,26 @@ fn file_name(p: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// A stack dropped without [`Stack::shutdown`] belongs to a test that failed (panicked or
+/// returned an error): show the services' logs, stop them, and remove the NATS streams (the
+/// database removes itself).
 impl Drop for Stack {
     fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("{}", self.logs_text());
+        if self.finished {
+            return;
         }
+        eprintln!("{}", self.logs_text());
         self.stop_children();
+        let nats = self.nats.clone();
+        let _ = std::thread::spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                let _ = rt.block_on(nats.cleanup());
+            }
+        })
+        .join();
     }
 }
 

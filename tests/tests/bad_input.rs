@@ -367,10 +367,18 @@ async fn nats_bad_input_is_dead_lettered_with_its_reason() -> anyhow::Result<()>
         reasons.push((reason, msg.payload.to_vec()));
     }
     assert_eq!(reasons.len(), 2);
-    assert!(reasons[0].0.contains("malformed"), "{}", reasons[0].0);
-    assert_eq!(reasons[0].1, b"{not json");
-    assert!(reasons[1].0.contains("confidence"), "{}", reasons[1].0);
-    assert_eq!(reasons[1].1, invalid.as_bytes());
+    // Signals are handled concurrently, so the two may be dead-lettered in either order.
+    let reason_for = |payload: &[u8]| {
+        reasons
+            .iter()
+            .find(|(_, p)| p == payload)
+            .map(|(r, _)| r.clone())
+            .unwrap_or_else(|| panic!("no dead letter for {}", String::from_utf8_lossy(payload)))
+    };
+    let malformed = reason_for(b"{not json");
+    assert!(malformed.contains("malformed"), "{malformed}");
+    let out_of_range = reason_for(invalid.as_bytes());
+    assert!(out_of_range.contains("confidence"), "{out_of_range}");
 
     // The dispatcher is still healthy.
     let health = reqwest::get(format!("{}/api/health", stack.ops_url("DISPATCHER"))).await?;
@@ -378,16 +386,39 @@ async fn nats_bad_input_is_dead_lettered_with_its_reason() -> anyhow::Result<()>
     stack.shutdown().await
 }
 
-/// A NATS server of this test's own, to stop and start at will.
+/// The nats-server binary: `HERALD_TEST_NATS_SERVER`, else on the PATH, else Debian's
+/// `/usr/sbin/nats-server` (off a normal user's PATH).
+fn nats_server() -> String {
+    if let Ok(path) = std::env::var("HERALD_TEST_NATS_SERVER") {
+        return path;
+    }
+    let on_path = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join("nats-server").exists()))
+        .unwrap_or(false);
+    if on_path {
+        "nats-server".into()
+    } else {
+        "/usr/sbin/nats-server".into()
+    }
+}
+
+/// A NATS server of this test's own, to stop and start at will; killed when dropped.
 struct OwnNats {
     child: Child,
     port: u16,
     dir: tempfile::TempDir,
 }
 
+impl Drop for OwnNats {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl OwnNats {
     fn start(port: u16, dir: tempfile::TempDir) -> anyhow::Result<Self> {
-        let child = Command::new("nats-server")
+        let child = Command::new(nats_server())
             .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
             .arg(dir.path())
             .stdout(Stdio::null())
@@ -399,7 +430,8 @@ impl OwnNats {
     fn stop(mut self) -> tempfile::TempDir {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        self.dir
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        std::mem::replace(&mut self.dir, dir)
     }
 
     async fn ready(&self) -> anyhow::Result<()> {

@@ -269,14 +269,17 @@ async fn the_same_signal_twice_is_reported_duplicate_and_delivered_once() -> any
             body.into_bytes(),
         )
         .await?;
-    // Let the dispatcher take that message, then check nothing more arrived.
+    // Let the dispatcher take that message and any job it could have made, then check that
+    // nothing more arrived.
     let js = async_nats::jetstream::new(stack.nats.client().await?);
-    let stream = format!("{}_signals", stack.nats.prefix);
-    eventually("the re-published signal to be consumed", WAIT, || async {
-        let mut s = js.get_stream(&stream).await?;
-        Ok((s.info().await?.state.messages == 0).then_some(()))
-    })
-    .await?;
+    for stream in ["signals", "deliveries"] {
+        let stream = format!("{}_{stream}", stack.nats.prefix);
+        eventually("the work streams to drain", WAIT, || async {
+            let mut s = js.get_stream(&stream).await?;
+            Ok((s.info().await?.state.messages == 0).then_some(()))
+        })
+        .await?;
+    }
     let d = store
         .deliveries_for_signal(herald_domain::SignalId(id))
         .await?;
@@ -316,7 +319,12 @@ async fn telegram_asking_to_slow_down_is_honoured_and_the_signal_still_arrives_o
         Ok(d.into_iter().find(|d| d.status == DeliveryStatus::Sent))
     })
     .await?;
-    assert_eq!(delivery.attempts, 2);
+    assert_eq!(delivery.attempts, 1, "the 429 did not use up an attempt");
+    assert_eq!(
+        stack.telegram.attempts_to(alice.id),
+        4,
+        "2 answers, the 429, the send"
+    );
     assert_eq!(stack.telegram.sent_to(alice.id).len(), 3, "exactly once");
     stack.shutdown().await
 }

@@ -69,7 +69,7 @@ impl Bus {
             .connect(url)
             .await
             .map_err(|e| BusError::Connect {
-                url: url.to_string(),
+                url: without_credentials(url),
                 reason: e.to_string(),
             })?;
         let js = jetstream::ContextBuilder::new()
@@ -196,5 +196,45 @@ impl Bus {
     /// Flushes buffered publishes and closes nothing else (the client closes on drop).
     pub async fn flush(&self) {
         let _ = self.client.flush().await;
+    }
+}
+
+/// `url` without any `user:password@` or `token@` part, for error messages.
+fn without_credentials(url: &str) -> String {
+    url.split(',')
+        .map(|server| match (server.find("://"), server.rfind('@')) {
+            (Some(scheme), Some(at)) if at > scheme => {
+                format!("{}://***@{}", &server[..scheme], &server[at + 1..])
+            }
+            (None, Some(at)) => format!("***@{}", &server[at + 1..]),
+            _ => server.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_credentials;
+
+    #[test]
+    fn credentials_never_reach_error_messages() {
+        assert_eq!(
+            without_credentials("nats://127.0.0.1:4222"),
+            "nats://127.0.0.1:4222"
+        );
+        assert_eq!(
+            without_credentials("nats://u:secret@h:4222"),
+            "nats://***@h:4222"
+        );
+        assert_eq!(
+            without_credentials("nats://s3cr3tT0ken@h:4222"),
+            "nats://***@h:4222"
+        );
+        assert_eq!(without_credentials("tok@h:4222"), "***@h:4222");
+        assert_eq!(
+            without_credentials("nats://a:b@h1:4222,nats://h2:4222"),
+            "nats://***@h1:4222,nats://h2:4222"
+        );
     }
 }

@@ -25,6 +25,15 @@ impl SignalId {
     }
 }
 
+impl SignalId {
+    /// The id of a signal that names none, derived from its raw content (UUID v5): the same
+    /// bytes sent twice — an engine retrying — get the same id and are delivered once.
+    pub fn from_content(raw: &[u8]) -> Self {
+        const NAMESPACE: Uuid = Uuid::from_u128(0x6865_7261_6c64_4000_8000_7369_676e_616c);
+        Self(Uuid::new_v5(&NAMESPACE, raw))
+    }
+}
+
 impl Default for SignalId {
     fn default() -> Self {
         Self::new()

@@ -11,9 +11,9 @@
 //! outcome only applies to a delivery still `pending` or `sending`. `record_sent` always
 //! applies, because a message Telegram accepted is the truth whatever was recorded before.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use herald_domain::DeliveryStatus;
-use sea_orm::sea_query::{Expr, ExprTrait, Query, SimpleExpr};
+use sea_orm::sea_query::{Cond, Expr, ExprTrait, Query, SimpleExpr};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
@@ -41,6 +41,9 @@ pub enum AttemptStart {
     },
     /// The delivery is already finished; do not send again.
     AlreadyFinal(DeliveryStatus),
+    /// Another attempt holds the delivery (`sending`, touched within the lease): do not send
+    /// now; look again once the lease may have run out.
+    InProgress,
     /// No such delivery.
     Missing,
 }
@@ -54,7 +57,9 @@ impl Store {
         delivery_id: Uuid,
         now: DateTime<Utc>,
     ) -> Result<AttemptStart, StoreError> {
-        let mut started = self.begin_attempts(&[delivery_id], now).await?;
+        let mut started = self
+            .begin_attempts(&[delivery_id], now, TimeDelta::zero())
+            .await?;
         Ok(started.pop().unwrap_or(AttemptStart::Missing))
     }
 
@@ -62,11 +67,17 @@ impl Store {
     /// come in the order of `delivery_ids`. The dispatcher gathers the attempts its
     /// concurrent sends start into one call, so a fan-out costs a statement per batch rather
     /// than per trader.
+    ///
+    /// A `sending` delivery is a lease held by the attempt in flight: it is taken over only
+    /// once it has not been touched for `lease` (its attempt crashed); until then the answer
+    /// is [`AttemptStart::InProgress`], so two copies of one job never both send.
     pub async fn begin_attempts(
         &self,
         delivery_ids: &[Uuid],
         now: DateTime<Utc>,
+        lease: TimeDelta,
     ) -> Result<Vec<AttemptStart>, StoreError> {
+        let abandoned = now - lease;
         let mut started = std::collections::HashMap::with_capacity(delivery_ids.len());
         for chunk in delivery_ids.chunks(BATCH) {
             let stmt = Query::update()
@@ -75,7 +86,15 @@ impl Store {
                 .value(C::Attempts, Expr::col(C::Attempts).add(1))
                 .value(C::UpdatedAt, now)
                 .and_where(Expr::col(C::Id).is_in(chunk.iter().copied()))
-                .and_where(Expr::col(C::Status).is_in(OPEN.map(|s| s.as_str())))
+                .cond_where(
+                    Cond::any()
+                        .add(Expr::col(C::Status).eq(DeliveryStatus::Pending.as_str()))
+                        .add(
+                            Cond::all()
+                                .add(Expr::col(C::Status).eq(DeliveryStatus::Sending.as_str()))
+                                .add(Expr::col(C::UpdatedAt).lte(abandoned)),
+                        ),
+                )
                 .returning(Query::returning().columns([C::Id, C::Attempts, C::CreatedAt]))
                 .to_owned();
             for row in self.db.query_all(&stmt).await? {
@@ -99,6 +118,9 @@ impl Store {
                 Some(start) => *start,
                 // Rare: a finished (or unknown) delivery's job came back.
                 None => match self.status_of(*id).await? {
+                    Some(DeliveryStatus::Sending) => AttemptStart::InProgress,
+                    // Pending again: another attempt closed between the UPDATE and this look.
+                    Some(DeliveryStatus::Pending) => AttemptStart::InProgress,
                     Some(status) => AttemptStart::AlreadyFinal(status),
                     None => AttemptStart::Missing,
                 },
@@ -158,6 +180,46 @@ impl Store {
             .exec(&self.db)
             .await?;
         if result.rows_affected == 0 {
+            return Err(StoreError::UnknownDelivery(delivery_id));
+        }
+        Ok(())
+    }
+
+    /// Renews the lease of an attempt still in flight (a slow send), so that no other copy of
+    /// its job takes the delivery over meanwhile.
+    pub async fn touch_attempt(
+        &self,
+        delivery_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        signal_deliveries::Entity::update_many()
+            .col_expr(C::UpdatedAt, Expr::value(now))
+            .filter(C::Id.eq(delivery_id))
+            .filter(C::Status.eq(DeliveryStatus::Sending.as_str()))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Telegram asked to slow down (429): back to `pending`, and the attempt is given back —
+    /// pacing is not the delivery's fault, so it does not count toward the attempt budget.
+    pub async fn record_throttled(
+        &self,
+        delivery_id: Uuid,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let result = signal_deliveries::Entity::update_many()
+            .col_expr(C::Status, Expr::value(DeliveryStatus::Pending.as_str()))
+            .col_expr(C::Attempts, Expr::col(C::Attempts).sub(1))
+            .col_expr(C::LastError, bounded(error))
+            .col_expr(C::UpdatedAt, Expr::value(now))
+            .filter(C::Id.eq(delivery_id))
+            .filter(C::Status.eq(DeliveryStatus::Sending.as_str()))
+            .filter(C::Attempts.gt(0))
+            .exec(&self.db)
+            .await?;
+        if result.rows_affected == 0 && self.status_of(delivery_id).await?.is_none() {
             return Err(StoreError::UnknownDelivery(delivery_id));
         }
         Ok(())

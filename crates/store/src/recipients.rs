@@ -97,7 +97,16 @@ impl Store {
                 continue;
             }
             let prefs = match candidate.prefs {
-                Some(stored) => stored.into_domain(candidate.user_id)?,
+                Some(stored) => match stored.into_domain(candidate.user_id) {
+                    Ok(prefs) => prefs,
+                    // One unreadable row must not hold up every signal for everyone: that
+                    // trader is skipped (and said so) until the row is repaired.
+                    Err(e) => {
+                        tracing::error!(user_id = %candidate.user_id, error = %e,
+                            "unreadable preferences; trader skipped for this signal");
+                        continue;
+                    }
+                },
                 None => defaults.clone(),
             };
             if prefs.admits(s, now) == Eligibility::Eligible {

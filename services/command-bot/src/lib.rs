@@ -63,7 +63,8 @@ pub async fn run(
     });
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "command-bot health and metrics listening");
-    let ops = tokio::spawn(serve(listener, ops_router(probe), shutdown.clone()));
+    let stop = shutdown.child_token();
+    let ops = tokio::spawn(serve(listener, ops_router(probe), stop.clone()));
 
     let mut dispatcher = Dispatcher::builder(bot.clone(), handler::schema())
         .dependencies(dptree::deps![store, handler::Redactor::new(&token)])
@@ -75,27 +76,54 @@ pub async fn run(
         .await
         .build();
 
-    let stopper = dispatcher.shutdown_token();
-    let watch = shutdown.clone();
-    tokio::spawn(async move {
-        watch.cancelled().await;
-        // Not yet running or already stopping: either way there is nothing to wait for.
-        if let Ok(done) = stopper.shutdown() {
-            done.await;
-        }
-    });
+    if shutdown.is_cancelled() {
+        stop.cancel();
+        let _ = ops.await;
+        return Ok(());
+    }
+    let dispatching = CancellationToken::new();
+    tokio::spawn(stop_dispatcher_on(
+        shutdown.clone(),
+        dispatcher.shutdown_token(),
+        dispatching.clone(),
+    ));
     tracing::info!("command-bot polling for updates");
     let listener_errors = Arc::new(handler::Redactor::new(&token));
-    dispatcher
+    let result = dispatcher
         .try_dispatch_with_listener(polling, listener_errors)
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "starting the bot (getMe): {}",
-                herald_telegram::classify(e, &token)
-            )
-        })?;
-    shutdown.cancel();
+        .await;
+    dispatching.cancel();
+    stop.cancel();
     ops.await??;
+    result.map_err(|e| {
+        anyhow::anyhow!(
+            "starting the bot (getMe): {}",
+            herald_telegram::classify(e, &token)
+        )
+    })?;
     Ok(())
+}
+
+/// Stops teloxide's dispatcher once `shutdown` is cancelled. teloxide refuses a shutdown
+/// until its dispatching has started (`IdleShutdownError`), so a request that comes early
+/// (during setMyCommands or getMe) is repeated until it is taken, or dispatching has ended.
+async fn stop_dispatcher_on(
+    shutdown: CancellationToken,
+    teloxide: teloxide::dispatching::ShutdownToken,
+    dispatching: CancellationToken,
+) {
+    tokio::select! {
+        _ = shutdown.cancelled() => {}
+        _ = dispatching.cancelled() => return,
+    }
+    loop {
+        if let Ok(done) = teloxide.shutdown() {
+            done.await;
+            return;
+        }
+        tokio::select! {
+            _ = dispatching.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+        }
+    }
 }

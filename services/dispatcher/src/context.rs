@@ -92,9 +92,12 @@ impl DispatcherContext {
     /// Assembles a context.
     pub fn new(store: Store, bus: Bus, sender: Sender, policy: Policy) -> Self {
         let s = store.clone();
+        // An attempt in flight holds its delivery for one ack wait past its last sign of life
+        // (JetStream hands a job to another replica only after that long without progress).
+        let lease = chrono::TimeDelta::from_std(policy.ack_wait).unwrap_or(chrono::TimeDelta::MAX);
         let attempts = Batcher::spawn(WRITE_BATCH, move |ids: Vec<Uuid>| {
             let s = s.clone();
-            async move { Ok(s.begin_attempts(&ids, Utc::now()).await?) }
+            async move { Ok(s.begin_attempts(&ids, Utc::now(), lease).await?) }
         });
         let s = store.clone();
         let sent = Batcher::spawn(WRITE_BATCH, move |sends: Vec<(Uuid, i64)>| {

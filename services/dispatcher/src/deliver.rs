@@ -52,6 +52,8 @@ async fn try_deliver(ctx: &DispatcherContext, job: &DeliveryJobV1) -> anyhow::Re
             created_at,
         } => (attempt, created_at),
         AttemptStart::AlreadyFinal(status) => return Ok(Outcome::Done(status)),
+        // Another copy of this job is sending it right now; look again after its lease.
+        AttemptStart::InProgress => return Ok(Outcome::Retry(ctx.policy.ack_wait)),
         AttemptStart::Missing => {
             tracing::warn!("delivery job for an unknown delivery; dropping it");
             return Ok(Outcome::Done(DeliveryStatus::Failed));
@@ -97,17 +99,14 @@ async fn try_deliver(ctx: &DispatcherContext, job: &DeliveryJobV1) -> anyhow::Re
     let now = Utc::now();
     let outcome = match result {
         Ok(message_id) => {
-            ctx.sent
-                .call((job.delivery_id, i64::from(message_id.0)))
-                .await?;
+            record_sent(ctx, job, message_id.0).await;
             Outcome::Sent {
                 message_id: message_id.0,
             }
         }
         Err(SendError::RetryAfter(wait)) => {
-            store
-                .record_retry(job.delivery_id, "Telegram asked to slow down (429)", now)
-                .await?;
+            let why = format!("Telegram asked to slow down for {} s (429)", wait.as_secs());
+            store.record_throttled(job.delivery_id, &why, now).await?;
             Outcome::Retry(wait)
         }
         Err(SendError::Blocked { reason }) => {
@@ -150,4 +149,30 @@ async fn try_deliver(ctx: &DispatcherContext, job: &DeliveryJobV1) -> anyhow::Re
     };
     metrics::counter!("herald_dispatcher_deliveries_total", "outcome" => label).increment(1);
     Ok(outcome)
+}
+
+/// Records a message Telegram has accepted. This must not fail into a retry — a retried job
+/// would send the message again — so a failing database is retried here, with backoff, for as
+/// long as it takes (the consumer loop keeps the job alive meanwhile). Only a crash loses the
+/// record, and then the trader may get the message twice: the documented in-flight case.
+async fn record_sent(ctx: &DispatcherContext, job: &DeliveryJobV1, message_id: i32) {
+    let mut wait = Duration::from_millis(100);
+    loop {
+        match ctx
+            .sent
+            .call((job.delivery_id, i64::from(message_id)))
+            .await
+        {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    retry_in_ms = wait.as_millis() as u64,
+                    "could not record a sent message; retrying"
+                );
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
 }

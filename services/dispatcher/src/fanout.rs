@@ -31,30 +31,13 @@ pub struct SignalMessage {
     pub subject: String,
     /// The raw payload.
     pub payload: Bytes,
-    /// Its place in the stream (stream name and sequence), which stays the same across
-    /// redeliveries.
-    pub position: (String, u64),
-}
-
-impl SignalMessage {
-    /// The id of a signal that names none: derived from its place in the stream, so a
-    /// redelivery of the same message is recognised as the same signal.
-    pub fn default_id(&self) -> SignalId {
-        const NAMESPACE: uuid::Uuid =
-            uuid::Uuid::from_u128(0x6865_7261_6c64_4000_8000_7369_676e_616c);
-        let (stream, sequence) = &self.position;
-        SignalId(uuid::Uuid::new_v5(
-            &NAMESPACE,
-            format!("{stream}:{sequence}").as_bytes(),
-        ))
-    }
 }
 
 /// Handles one message from `<prefix>.signals.v1.>`.
 pub async fn handle_signal(ctx: &DispatcherContext, msg: &SignalMessage) -> SignalOutcome {
     let now = Utc::now();
     let (subject, payload) = (msg.subject.as_str(), msg.payload.clone());
-    let signal = match parse_signal_or_id(&payload, now, || msg.default_id()) {
+    let signal = match parse_signal_or_id(&payload, now, || SignalId::from_content(&payload)) {
         Ok(signal) => signal,
         Err(rejection) => {
             return match ctx
@@ -79,10 +62,22 @@ async fn dispatch(
     now: chrono::DateTime<Utc>,
 ) -> Result<(usize, usize), String> {
     let db = |what: &'static str| move |e: StoreError| format!("{what}: {e}");
-    ctx.store
+    let inserted = ctx
+        .store
         .insert_signal(&signal, now)
         .await
         .map_err(db("storing the signal"))?;
+    // Seen before (a redelivery, or the same id re-sent after the duplicate window): the
+    // stored signal is the one every replica renders, whatever this copy says.
+    let signal = if inserted {
+        signal
+    } else {
+        ctx.store
+            .signal(signal.id)
+            .await
+            .map_err(db("loading the stored signal"))?
+            .unwrap_or(signal)
+    };
     let recipients = ctx
         .store
         .recipients(&signal, now)

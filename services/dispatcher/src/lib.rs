@@ -31,6 +31,7 @@ use herald_runtime::{HealthReport, Settings, serve};
 use herald_store::Store;
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 pub use context::{DispatcherContext, Policy};
@@ -66,12 +67,22 @@ pub async fn run(
         ..herald_telegram::LimiterConfig::default()
     };
     let sender = herald_telegram::Sender::new(bot, herald_telegram::Limiter::new(limits));
-    let ctx = Arc::new(DispatcherContext::new(
-        store,
-        bus,
-        sender,
-        Policy::from_settings(&settings),
-    ));
+    // JetStream keeps a consumer's ack wait from when it was created: the work must report
+    // progress by that one, whatever the setting says now.
+    let signals = bus.signal_consumer().await?;
+    let deliveries = bus.delivery_consumer().await?;
+    let mut policy = Policy::from_settings(&settings);
+    let ack_wait = deliveries.cached_info().config.ack_wait;
+    if ack_wait != policy.ack_wait {
+        tracing::warn!(
+            consumer_ack_wait_secs = ack_wait.as_secs(),
+            setting_secs = settings.ack_wait_secs,
+            "HERALD_ACK_WAIT_SECS differs from the existing consumers' ack wait, which is kept; \
+             delete the consumers (or use a new HERALD_NATS_PREFIX) to change it"
+        );
+        policy.ack_wait = ack_wait;
+    }
+    let ctx = Arc::new(DispatcherContext::new(store, bus, sender, policy));
 
     let probe_ctx = ctx.clone();
     let probe: HealthProbe = Arc::new(move || {
@@ -80,15 +91,30 @@ pub async fn run(
     });
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "dispatcher health and metrics listening");
-    let ops = tokio::spawn(serve(listener, ops_router(probe), shutdown.clone()));
 
-    let signals = tokio::spawn(worker::run_signals(ctx.clone(), shutdown.clone()));
-    let deliveries = tokio::spawn(worker::run_deliveries(ctx.clone(), shutdown.clone()));
-    let (signals, deliveries, ops) = tokio::join!(signals, deliveries, ops);
-    signals??;
-    deliveries??;
-    ops??;
-    Ok(())
+    // The three parts live and die together: if one fails, the others stop and the replica
+    // exits with that error rather than staying up half-working.
+    let stop = shutdown.child_token();
+    let mut parts = JoinSet::new();
+    parts.spawn(serve(listener, ops_router(probe), stop.clone()));
+    parts.spawn(worker::run_signals(ctx.clone(), signals, stop.clone()));
+    parts.spawn(worker::run_deliveries(
+        ctx.clone(),
+        deliveries,
+        stop.clone(),
+    ));
+    let mut first_error = None;
+    while let Some(done) = parts.join_next().await {
+        let result = done.map_err(anyhow::Error::from).and_then(|r| r);
+        if let Err(e) = result {
+            tracing::error!(error = format!("{e:#}"), "dispatcher part failed; stopping");
+            first_error.get_or_insert(e);
+        } else if !shutdown.is_cancelled() && first_error.is_none() {
+            first_error = Some(anyhow::anyhow!("a dispatcher loop stopped unexpectedly"));
+        }
+        stop.cancel();
+    }
+    first_error.map_or(Ok(()), Err)
 }
 
 async fn health(ctx: &DispatcherContext) -> HealthReport {

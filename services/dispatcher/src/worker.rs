@@ -30,27 +30,19 @@ const DRAIN: Duration = Duration::from_secs(30);
 /// Consumes signals until `shutdown`.
 pub async fn run_signals(
     ctx: Arc<DispatcherContext>,
+    consumer: PullConsumer,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let consumer = ctx.bus.signal_consumer().await?;
     consume(consumer, SIGNAL_CONCURRENCY, shutdown, move |msg| {
         let ctx = ctx.clone();
         async move {
-            let position = match msg.info() {
-                Ok(info) => (info.stream.to_string(), info.stream_sequence),
-                Err(e) => {
-                    tracing::error!(error = %e, "a signal message without JetStream metadata");
-                    settle(&msg, AckKind::Term).await;
-                    return;
-                }
-            };
             let signal = SignalMessage {
                 subject: msg.subject.to_string(),
                 payload: msg.payload.clone(),
-                position,
             };
             let outcome =
-                with_progress(&msg, ctx.policy.ack_wait / 3, handle_signal(&ctx, &signal)).await;
+                with_progress(&msg, ctx.policy.ack_wait / 3, || async {}, handle_signal(&ctx, &signal))
+                    .await;
             match &outcome {
                 SignalOutcome::Dispatched { recipients, jobs } => {
                     tracing::info!(subject = %msg.subject, recipients, jobs, "signal dispatched");
@@ -79,9 +71,9 @@ pub async fn run_signals(
 /// Consumes delivery jobs until `shutdown`.
 pub async fn run_deliveries(
     ctx: Arc<DispatcherContext>,
+    consumer: PullConsumer,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let consumer = ctx.bus.delivery_consumer().await?;
     let concurrency = ctx.policy.concurrency;
     consume(consumer, concurrency, shutdown, move |msg| {
         let ctx = ctx.clone();
@@ -94,7 +86,16 @@ pub async fn run_deliveries(
                     return;
                 }
             };
-            let outcome = with_progress(&msg, ctx.policy.ack_wait / 3, deliver(&ctx, &job)).await;
+            // A slow send also renews its lease on the delivery row, so that no other copy of
+            // the job takes it over.
+            let touch = || async {
+                let _ = ctx
+                    .store
+                    .touch_attempt(job.delivery_id, chrono::Utc::now())
+                    .await;
+            };
+            let outcome =
+                with_progress(&msg, ctx.policy.ack_wait / 3, touch, deliver(&ctx, &job)).await;
             match outcome {
                 Outcome::Sent { .. } | Outcome::Done(_) => settle(&msg, AckKind::Ack).await,
                 Outcome::Retry(delay) => settle(&msg, AckKind::Nak(Some(delay))).await,
@@ -104,9 +105,19 @@ pub async fn run_deliveries(
     .await
 }
 
-/// Runs `work` while telling JetStream every `every` that the message is still in hand, so
-/// a slow send (teloxide waits 10 s after a 5xx) is not handed to another replica.
-async fn with_progress<T>(msg: &Message, every: Duration, work: impl Future<Output = T>) -> T {
+/// Runs `work` while telling JetStream every `every` that the message is still in hand (and
+/// calling `also`), so a slow send (teloxide waits 10 s after a 5xx) is not handed to another
+/// replica.
+async fn with_progress<T, A, AF>(
+    msg: &Message,
+    every: Duration,
+    also: A,
+    work: impl Future<Output = T>,
+) -> T
+where
+    A: Fn() -> AF,
+    AF: Future<Output = ()>,
+{
     tokio::pin!(work);
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     loop {
@@ -114,6 +125,7 @@ async fn with_progress<T>(msg: &Message, every: Duration, work: impl Future<Outp
             out = &mut work => return out,
             _ = ticker.tick() => {
                 let _ = msg.ack_with(AckKind::Progress).await;
+                also().await;
             }
         }
     }
@@ -141,7 +153,15 @@ where
     let permits = Arc::new(Semaphore::new(concurrency));
     let mut tasks = JoinSet::new();
     'outer: while !shutdown.is_cancelled() {
-        let mut messages = match consumer.messages().await {
+        // Pull no more than can be worked on at once: a message waiting in this process gets
+        // no progress acks, and after ack_wait JetStream would hand it to another replica.
+        let pull = consumer
+            .stream()
+            .max_messages_per_batch(concurrency.clamp(1, 200))
+            .heartbeat(Duration::from_secs(5))
+            .messages()
+            .await;
+        let mut messages = match pull {
             Ok(m) => m,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot open the message stream; retrying");

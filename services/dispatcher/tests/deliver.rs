@@ -142,7 +142,11 @@ async fn too_many_requests_is_retried_after_telegrams_delay_and_pauses_sending()
         deliver(&s.ctx, &job).await,
         Outcome::Retry(Duration::from_secs(3))
     );
-    assert_eq!(s.status(&job).await?, (DeliveryStatus::Pending, 1));
+    assert_eq!(
+        s.status(&job).await?,
+        (DeliveryStatus::Pending, 0),
+        "a 429 does not use up an attempt"
+    );
     assert!(
         s.ctx.sender.limiter().paused_until().is_some(),
         "every send pauses"
@@ -226,5 +230,46 @@ async fn a_job_for_an_unknown_delivery_is_dropped_without_sending() -> anyhow::R
         Outcome::Done(DeliveryStatus::Failed)
     );
     assert_eq!(s.double.attempts_to(17), 0);
+    s.finish().await
+}
+
+#[tokio::test]
+async fn repeated_429s_do_not_use_up_the_attempts() -> anyhow::Result<()> {
+    let s = setup(Policy {
+        max_attempts: 1,
+        ..Policy::default()
+    })
+    .await?;
+    let job = s.job(18).await?;
+    s.double.script_faults(
+        18,
+        [
+            Fault::TooManyRequests { retry_after: 0 },
+            Fault::TooManyRequests { retry_after: 0 },
+            Fault::TooManyRequests { retry_after: 0 },
+        ],
+    );
+    for _ in 0..3 {
+        assert!(matches!(deliver(&s.ctx, &job).await, Outcome::Retry(_)));
+    }
+    assert!(matches!(deliver(&s.ctx, &job).await, Outcome::Sent { .. }));
+    assert_eq!(s.status(&job).await?, (DeliveryStatus::Sent, 1));
+    s.finish().await
+}
+
+#[tokio::test]
+async fn a_second_copy_of_a_job_in_flight_does_not_send() -> anyhow::Result<()> {
+    let s = setup(Policy::default()).await?;
+    let job = s.job(19).await?;
+    // The first copy holds the delivery (as if mid-send).
+    s.ctx
+        .store
+        .begin_attempts(&[job.delivery_id], Utc::now(), chrono::TimeDelta::zero())
+        .await?;
+    assert_eq!(
+        deliver(&s.ctx, &job).await,
+        Outcome::Retry(s.ctx.policy.ack_wait)
+    );
+    assert_eq!(s.double.attempts_to(19), 0);
     s.finish().await
 }

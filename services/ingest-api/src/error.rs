@@ -18,7 +18,7 @@ pub enum ApiError {
     BadBody(String),
     /// The payload is not a signal (400 or 422).
     Rejected(Rejection),
-    /// A dependency is down; nothing was stored (503).
+    /// A dependency is down; the signal may not be stored (503).
     Unavailable(&'static str),
 }
 
@@ -71,7 +71,9 @@ impl IntoResponse for ApiError {
             Self::Unavailable(what) => ErrorBody::response(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
-                format!("{what}; nothing was stored, retry later"),
+                format!(
+                    "{what}; the signal may not have been stored: retry later with the same id"
+                ),
                 None,
             ),
         }

@@ -15,7 +15,7 @@
 //! | 401 `unauthorized` | missing or unknown key |
 //! | 413 `body_too_large` | over `HERALD_INGEST_MAX_BODY_BYTES` |
 //! | 415 `unsupported_media_type` | a Content-Type other than JSON |
-//! | 503 `unavailable` | NATS (or the key store) is down: nothing was stored, retry |
+//! | 503 `unavailable` | NATS (or the key store) is down: retry with the same id |
 //!
 //! Also `GET /api/health` and `GET /metrics`.
 

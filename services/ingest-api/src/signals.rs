@@ -9,7 +9,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use herald_auth::VerifyError;
-use herald_domain::{MAX_FUTURE_SKEW, parse_signal};
+use herald_domain::{MAX_FUTURE_SKEW, SignalId, parse_signal_or_id};
 use serde::Serialize;
 
 use crate::{ApiError, AppState};
@@ -94,7 +94,10 @@ async fn accept(
             ApiError::BadBody(e.body_text())
         }
     })?;
-    let signal = parse_signal(&body, chrono::Utc::now()).map_err(ApiError::Rejected)?;
+    // A signal without an id gets one derived from its content, so that the engine's retry
+    // of the same body is recognised as the same signal (on either path).
+    let signal = parse_signal_or_id(&body, chrono::Utc::now(), || SignalId::from_content(&body))
+        .map_err(ApiError::Rejected)?;
     let id = signal.id.to_string();
 
     // A re-sent signal within JetStream's duplicate window is caught by its Nats-Msg-Id.
@@ -109,6 +112,9 @@ async fn accept(
             Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, "could not check for a stored duplicate"),
         }
+    }
+    if !state.bus.is_connected() {
+        return Err(ApiError::Unavailable("the message bus is unreachable"));
     }
     let outcome = state.bus.publish_signal(&signal).await.map_err(|e| {
         tracing::error!(error = %e, signal_id = %id, "publish failed");

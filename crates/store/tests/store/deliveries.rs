@@ -17,6 +17,7 @@ on_both_backends!(
     final_outcomes,
     unknown_deliveries,
     batched_attempts_and_sends,
+    sending_is_a_lease,
 );
 
 async fn stored_signal(store: &Store) -> anyhow::Result<Signal> {
@@ -331,7 +332,9 @@ async fn batched_attempts_and_sends(store: Store) -> anyhow::Result<()> {
     ids.push(unknown);
 
     let t1 = now + Duration::seconds(1);
-    let starts = store.begin_attempts(&ids, t1).await?;
+    let starts = store
+        .begin_attempts(&ids, t1, Duration::seconds(30))
+        .await?;
     ensure!(starts.len() == ids.len());
     ensure!(starts[3] == AttemptStart::AlreadyFinal(DeliveryStatus::Sent));
     ensure!(*starts.last().unwrap() == AttemptStart::Missing);
@@ -363,5 +366,53 @@ async fn batched_attempts_and_sends(store: Store) -> anyhow::Result<()> {
         store.record_sent_many(&[(unknown, 5)], t1).await,
         Err(StoreError::UnknownDelivery(_))
     ));
+    Ok(())
+}
+
+async fn sending_is_a_lease(store: Store) -> anyhow::Result<()> {
+    let now = noon();
+    let s = stored_signal(&store).await?;
+    subscriber(&store, 1, now).await?;
+    let recipients = store.recipients(&s, now).await?;
+    store.create_deliveries(s.id, &recipients, now).await?;
+    let id = store.unsent_deliveries(s.id).await?[0].delivery_id;
+    let lease = Duration::seconds(30);
+    let at = |secs| now + Duration::seconds(secs);
+
+    ensure!(matches!(
+        store.begin_attempts(&[id], at(0), lease).await?[0],
+        AttemptStart::Proceed { attempt: 1, .. }
+    ));
+    // A second copy of the job while the first holds the lease: hands off.
+    ensure!(store.begin_attempts(&[id], at(10), lease).await?[0] == AttemptStart::InProgress);
+    // A slow send renews its lease.
+    store.touch_attempt(id, at(25)).await?;
+    ensure!(store.begin_attempts(&[id], at(40), lease).await?[0] == AttemptStart::InProgress);
+    // Untouched for longer than the lease: the attempt crashed; take over.
+    ensure!(matches!(
+        store.begin_attempts(&[id], at(56), lease).await?[0],
+        AttemptStart::Proceed { attempt: 2, .. }
+    ));
+
+    // A 429 gives the attempt back.
+    store
+        .record_throttled(id, "429 retry after 3", at(57))
+        .await?;
+    let d = store.delivery(id).await?.unwrap();
+    ensure!(
+        d.status == DeliveryStatus::Pending && d.attempts == 1,
+        "{d:?}"
+    );
+    ensure!(d.last_error.as_deref() == Some("429 retry after 3"));
+    ensure!(matches!(
+        store.begin_attempts(&[id], at(58), lease).await?[0],
+        AttemptStart::Proceed { attempt: 2, .. }
+    ));
+    store.record_sent(id, 9, at(59)).await?;
+    // Nothing moves a sent delivery back.
+    store.record_throttled(id, "late", at(60)).await?;
+    store.touch_attempt(id, at(60)).await?;
+    let d = store.delivery(id).await?.unwrap();
+    ensure!(d.status == DeliveryStatus::Sent && d.attempts == 2 && d.updated_at == at(59));
     Ok(())
 }

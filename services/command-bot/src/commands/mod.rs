@@ -43,9 +43,17 @@ impl Command {
     }
 }
 
+/// The answer to a command other than /help sent in a group: signals go to the private chat
+/// a trader registers from, so registering from a group would send them to the group.
+pub const PRIVATE_ONLY: &str =
+    "I take commands in a private chat only: open a chat with me and send /start there.";
+
 /// Answers `cmd` sent in `msg`.
 pub async fn answer(store: &Store, msg: &Message, cmd: Command) -> Result<String, StoreError> {
     let now = Utc::now();
+    if !msg.chat.is_private() && cmd != Command::Help {
+        return Ok(PRIVATE_ONLY.to_string());
+    }
     Ok(match cmd {
         Command::Help => help::text(),
         Command::Start => {
