@@ -12,6 +12,7 @@ mod fanout;
 mod ingest;
 mod latency;
 mod stack;
+mod writes;
 
 use clap::{Parser, Subcommand};
 
@@ -30,6 +31,8 @@ enum Bench {
     Latency(latency::Args),
     /// One signal to many subscribers, against a double that answers at once.
     Fanout(fanout::Args),
+    /// The dispatcher's batched writes alone, by batch size.
+    Writes(writes::Args),
     /// All three with their default sizes.
     All,
 }
@@ -41,6 +44,7 @@ async fn main() -> anyhow::Result<()> {
         Bench::Ingest(args) => ingest::run(args).await,
         Bench::Latency(args) => latency::run(args).await,
         Bench::Fanout(args) => fanout::run(args).await,
+        Bench::Writes(args) => writes::run(args).await,
         Bench::All => {
             ingest::run(ingest::Args::default()).await?;
             latency::run(latency::Args::default()).await?;
