@@ -63,10 +63,13 @@ async fn signal_path(stack: Stack) -> anyhow::Result<()> {
     let carol = trader(1003, "Carol"); // subscribed, then blocked the bot
     let dave = trader(1004, "Dave"); // subscribed, wants confidence >= 90
     let erin = trader(1005, "Erin"); // subscribed, wants sell signals only
-    for t in [&alice, &carol, &dave, &erin] {
+    let frank = trader(1006, "Frank"); // subscribed, then unsubscribed
+    for t in [&alice, &carol, &dave, &erin, &frank] {
         stack.subscribe(t).await?;
     }
     stack.start_only(&bob).await?;
+    stack.telegram.inject_message(&frank, "/unsubscribe");
+    stack.telegram.wait_for_messages(frank.id, 3, WAIT).await?;
     stack.telegram.set_fault(carol.id, Fault::BotBlocked);
 
     let store = stack.store().await?;
@@ -193,9 +196,15 @@ async fn signal_path(stack: Stack) -> anyhow::Result<()> {
     })
     .await?;
 
-    // 3. Nobody else got anything: Bob only his welcome, Carol only her two answers,
+    // 3. Nobody else got anything: Bob only his welcome, Frank only his three answers,
+    //    Carol only her two answers,
     //    Dave nothing from the 85 % buy, Erin nothing from the buy.
     assert_eq!(stack.telegram.sent_to(bob.id).len(), 1);
+    assert_eq!(
+        stack.telegram.sent_to(frank.id).len(),
+        3,
+        "Frank unsubscribed"
+    );
     assert_eq!(stack.telegram.sent_to(carol.id).len(), 2);
     assert_eq!(stack.telegram.sent_to(dave.id).len(), 3);
     assert_eq!(stack.telegram.sent_to(erin.id).len(), 3);
