@@ -6,7 +6,6 @@
 //! Each service's log goes to a file; when a test fails, the logs are printed.
 
 use std::collections::HashMap;
-use std::net::TcpListener as StdListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -71,12 +70,13 @@ fn binary_path(name: &str) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
-fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
+/// Each address setting's name and what its service logs once it listens there.
+const SERVICES: [(&str, &str); 4] = [
+    ("INGEST", "ingest-api listening"),
+    ("ADMIN", "admin-api listening"),
+    ("DISPATCHER", "dispatcher health and metrics listening"),
+    ("COMMAND_BOT", "command-bot health and metrics listening"),
+];
 
 /// A running Herald installation of its own.
 pub struct Stack {
@@ -99,10 +99,6 @@ impl Stack {
         let db = TestDatabase::new(backend).await?;
         let nats = TestNats::new();
         let telegram = TelegramDouble::start(TOKEN).await?;
-        let mut ports = HashMap::new();
-        for name in ["INGEST", "ADMIN", "DISPATCHER", "COMMAND_BOT"] {
-            ports.insert(name, free_port());
-        }
         let mut env: Vec<(String, String)> = vec![
             ("HERALD_DATABASE_URL".into(), db.url().to_string()),
             ("HERALD_NATS_URL".into(), nats.url.clone()),
@@ -112,8 +108,11 @@ impl Stack {
             ("HERALD_LOG".into(), "info,herald=debug".into()),
             ("HERALD_LOG_FORMAT".into(), "pretty".into()),
         ];
-        for (name, port) in &ports {
-            env.push((format!("HERALD_{name}_ADDR"), format!("127.0.0.1:{port}")));
+        // Every service binds port 0 and the harness reads the port it got from its log
+        // ("… listening addr=127.0.0.1:PORT"): no port is picked in advance, so parallel tests
+        // cannot race for one.
+        for name in SERVICES.iter().map(|(name, _)| name) {
+            env.push((format!("HERALD_{name}_ADDR"), "127.0.0.1:0".into()));
         }
         for (k, v) in extra {
             env.retain(|(key, _)| key != k);
@@ -124,7 +123,7 @@ impl Stack {
             nats,
             telegram,
             env,
-            ports,
+            ports: HashMap::new(),
             children: HashMap::new(),
             logs: tempfile::tempdir()?,
             spawned: 0,
@@ -198,9 +197,51 @@ impl Stack {
             Service::AdminApi => &["ADMIN"],
         };
         for which in checks {
+            self.learn_port(service, which, &log_path).await?;
             self.wait_healthy(service, which).await?;
         }
         Ok(())
+    }
+
+    /// Waits for `service` to log the address it listens on for `which`, and remembers it.
+    async fn learn_port(
+        &mut self,
+        service: Service,
+        which: &'static str,
+        log: &Path,
+    ) -> anyhow::Result<()> {
+        let marker = SERVICES
+            .iter()
+            .find(|(name, _)| *name == which)
+            .map(|(_, marker)| *marker)
+            .expect("a known service");
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            let port = text
+                .lines()
+                .filter(|l| l.contains(marker))
+                .filter_map(|l| l.split("addr=").nth(1))
+                .filter_map(|a| a.split_whitespace().next())
+                .filter_map(|a| a.rsplit(':').next()?.parse::<u16>().ok())
+                .next();
+            if let Some(port) = port {
+                self.ports.insert(which, port);
+                return Ok(());
+            }
+            if let Some(child) = self.children.get_mut(&service)
+                && let Some(status) = child.try_wait()?
+            {
+                bail!("{service:?} exited with {status}:\n{}", self.logs_text());
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "{service:?} did not say where it listens within {WAIT:?}:\n{}",
+                    self.logs_text()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     async fn wait_healthy(&mut self, service: Service, which: &str) -> anyhow::Result<()> {
