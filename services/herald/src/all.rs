@@ -1,19 +1,10 @@
 //! `herald all`: the four services in one process, sharing one shutdown.
 
-use std::net::SocketAddr;
-
 use anyhow::Context as _;
-use herald_runtime::Settings;
+use herald_runtime::{Settings, bind};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-
-/// Binds a service's address, naming the setting if it fails.
-pub async fn bind(setting: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("{setting}: cannot listen on {addr}"))
-}
 
 /// The four listeners, bound before anything starts so a taken port fails fast.
 pub struct Listeners {

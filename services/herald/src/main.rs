@@ -6,7 +6,7 @@ mod api_key;
 mod demo;
 
 use clap::{Parser, Subcommand};
-use herald_runtime::{Settings, shutdown_on_signals, telemetry};
+use herald_runtime::{Settings, run_service, shutdown_on_signals, telemetry};
 
 /// Herald delivers trading signals to traders over Telegram.
 #[derive(Parser)]
@@ -46,40 +46,47 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    let settings = Settings::load()?;
-    match cli.command {
+    match Cli::parse().command {
+        Mode::IngestApi => {
+            run_service(
+                "HERALD_INGEST_ADDR",
+                |s| s.ingest_addr,
+                herald_ingest_api::run,
+            )
+            .await
+        }
+        Mode::Dispatcher => {
+            run_service(
+                "HERALD_DISPATCHER_ADDR",
+                |s| s.dispatcher_addr,
+                herald_dispatcher::run,
+            )
+            .await
+        }
+        Mode::CommandBot => {
+            run_service(
+                "HERALD_COMMAND_BOT_ADDR",
+                |s| s.command_bot_addr,
+                herald_command_bot::run,
+            )
+            .await
+        }
+        Mode::AdminApi => {
+            run_service("HERALD_ADMIN_ADDR", |s| s.admin_addr, herald_admin_api::run).await
+        }
         Mode::All => {
+            let settings = Settings::load()?;
             telemetry::init(&settings);
             all::run(settings, shutdown_on_signals()).await
         }
-        Mode::IngestApi => {
-            telemetry::init(&settings);
-            let listener = all::bind("HERALD_INGEST_ADDR", settings.ingest_addr).await?;
-            herald_ingest_api::run(settings, listener, shutdown_on_signals()).await
-        }
-        Mode::Dispatcher => {
-            telemetry::init(&settings);
-            let listener = all::bind("HERALD_DISPATCHER_ADDR", settings.dispatcher_addr).await?;
-            herald_dispatcher::run(settings, listener, shutdown_on_signals()).await
-        }
-        Mode::CommandBot => {
-            telemetry::init(&settings);
-            let listener = all::bind("HERALD_COMMAND_BOT_ADDR", settings.command_bot_addr).await?;
-            herald_command_bot::run(settings, listener, shutdown_on_signals()).await
-        }
-        Mode::AdminApi => {
-            telemetry::init(&settings);
-            let listener = all::bind("HERALD_ADMIN_ADDR", settings.admin_addr).await?;
-            herald_admin_api::run(settings, listener, shutdown_on_signals()).await
-        }
         Mode::Migrate => {
+            let settings = Settings::load()?;
             telemetry::init(&settings);
             herald_store::Store::open(&settings.database_url).await?;
             eprintln!("migrated {}", settings.database_url_redacted());
             Ok(())
         }
-        Mode::ApiKey { action } => api_key::run(&settings, action).await,
-        Mode::Demo(args) => demo::run(settings, args).await,
+        Mode::ApiKey { action } => api_key::run(&Settings::load()?, action).await,
+        Mode::Demo(args) => demo::run(Settings::load()?, args).await,
     }
 }
