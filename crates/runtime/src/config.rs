@@ -203,30 +203,6 @@ impl Settings {
                 problem: "is required to talk to Telegram (get one from @BotFather)".into(),
             })
     }
-
-    /// The database URL with any password replaced by `***`, for logs.
-    pub fn database_url_redacted(&self) -> String {
-        redact_url(&self.database_url)
-    }
-}
-
-/// Replaces the password of a `scheme://user:password@host` URL with `***`.
-pub fn redact_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_string();
-    };
-    let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    match (authority.rfind('@'), authority.find(':')) {
-        (Some(at), Some(colon)) if colon < at => format!(
-            "{}{}:***{}",
-            &url[..scheme_end + 3],
-            &authority[..colon],
-            &rest[at..]
-        ),
-        _ => url.to_string(),
-    }
 }
 
 fn describe_figment_error(e: figment::Error) -> String {
@@ -304,18 +280,5 @@ mod tests {
     fn missing_token_names_the_setting() {
         let e = Settings::default().require_telegram_token().unwrap_err();
         assert!(e.to_string().contains("HERALD_TELEGRAM_TOKEN"));
-    }
-
-    #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(
-            redact_url("postgres://herald:hunter2@db:5432/herald"),
-            "postgres://herald:***@db:5432/herald"
-        );
-        assert_eq!(
-            redact_url("postgres://postgres@127.0.0.1/test"),
-            "postgres://postgres@127.0.0.1/test"
-        );
-        assert_eq!(redact_url("sqlite://herald.db"), "sqlite://herald.db");
     }
 }

@@ -171,7 +171,11 @@ fn check_process(what: &str, subcommand: &str, env: &BTreeMap<String, String>) {
     assert!(
         settings.database_url.starts_with("postgres"),
         "{what}: deployed services use PostgreSQL, not {}",
-        settings.database_url_redacted()
+        settings
+            .database_url
+            .split("://")
+            .next()
+            .unwrap_or_default()
     );
 }
 

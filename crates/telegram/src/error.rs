@@ -164,7 +164,9 @@ fn network_text(error: &reqwest::Error) -> String {
 }
 
 /// Replaces the bot token (raw or percent-encoded) wherever it appears.
-fn scrub(text: &str, token: &str) -> String {
+/// `text` with the bot token (also percent-encoded, as it appears in URLs) replaced by
+/// `<redacted>`: for any text that may quote a Bot API URL.
+pub fn scrub(text: &str, token: &str) -> String {
     if token.is_empty() {
         return text.to_owned();
     }

@@ -21,7 +21,7 @@ mod limiter;
 mod sender;
 
 pub use bot::{CONNECT_TIMEOUT, POLLING_TIMEOUT, REQUEST_TIMEOUT, TelegramError, bot};
-pub use error::{SendError, classify};
+pub use error::{SendError, classify, scrub};
 pub use limiter::{Limiter, LimiterConfig};
 pub use sender::{Sender, SentMessageId, describe_metrics};
 pub use teloxide;

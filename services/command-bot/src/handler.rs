@@ -91,7 +91,7 @@ impl Redactor {
     }
 
     pub(crate) fn scrub(&self, e: &impl Debug) -> String {
-        format!("{e:?}").replace(&*self.token, "<token>")
+        herald_telegram::scrub(&format!("{e:?}"), &self.token)
     }
 
     pub(crate) fn error_handler<E: Debug + Send + 'static>(

@@ -83,7 +83,10 @@ async fn run() -> anyhow::Result<()> {
             let settings = Settings::load()?;
             telemetry::init(&settings);
             herald_store::Store::open(&settings.database_url).await?;
-            eprintln!("migrated {}", settings.database_url_redacted());
+            eprintln!(
+                "migrated {}",
+                herald_store::redact_url(&settings.database_url)
+            );
             Ok(())
         }
         Mode::ApiKey { action } => api_key::run(&Settings::load()?, action).await,
