@@ -91,11 +91,6 @@ impl Bus {
         &self.subjects
     }
 
-    /// The raw JetStream context (tests, tools).
-    pub fn jetstream(&self) -> &Context {
-        &self.js
-    }
-
     /// Whether the connection to NATS is up right now.
     pub fn is_connected(&self) -> bool {
         self.client.connection_state() == async_nats::connection::State::Connected
@@ -191,11 +186,6 @@ impl Bus {
             &self.settings,
         )
         .await
-    }
-
-    /// Flushes buffered publishes and closes nothing else (the client closes on drop).
-    pub async fn flush(&self) {
-        let _ = self.client.flush().await;
     }
 }
 
