@@ -11,11 +11,12 @@
 //! | `required`      | missing or `null` (for `buy`/`sell`, the prices and `timeframe` too) |
 //! | `invalid_type`  | wrong JSON type: `confidence: "85"`, `confidence: 85.5`, `notes: "x"` |
 //! | `invalid_value` | right type, unusable value: unknown kind, bad UUID, control chars…  |
-//! | `out_of_range`  | price ≤ 0 or not exactly representable, confidence outside 0–100, `generated_at` before 2000 or > 5 min ahead |
+//! | `out_of_range`  | price ≤ 0 or not exactly representable, confidence outside 0–100, `generated_at` before 2000 or > 5 min ahead, `valid_until` not after `generated_at` or > 30 days after it |
 //! | `too_long`      | text over its limit (in Unicode scalar values), more than 10 notes  |
 //! | `unknown_field` | a key that is not a field (the message lists the fields)           |
 //! | `not_allowed`   | a field this kind does not carry (target on a close, any price on an alert, `closes_signal_id` on anything but a close) |
 //! | `price_order`   | buy needs stop < entry < target; sell needs target < entry < stop  |
+//! | `stale`         | past its deadline on arrival: only from [`crate::check_fresh`], never from the parser |
 //!
 //! Leniency: `kind` is case-insensitive; `id` may be left out (one is assigned); prices may be
 //! decimal strings (`"45250.50"`) or JSON numbers (`45250.5`, `4.5e4`), both read exactly (a
@@ -28,7 +29,7 @@ mod body;
 mod number;
 mod value;
 
-pub use value::MAX_FUTURE_SKEW;
+pub use value::{MAX_FUTURE_SKEW, MAX_VALIDITY};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -44,7 +45,7 @@ pub struct FieldError {
     /// The JSON field, e.g. `stop_loss` or `notes[3]`.
     pub field: String,
     /// A stable machine-readable code: `required`, `invalid_type`, `invalid_value`,
-    /// `out_of_range`, `too_long`, `unknown_field`, `not_allowed`, `price_order`.
+    /// `out_of_range`, `too_long`, `unknown_field`, `not_allowed`, `price_order`, `stale`.
     pub code: &'static str,
     /// What is wrong, for a person: `must be below entry_price (45250) for a buy signal`.
     pub message: String,
@@ -88,7 +89,7 @@ pub const MAX_NOTES: usize = 10;
 /// Longest note, in characters.
 pub const MAX_NOTE_CHARS: usize = 280;
 
-const FIELD_NAMES: [&str; 14] = [
+const FIELD_NAMES: [&str; 15] = [
     "id",
     "kind",
     "asset",
@@ -98,6 +99,7 @@ const FIELD_NAMES: [&str; 14] = [
     "timeframe",
     "confidence",
     "generated_at",
+    "valid_until",
     "source_model",
     "performance_category",
     "market_context",
@@ -112,6 +114,9 @@ pub fn field_names() -> &'static [&'static str] {
 
 /// Parses and validates a signal. `now` is the receipt time: a signal without an `id` gets a
 /// fresh one, and `generated_at` may not be more than 5 minutes after `now`.
+///
+/// Freshness is not judged here, so that a stored signal can be read again at any time;
+/// where a signal arrives, call [`crate::check_fresh`] too.
 pub fn parse_signal(bytes: &[u8], now: DateTime<Utc>) -> Result<Signal, Rejection> {
     parse_signal_or_id(bytes, now, SignalId::new)
 }
@@ -142,6 +147,8 @@ pub fn parse_signal_or_id(
     let generated_at = problems.required("generated_at", given("generated_at"), |raw| {
         value::timestamp(raw, now)
     });
+    let valid_until = given("valid_until")
+        .and_then(|raw| problems.read("valid_until", value::valid_until(raw, generated_at)));
     let texts = read_texts(&given, &mut problems);
     let closes_signal_id = match (given("closes_signal_id"), kind) {
         (Some(_), Some(k)) if k != SignalKind::Close => {
@@ -170,6 +177,7 @@ pub fn parse_signal_or_id(
         timeframe: trade.timeframe,
         confidence,
         generated_at,
+        valid_until,
         source_model: texts.source_model,
         performance_category: texts.performance_category,
         market_context: texts.market_context,

@@ -7,7 +7,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use rust_decimal::Decimal;
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, de::Error as _};
@@ -302,6 +302,25 @@ impl Timeframe {
         }
     }
 
+    /// The length of one bar: a signal computed on this timeframe is stale one bar after it
+    /// was generated, when the next bar has closed.
+    pub fn bar(self) -> TimeDelta {
+        match self {
+            Self::M1 => TimeDelta::minutes(1),
+            Self::M3 => TimeDelta::minutes(3),
+            Self::M5 => TimeDelta::minutes(5),
+            Self::M15 => TimeDelta::minutes(15),
+            Self::M30 => TimeDelta::minutes(30),
+            Self::H1 => TimeDelta::hours(1),
+            Self::H2 => TimeDelta::hours(2),
+            Self::H4 => TimeDelta::hours(4),
+            Self::H6 => TimeDelta::hours(6),
+            Self::H12 => TimeDelta::hours(12),
+            Self::D1 => TimeDelta::days(1),
+            Self::W1 => TimeDelta::weeks(1),
+        }
+    }
+
     /// Parses a label. Minutes must be lower-case `m` (an upper-case `M` would read as months);
     /// `h`, `d` and `w` are accepted in either case.
     pub fn parse(raw: &str) -> Result<Self, String> {
@@ -360,6 +379,9 @@ pub struct Signal {
     pub confidence: Confidence,
     /// When the engine generated the signal (UTC).
     pub generated_at: DateTime<Utc>,
+    /// The engine's own deadline, after `generated_at` and at most 30 days after it; when
+    /// absent, the deadline follows from the timeframe (see [`Signal::deadline`]).
+    pub valid_until: Option<DateTime<Utc>>,
     /// Which model produced it, e.g. `momentum-v3`.
     pub source_model: Option<String>,
     /// Historical performance of similar signals, e.g. `A` or `high-win-rate`.

@@ -49,6 +49,13 @@ pub struct SignalV1 {
     pub confidence: u8,
     /// When the engine generated the signal, RFC 3339 (e.g. `2023-06-15T14:30:45Z`).
     pub generated_at: DateTime<Utc>,
+    /// Optional: the instant from which the signal is stale, RFC 3339; after `generated_at`
+    /// and at most 30 days after it. Without it, a signal is stale one bar of its `timeframe`
+    /// after `generated_at` (a 1H signal after an hour), or, without a timeframe, a configured
+    /// lifetime after it (`HERALD_SIGNAL_TTL_SECS`, 900 s by default). A signal that arrives
+    /// at or after its deadline is refused, and a delivery not sent by then is never sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<DateTime<Utc>>,
     /// Which model produced the signal (at most 64 characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_model: Option<String>,
@@ -89,6 +96,7 @@ impl From<&Signal> for SignalV1 {
             timeframe: s.timeframe,
             confidence: s.confidence.get(),
             generated_at: s.generated_at,
+            valid_until: s.valid_until,
             source_model: s.source_model.clone(),
             performance_category: s.performance_category.clone(),
             market_context: s.market_context.clone(),

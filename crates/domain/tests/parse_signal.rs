@@ -232,6 +232,7 @@ fn null_on_an_optional_field_means_absent() {
     for key in [
         "id",
         "timeframe",
+        "valid_until",
         "source_model",
         "performance_category",
         "market_context",
@@ -870,8 +871,8 @@ fn unknown_fields_are_named_with_the_list_and_a_hint() {
     assert_eq!(
         found[1].message,
         "unknown field (did you mean confidence?); expected one of id, kind, asset, entry_price, \
-         target_price, stop_loss, timeframe, confidence, generated_at, source_model, \
-         performance_category, market_context, notes, closes_signal_id"
+         target_price, stop_loss, timeframe, confidence, generated_at, valid_until, \
+         source_model, performance_category, market_context, notes, closes_signal_id"
     );
     let m = assert_one(
         &with(spec_buy(), "leverage", json!(10)),
@@ -882,7 +883,7 @@ fn unknown_fields_are_named_with_the_list_and_a_hint() {
         m.starts_with("unknown field; expected one of id, kind,"),
         "{m}"
     );
-    assert_eq!(field_names().len(), 14);
+    assert_eq!(field_names().len(), 15);
 }
 
 #[test]
@@ -907,6 +908,7 @@ fn every_problem_is_reported_in_field_order() {
         "stop_loss": true,
         "confidence": 140,
         "generated_at": "2099-01-01T00:00:00Z",
+        "valid_until": "soon",
         "source_model": "a\nb",
         "notes": ["ok", 3, "x".repeat(300)],
         "closes_signal_id": "0189c3a2-7b1e-7d3f-9a4c-2f5e8d1b6a90",
@@ -921,6 +923,7 @@ fn every_problem_is_reported_in_field_order() {
         ("timeframe", "required"),
         ("confidence", "out_of_range"),
         ("generated_at", "out_of_range"),
+        ("valid_until", "invalid_value"),
         ("source_model", "invalid_value"),
         ("notes[1]", "invalid_type"),
         ("notes[2]", "too_long"),
@@ -1014,6 +1017,7 @@ fn parsing_the_canonical_json_gives_back_the_same_signal() {
         "timeframe": "4h",
         "confidence": 0,
         "generated_at": "2023-06-15T16:30:45.123456789+02:00",
+        "valid_until": "2023-06-15T18:30:45.5+02:00",
         "source_model": " momentum-v3 ",
         "performance_category": "A <top> & \"best\"",
         "market_context": "Line one\nLine two 🌍 مرحبا",

@@ -27,9 +27,11 @@ always writes strings. The parser is also stricter, with rules a schema does not
 needs stop_loss < entry_price < target_price and a sell the reverse; `close` carries no \
 target or stop and `alert` no price at all; prices are positive; `asset` is one or two \
 symbols of `A-Z 0-9 _` joined by `/`; `generated_at` lies between 2000 and 5 minutes after \
-receipt; text fields have the limits given on each field; `closes_signal_id` only on a \
-close; no field twice. A payload that breaks a rule is answered with 422 `invalid_signal` \
-on HTTP, or parked on `<prefix>.signals.dlq` on NATS.";
+receipt; `valid_until` lies after `generated_at` and at most 30 days after it; text fields have the limits given on each field; `closes_signal_id` only on a \
+close; no field twice. And a signal that arrives at or after its deadline (`valid_until`, \
+else one bar of its `timeframe` after `generated_at`, else `HERALD_SIGNAL_TTL_SECS` after \
+it) is refused as `stale`. A payload that breaks a rule is answered with 422 \
+`invalid_signal` on HTTP, or parked on `<prefix>.signals.dlq` on NATS.";
 
 /// One schema file and how it is generated.
 struct SchemaFile {
@@ -185,6 +187,16 @@ fn the_spec_example_is_valid_and_so_is_what_herald_publishes() {
     let published: Value = serde_json::from_slice(&signal.to_json()).unwrap();
     assert_eq!(problems(&schema, &published), Vec::<String>::new());
 
+    // So is the engine's own deadline.
+    let mut deadline = example.clone();
+    deadline["valid_until"] = json!("2023-06-15T15:00:00Z");
+    assert_eq!(problems(&schema, &deadline), Vec::<String>::new());
+    let signal = parse_signal(deadline.to_string().as_bytes(), receipt_time())
+        .expect("a valid_until after generated_at is fine");
+    let published: Value = serde_json::from_slice(&signal.to_json()).unwrap();
+    assert_eq!(published["valid_until"], "2023-06-15T15:00:00Z");
+    assert_eq!(problems(&schema, &published), Vec::<String>::new());
+
     // Prices as JSON numbers are in the schema as well as in the parser.
     let mut numbers = example.clone();
     numbers["entry_price"] = json!(45250.5);
@@ -217,6 +229,16 @@ fn the_signal_schema_refuses_what_is_not_a_signal() {
         ("unknown timeframe", "timeframe", json!("2D")),
         ("not a UUID", "id", json!("signal-1")),
         ("not a timestamp", "generated_at", json!("yesterday")),
+        (
+            "a deadline that is not a timestamp",
+            "valid_until",
+            json!("tomorrow"),
+        ),
+        (
+            "a deadline as a number",
+            "valid_until",
+            json!(1_686_843_045),
+        ),
     ];
     for (what, field, value) in broken {
         let mut payload = spec_example();

@@ -149,26 +149,37 @@ pub(super) fn confidence(raw: &RawValue) -> Read<Confidence> {
 /// How far ahead of the receipt time a signal's `generated_at` may be (clock skew).
 pub const MAX_FUTURE_SKEW: TimeDelta = TimeDelta::minutes(5);
 
-/// `generated_at`: RFC 3339, from 2000-01-01 to 5 minutes after `now`.
-pub(super) fn timestamp(raw: &RawValue, now: DateTime<Utc>) -> Read<DateTime<Utc>> {
+/// How far after `generated_at` a signal's `valid_until` may be.
+pub const MAX_VALIDITY: TimeDelta = TimeDelta::days(30);
+
+/// A timestamp as messages show it: RFC 3339 in UTC, with only the fraction it has.
+fn rfc(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+/// An RFC 3339 timestamp string, in UTC.
+fn rfc3339(raw: &RawValue) -> Read<DateTime<Utc>> {
     let text = string(raw).map_err(|p| match p.code {
         "invalid_type" => wrong_type("an RFC 3339 timestamp string", raw),
         _ => p,
     })?;
-    let at = DateTime::parse_from_rfc3339(text.trim())
-        .map_err(|e| {
-            problem(
-                "invalid_value",
-                format!(
-                    "must be an RFC 3339 timestamp like 2023-06-15T14:30:45Z, got {} ({e})",
-                    shown(&text)
-                ),
-            )
-        })?
-        .with_timezone(&Utc);
+    let at = DateTime::parse_from_rfc3339(text.trim()).map_err(|e| {
+        problem(
+            "invalid_value",
+            format!(
+                "must be an RFC 3339 timestamp like 2023-06-15T14:30:45Z, got {} ({e})",
+                shown(&text)
+            ),
+        )
+    })?;
+    Ok(at.with_timezone(&Utc))
+}
+
+/// `generated_at`: RFC 3339, from 2000-01-01 to 5 minutes after `now`.
+pub(super) fn timestamp(raw: &RawValue, now: DateTime<Utc>) -> Read<DateTime<Utc>> {
+    let at = rfc3339(raw)?;
     let earliest =
         DateTime::<Utc>::from_timestamp(946_684_800, 0).expect("2000-01-01 is a valid time");
-    let rfc = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
     if at < earliest {
         return Err(problem(
             "out_of_range",
@@ -183,6 +194,41 @@ pub(super) fn timestamp(raw: &RawValue, now: DateTime<Utc>) -> Read<DateTime<Utc
                  received at {}",
                 rfc(at),
                 rfc(now)
+            ),
+        ));
+    }
+    Ok(at)
+}
+
+/// `valid_until`: RFC 3339, after `generated_at` and at most [`MAX_VALIDITY`] after it (when
+/// `generated_at` is usable; otherwise only the format is checked). It is never compared with
+/// the receipt time here: a stored signal is read again long after its deadline.
+pub(super) fn valid_until(
+    raw: &RawValue,
+    generated_at: Option<DateTime<Utc>>,
+) -> Read<DateTime<Utc>> {
+    let at = rfc3339(raw)?;
+    let Some(generated_at) = generated_at else {
+        return Ok(at);
+    };
+    if at <= generated_at {
+        return Err(problem(
+            "out_of_range",
+            format!(
+                "must be after generated_at ({}), got {}",
+                rfc(generated_at),
+                rfc(at)
+            ),
+        ));
+    }
+    if at - generated_at > MAX_VALIDITY {
+        return Err(problem(
+            "out_of_range",
+            format!(
+                "must be at most {} days after generated_at ({}), got {}",
+                MAX_VALIDITY.num_days(),
+                rfc(generated_at),
+                rfc(at)
             ),
         ));
     }
