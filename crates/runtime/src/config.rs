@@ -60,8 +60,16 @@ pub struct Settings {
     pub dispatcher_concurrency: usize,
     /// Attempts per delivery before it is recorded as failed.
     pub delivery_max_attempts: u32,
-    /// A delivery not sent within this many seconds of its creation is recorded as expired.
-    pub delivery_max_age_secs: u64,
+    /// The lifetime, in seconds after `generated_at`, of a signal with neither a `valid_until`
+    /// nor a timeframe (closes and alerts, mostly); a signal with a timeframe lives one bar of
+    /// it. Past its deadline a signal is refused on arrival and never sent.
+    ///
+    /// 900 s (15 minutes) by default: a close or an alert is about the market now, and a
+    /// quarter of an hour later the price it names has moved on, as it has after one 15m bar
+    /// (the middle of the timeframes). It is also long enough to ride out a delay: at
+    /// Telegram's 30 messages per second a bot sends 27,000 messages in 15 minutes.
+    /// At most 30 days, like `valid_until`.
+    pub signal_ttl_secs: u64,
     /// Seconds JetStream waits for a dispatcher to settle a message before handing it to
     /// another replica (work in progress is kept alive by heartbeats, so this bounds how
     /// long a crashed replica's work waits).
@@ -89,13 +97,16 @@ impl Default for Settings {
             signal_dedup_window_secs: 600,
             dispatcher_concurrency: 64,
             delivery_max_attempts: 5,
-            delivery_max_age_secs: 3600,
+            signal_ttl_secs: 900,
             ack_wait_secs: 30,
             log_format: LogFormat::Auto,
             log: "info".into(),
         }
     }
 }
+
+/// The longest `signal_ttl_secs`: 30 days, the longest a signal's `valid_until` may reach.
+const MAX_SIGNAL_TTL_SECS: u64 = 30 * 24 * 3600;
 
 /// A setting that is missing or wrong. The message names the setting.
 #[derive(Debug, thiserror::Error)]
@@ -185,6 +196,15 @@ impl Settings {
         if self.ack_wait_secs < 3 {
             return invalid("HERALD_ACK_WAIT_SECS", "must be at least 3".into());
         }
+        if !(1..=MAX_SIGNAL_TTL_SECS).contains(&self.signal_ttl_secs) {
+            return invalid(
+                "HERALD_SIGNAL_TTL_SECS",
+                format!(
+                    "must be from 1 to {MAX_SIGNAL_TTL_SECS} (30 days), got {}",
+                    self.signal_ttl_secs
+                ),
+            );
+        }
         if self.signal_dedup_window_secs == 0 {
             return invalid(
                 "HERALD_SIGNAL_DEDUP_WINDOW_SECS",
@@ -261,6 +281,29 @@ mod tests {
             jail.set_env("HERALD_INGEST_ADDR", "not an address");
             let e = load_in(jail).unwrap_err().to_string();
             assert!(e.contains("HERALD_INGEST_ADDR"), "{e}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn signal_ttl_is_from_one_second_to_thirty_days() {
+        Jail::expect_with(|jail| {
+            assert_eq!(load_in(jail).unwrap().signal_ttl_secs, 900);
+            for ok in ["1", "2592000"] {
+                jail.set_env("HERALD_SIGNAL_TTL_SECS", ok);
+                assert_eq!(load_in(jail).unwrap().signal_ttl_secs.to_string(), ok);
+            }
+            for bad in ["0", "2592001"] {
+                jail.set_env("HERALD_SIGNAL_TTL_SECS", bad);
+                let e = load_in(jail).unwrap_err().to_string();
+                assert_eq!(
+                    e,
+                    format!(
+                        "configuration: HERALD_SIGNAL_TTL_SECS: must be from 1 to 2592000 \
+                         (30 days), got {bad}"
+                    )
+                );
+            }
             Ok(())
         });
     }

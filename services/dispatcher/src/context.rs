@@ -35,7 +35,10 @@ impl Policy {
     pub fn from_settings(settings: &Settings) -> Self {
         Self {
             max_attempts: settings.delivery_max_attempts,
-            max_age: Duration::from_secs(settings.delivery_max_age_secs),
+            // Interim, until deliveries expire at their signal's own deadline: the setting
+            // that bounded a delivery's age is gone, and the default lifetime of a signal
+            // without a timeframe stands in for it.
+            max_age: Duration::from_secs(settings.signal_ttl_secs),
             concurrency: settings.dispatcher_concurrency,
             ack_wait: Duration::from_secs(settings.ack_wait_secs),
             ..Self::default()
