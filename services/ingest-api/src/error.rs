@@ -18,6 +18,9 @@ pub enum ApiError {
     BadBody(String),
     /// The payload is not a signal (400 or 422).
     Rejected(Rejection),
+    /// A valid signal already past its deadline (422, as a rejection with a `stale` detail;
+    /// apart from [`ApiError::Rejected`] only to be counted apart).
+    Stale(Rejection),
     /// A dependency is down; the signal may not be stored (503).
     Unavailable(&'static str),
 }
@@ -46,6 +49,7 @@ impl IntoResponse for ApiError {
                 format!("could not read the body: {why}"),
                 None,
             ),
+            Self::Stale(rejection) => Self::Rejected(rejection).into_response(),
             Self::Rejected(Rejection::Malformed(why)) => {
                 ErrorBody::response(StatusCode::BAD_REQUEST, "malformed_json", why, None)
             }

@@ -12,6 +12,7 @@
 //! | 400 `malformed_json` | the body is not a JSON object |
 //! | 400 `bad_body` | the body could not be read |
 //! | 422 `invalid_signal` | the signal breaks rules; `details` lists every field |
+//! | 422 `invalid_signal` (detail code `stale`) | the signal is already past its deadline |
 //! | 401 `unauthorized` | missing or unknown key |
 //! | 413 `body_too_large` | over `HERALD_INGEST_MAX_BODY_BYTES` |
 //! | 415 `unsupported_media_type` | a Content-Type other than JSON |
@@ -61,6 +62,8 @@ pub struct Shared {
     max_body_bytes: usize,
     /// JetStream's duplicate window for signals.
     dedup_window: Duration,
+    /// The lifetime of a signal with neither `valid_until` nor a timeframe.
+    signal_ttl: Duration,
     meters: signals::Meters,
 }
 
@@ -91,6 +94,7 @@ pub async fn run(
         store,
         max_body_bytes: settings.ingest_max_body_bytes,
         dedup_window: Duration::from_secs(settings.signal_dedup_window_secs),
+        signal_ttl: Duration::from_secs(settings.signal_ttl_secs),
         meters: signals::Meters::new(),
     }));
     let addr = listener.local_addr()?;

@@ -9,7 +9,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use herald_auth::VerifyError;
-use herald_domain::{MAX_FUTURE_SKEW, SignalId, parse_signal_or_id};
+use herald_domain::{MAX_FUTURE_SKEW, SignalId, check_fresh, parse_signal_or_id};
 use serde::Serialize;
 
 use crate::{ApiError, AppState};
@@ -47,10 +47,12 @@ pub(crate) async fn post_signal(
                 ApiError::TooLarge(_) => "too_large",
                 ApiError::UnsupportedMediaType(_) | ApiError::BadBody(_) => "bad_request",
                 ApiError::Rejected(_) => "invalid",
+                ApiError::Stale(_) => "stale",
                 ApiError::Unavailable(_) => "unavailable",
             };
             match &e {
                 ApiError::Rejected(r) => tracing::info!(reason = %r, "signal rejected"),
+                ApiError::Stale(r) => tracing::info!(reason = %r, "stale signal refused"),
                 ApiError::Unavailable(what) => tracing::warn!(what, "signal not accepted"),
                 other => tracing::info!(?other, "request refused"),
             }
@@ -62,13 +64,14 @@ pub(crate) async fn post_signal(
 }
 
 /// Every outcome `POST /api/signals` counts.
-const OUTCOMES: [&str; 7] = [
+const OUTCOMES: [&str; 8] = [
     "accepted",
     "duplicate",
     "unauthorized",
     "too_large",
     "bad_request",
     "invalid",
+    "stale",
     "unavailable",
 ];
 
@@ -131,9 +134,21 @@ async fn accept(
     })?;
     // A signal without an id gets one derived from its content, so that the engine's retry
     // of the same body is recognised as the same signal (on either path).
-    let signal = parse_signal_or_id(&body, chrono::Utc::now(), || SignalId::from_content(&body))
+    let now = chrono::Utc::now();
+    let signal = parse_signal_or_id(&body, now, || SignalId::from_content(&body))
         .map_err(ApiError::Rejected)?;
     let id = signal.id.to_string();
+    if let Err(stale) = check_fresh(&signal, now, state.signal_ttl) {
+        // Accepted while it was fresh and re-sent since (an engine retrying a lost answer):
+        // it is the duplicate it was, not a refusal. Only stale signals — rare — are looked
+        // up here.
+        match state.store.signal_exists(signal.id).await {
+            Ok(true) => return Ok((id, true)),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "could not check for a stored duplicate"),
+        }
+        return Err(ApiError::Stale(stale));
+    }
 
     // A re-sent signal within JetStream's duplicate window is caught by its Nats-Msg-Id.
     // One re-sent later can only be a signal generated before the window (plus the clock
