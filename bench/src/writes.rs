@@ -1,5 +1,6 @@
-//! The dispatcher's two hot writes on their own: how long one batched "begin attempts" and
-//! one batched "record sent" take, by batch size — the statements a fan-out makes per batch.
+//! The dispatcher's two hot writes on their own: how long one claim from the delivery queue
+//! and one batched "record sent" take, by batch size — the statements a fan-out makes per
+//! batch.
 
 use std::time::Instant;
 
@@ -45,23 +46,24 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     let body = crate::stack::signal_body(80);
     let signal = herald_domain::parse_signal(body.as_bytes(), now).expect("valid");
-    store.insert_signal(&signal, now).await?;
+    let deadline = now + chrono::TimeDelta::hours(1);
+    store.insert_signal(&signal, now, deadline).await?;
     let recipients = store.recipients(&signal, now).await?;
-    store.create_deliveries(signal.id, &recipients, now).await?;
-    let ids: Vec<_> = store
-        .unsent_deliveries(signal.id)
-        .await?
-        .into_iter()
-        .map(|d| d.delivery_id)
-        .collect();
+    let queued = herald_store::QueuedSignal::new(&signal, Some(deadline));
+    store.create_deliveries(&queued, &recipients, now).await?;
     let (mut begin, mut sent) = (Vec::new(), Vec::new());
-    for chunk in ids.chunks(args.batch) {
+    for _ in 0..args.batches {
         let t = Instant::now();
-        store
-            .begin_attempts(chunk, Utc::now(), chrono::TimeDelta::seconds(30))
+        let claims = store
+            .claim_deliveries(
+                args.batch,
+                Utc::now(),
+                chrono::TimeDelta::seconds(30),
+                chrono::TimeDelta::seconds(1),
+            )
             .await?;
         begin.push(t.elapsed().as_secs_f64() * 1000.0);
-        let pairs: Vec<_> = chunk.iter().map(|id| (*id, 1i64)).collect();
+        let pairs: Vec<_> = claims.iter().map(|c| (c.delivery_id, 1i64)).collect();
         let t = Instant::now();
         store.record_sent_many(&pairs, Utc::now()).await?;
         sent.push(t.elapsed().as_secs_f64() * 1000.0);
@@ -69,7 +71,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     begin.sort_by(f64::total_cmp);
     sent.sort_by(f64::total_cmp);
     println!(
-        "writes ({}, batch {}): begin_attempts p50 {:.2} ms, record_sent_many p50 {:.2} ms",
+        "writes ({}, batch {}): claim_deliveries p50 {:.2} ms, record_sent_many p50 {:.2} ms",
         args.db,
         args.batch,
         crate::quantile(&begin, 0.5),

@@ -5,8 +5,11 @@
 //!   concurrent callers).
 //! - `m20250101_000001_initial`: users, preferences, subscriptions, signals, deliveries and
 //!   API keys.
+//! - `m20261130_000002_delivery_queue`: `signal_deliveries` as the dispatcher's work queue
+//!   (priority, signal time, deadline, next attempt, claim lease) and resumable fan-outs.
 //!
-//! Tables are described with the sea-query schema builder, never raw SQL, so each backend gets
+//! Tables are described with the sea-query schema builder (partial indexes, which both
+//! backends write alike, and data fills are the only SQL), so each backend gets
 //! its own types: `uuid`, `timestamp with time zone` and `json` on PostgreSQL; their text or
 //! blob forms on SQLite. Prices never appear as columns: a signal's canonical JSON
 //! (`signals.payload`) is the source of truth, with prices as decimal strings inside it.
@@ -17,6 +20,7 @@ use sea_orm_migration::prelude::*;
 pub use sea_orm_migration::MigratorTrait;
 
 mod m20250101_000001_initial;
+mod m20261130_000002_delivery_queue;
 
 /// The migrations, oldest first.
 pub struct Migrator;
@@ -24,6 +28,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20250101_000001_initial::Migration)]
+        vec![
+            Box::new(m20250101_000001_initial::Migration),
+            Box::new(m20261130_000002_delivery_queue::Migration),
+        ]
     }
 }

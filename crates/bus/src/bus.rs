@@ -7,8 +7,7 @@ use async_nats::jetstream::consumer::PullConsumer;
 use async_nats::jetstream::message::PublishMessage as Publish;
 use async_nats::jetstream::{self, Context};
 use bytes::Bytes;
-use futures::future::try_join_all;
-use herald_domain::{DeliveryJobV1, Signal};
+use herald_domain::Signal;
 
 use crate::streams::{self, StreamSettings};
 use crate::subjects::Subjects;
@@ -53,7 +52,7 @@ pub struct Bus {
 
 /// How long to wait for JetStream to confirm a publish before calling it failed.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
-/// Publishes in flight at once when sending a batch of delivery jobs.
+/// Publishes awaiting their ack at once.
 const PIPELINE: usize = 512;
 
 impl Bus {
@@ -89,6 +88,16 @@ impl Bus {
     /// The names this bus uses.
     pub fn subjects(&self) -> &Subjects {
         &self.subjects
+    }
+
+    /// The stream settings this bus was connected with.
+    pub(crate) fn settings(&self) -> &StreamSettings {
+        &self.settings
+    }
+
+    /// The JetStream context.
+    pub(crate) fn jetstream(&self) -> &Context {
+        &self.js
     }
 
     /// Whether the connection to NATS is up right now.
@@ -127,29 +136,25 @@ impl Bus {
         self.publish(self.subjects.signals_dlq(), publish).await
     }
 
-    /// Publishes delivery jobs, pipelined, each with its delivery id as `Nats-Msg-Id` (a job
-    /// re-published after a crash is dropped as a duplicate), and waits for every ack.
-    pub async fn publish_delivery_jobs(&self, jobs: &[DeliveryJobV1]) -> Result<(), BusError> {
-        let subject = self.subjects.deliveries();
-        for chunk in jobs.chunks(PIPELINE) {
-            let mut acks = Vec::with_capacity(chunk.len());
-            for job in chunk {
-                let payload = serde_json::to_vec(job).expect("a DeliveryJobV1 always serialises");
-                let publish = Publish::build()
-                    .payload(Bytes::from(payload))
-                    .message_id(job.delivery_id.to_string());
-                let ack = self
-                    .js
-                    .send_publish(subject.clone(), publish)
-                    .await
-                    .map_err(|e| BusError::Publish(e.to_string()))?;
-                acks.push(ack.into_future());
-            }
-            try_join_all(acks)
-                .await
-                .map_err(|e| BusError::Publish(e.to_string()))?;
+    /// Tells every dispatcher replica that deliveries are waiting in the database queue (a
+    /// core NATS message: cheap, not stored; a replica that misses it finds the work on its
+    /// next idle poll anyway).
+    pub async fn nudge_deliveries(&self) {
+        if let Err(e) = self
+            .client
+            .publish(self.subjects.deliveries_ready(), Bytes::new())
+            .await
+        {
+            tracing::debug!(error = %e, "could not nudge the dispatchers; they will poll");
         }
-        Ok(())
+    }
+
+    /// The nudges of [`Bus::nudge_deliveries`], from every replica.
+    pub async fn delivery_nudges(&self) -> Result<async_nats::Subscriber, BusError> {
+        self.client
+            .subscribe(self.subjects.deliveries_ready())
+            .await
+            .map_err(|e| BusError::Setup(format!("subscribing to delivery nudges: {e}")))
     }
 
     async fn publish(&self, subject: String, publish: Publish) -> Result<PublishOutcome, BusError> {
@@ -171,17 +176,6 @@ impl Bus {
         streams::dispatcher_consumer(
             &self.js,
             &self.subjects.signals_stream(),
-            &self.subjects,
-            &self.settings,
-        )
-        .await
-    }
-
-    /// The shared durable consumer of the delivery jobs stream.
-    pub async fn delivery_consumer(&self) -> Result<PullConsumer, BusError> {
-        streams::dispatcher_consumer(
-            &self.js,
-            &self.subjects.deliveries_stream(),
             &self.subjects,
             &self.settings,
         )

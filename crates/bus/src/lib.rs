@@ -3,21 +3,33 @@
 //! - [`subjects`]: every subject, stream and consumer name, all under `HERALD_NATS_PREFIX`.
 //! - [`streams`]: creating (or updating) the streams and the shared durable pull consumers.
 //! - [`Bus`]: a connected JetStream context with typed publishes — a signal with its id as
-//!   `Nats-Msg-Id`, delivery jobs in pipelined batches, dead letters with their reason.
+//!   `Nats-Msg-Id`, dead letters with their reason — and the core NATS nudge that wakes
+//!   dispatchers when deliveries wait in the database queue.
+//! - [`consume`]: typed jobs ([`Job`]) with ack, retry-after, terminate and keep-alive, and
+//!   the consume loop every consumer shares.
+//! - [`lease`]: leader election through a JetStream KV lease ([`Bus::campaign`]), for work
+//!   one replica must do (the dispatcher's reconciler).
 //!
 //! Streams (file storage):
 //!
 //! | stream | subjects | retention | consumer |
 //! |---|---|---|---|
 //! | `<prefix>_signals` | `<prefix>.signals.v1.>` | work queue, dedupe window | `dispatcher` |
-//! | `<prefix>_deliveries` | `<prefix>.deliveries.v1` | work queue, dedupe window | `dispatcher` |
 //! | `<prefix>_dead_letters` | `<prefix>.signals.dlq` | 30 days | (operators) |
+//!
+//! Deliveries do not travel on the bus: their rows in the database are the dispatcher's work
+//! queue (see `herald_store`'s `queue` module), and `<prefix>.deliveries.v1.ready` (core
+//! NATS, not stored) only wakes the replicas.
 
 mod bus;
+pub mod consume;
+pub mod lease;
 pub mod streams;
 pub mod subjects;
 
 pub use bus::{Bus, BusError, PublishOutcome};
+pub use consume::{Decode, Job, Json, Raw, consume};
+pub use lease::Leadership;
 pub use streams::StreamSettings;
 pub use subjects::Subjects;
 

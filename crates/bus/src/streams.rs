@@ -19,8 +19,11 @@ pub struct StreamSettings {
     /// How long a consumer waits for an ack before redelivering. Must exceed the longest
     /// send (teloxide: 17 s timeout, plus 10 s it sleeps after a 5xx).
     pub ack_wait: Duration,
-    /// Delivery jobs handed out and not yet acked, across all replicas.
+    /// Messages handed out and not yet acked, across all replicas.
     pub max_ack_pending: i64,
+    /// Copies of every stream (and lease bucket) kept by a NATS cluster: 1 on a single
+    /// server; 3 in a three-node cluster, so that losing a node loses nothing.
+    pub replicas: usize,
 }
 
 impl Default for StreamSettings {
@@ -28,7 +31,8 @@ impl Default for StreamSettings {
         Self {
             duplicate_window: Duration::from_secs(600),
             ack_wait: Duration::from_secs(60),
-            max_ack_pending: 20_000,
+            max_ack_pending: 1_000,
+            replicas: 1,
         }
     }
 }
@@ -41,11 +45,12 @@ fn work_queue(name: String, subject: String, settings: &StreamSettings) -> Confi
         storage: StorageType::File,
         duplicate_window: settings.duplicate_window,
         discard: DiscardPolicy::Old,
+        num_replicas: settings.replicas,
         ..Default::default()
     }
 }
 
-/// Creates or updates the three streams.
+/// Creates or updates the streams, and removes the delivery jobs stream of older versions.
 pub async fn ensure_streams(
     js: &Context,
     subjects: &Subjects,
@@ -53,11 +58,6 @@ pub async fn ensure_streams(
 ) -> Result<(), BusError> {
     let configs = [
         work_queue(subjects.signals_stream(), subjects.signals_all(), settings),
-        work_queue(
-            subjects.deliveries_stream(),
-            subjects.deliveries(),
-            settings,
-        ),
         Config {
             name: subjects.dead_letter_stream(),
             subjects: vec![subjects.signals_dlq()],
@@ -65,9 +65,13 @@ pub async fn ensure_streams(
             storage: StorageType::File,
             max_age: Duration::from_secs(30 * 24 * 3600),
             duplicate_window: Duration::from_secs(120),
+            num_replicas: settings.replicas,
             ..Default::default()
         },
     ];
+    // Older versions carried one job per delivery on `<prefix>_deliveries`; every such job's
+    // row is in the database queue now, so the stream goes.
+    let _ = js.delete_stream(subjects.legacy_deliveries_stream()).await;
     for config in configs {
         let name = config.name.clone();
         match js.get_stream(&name).await {

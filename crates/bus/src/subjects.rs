@@ -37,9 +37,11 @@ impl Subjects {
         format!("{}.signals.dlq", self.prefix)
     }
 
-    /// Delivery jobs: `<prefix>.deliveries.v1`.
-    pub fn deliveries(&self) -> String {
-        format!("{}.deliveries.v1", self.prefix)
+    /// "Deliveries are waiting": `<prefix>.deliveries.v1.ready`, a core NATS nudge (no
+    /// payload, not stored) that wakes every dispatcher replica to claim work from the
+    /// database queue.
+    pub fn deliveries_ready(&self) -> String {
+        format!("{}.deliveries.v1.ready", self.prefix)
     }
 
     /// The signals stream.
@@ -47,8 +49,9 @@ impl Subjects {
         format!("{}_signals", self.prefix)
     }
 
-    /// The delivery jobs stream.
-    pub fn deliveries_stream(&self) -> String {
+    /// The delivery jobs stream of Herald before the database became the delivery queue:
+    /// removed at start where it still exists (its jobs' rows are in the queue).
+    pub fn legacy_deliveries_stream(&self) -> String {
         format!("{}_deliveries", self.prefix)
     }
 
@@ -57,17 +60,24 @@ impl Subjects {
         format!("{}_dead_letters", self.prefix)
     }
 
-    /// The durable consumer every dispatcher replica shares, on both work streams.
+    /// The durable consumer every dispatcher replica shares on the signals stream.
     pub fn dispatcher_consumer(&self) -> &'static str {
         "dispatcher"
     }
 
-    /// Every stream of this installation (for cleanup and health checks).
-    pub fn all_streams(&self) -> [String; 3] {
+    /// The KV bucket holding the lease `name` (see [`crate::lease`]); its stream is
+    /// `KV_<bucket>`.
+    pub fn lease_bucket(&self, name: &str) -> String {
+        format!("{}_lease_{name}", self.prefix)
+    }
+
+    /// Every stream of this installation (for cleanup), lease buckets included.
+    pub fn all_streams(&self) -> [String; 4] {
         [
             self.signals_stream(),
-            self.deliveries_stream(),
             self.dead_letter_stream(),
+            self.legacy_deliveries_stream(),
+            format!("KV_{}", self.lease_bucket(crate::lease::RECONCILER)),
         ]
     }
 }
@@ -83,7 +93,7 @@ mod tests {
         assert_eq!(s.signal(&asset), "herald.signals.v1.BTC-USD");
         assert_eq!(s.signals_all(), "herald.signals.v1.>");
         assert_eq!(s.signals_dlq(), "herald.signals.dlq");
-        assert_eq!(s.deliveries(), "herald.deliveries.v1");
+        assert_eq!(s.deliveries_ready(), "herald.deliveries.v1.ready");
         assert_eq!(s.signals_stream(), "herald_signals");
         let single = Asset::parse("AAPL").unwrap();
         assert_eq!(s.signal(&single), "herald.signals.v1.AAPL");

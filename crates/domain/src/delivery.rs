@@ -9,8 +9,11 @@ use std::str::FromStr;
 /// ```text
 /// pending ──▶ sending ──▶ sent
 ///    ▲           │ ├────▶ failed   (retries used up, or a permanent error)
-///    └───────────┘ ├────▶ blocked  (the trader blocked the bot / chat gone)
-///   (retry later)  └────▶ expired  (too old to be worth sending)
+///    └───────────┤ ├────▶ blocked  (the trader blocked the bot / chat gone)
+///   (retry later)│ └────▶ expired  (past the signal's deadline)
+///                ▼
+///             unknown ──▶ sending (once more, after a delay)
+///   (the send timed out or its sender died: Telegram may have delivered it)
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DeliveryStatus {
@@ -26,6 +29,9 @@ pub enum DeliveryStatus {
     Blocked,
     /// Too old to be worth sending by the time it could be sent.
     Expired,
+    /// A send whose outcome Telegram never told (it timed out, or the replica sending it
+    /// died): the trader may have the message. Tried once more after a delay, then failed.
+    Unknown,
 }
 
 impl DeliveryStatus {
@@ -38,6 +44,7 @@ impl DeliveryStatus {
             Self::Failed => "failed",
             Self::Blocked => "blocked",
             Self::Expired => "expired",
+            Self::Unknown => "unknown",
         }
     }
 
@@ -67,6 +74,7 @@ impl FromStr for DeliveryStatus {
             "failed" => Self::Failed,
             "blocked" => Self::Blocked,
             "expired" => Self::Expired,
+            "unknown" => Self::Unknown,
             other => return Err(format!("unknown delivery status {other:?}")),
         })
     }

@@ -6,7 +6,7 @@
 //!   `Signal`, or into a [`Rejection`] that names every problem field by field.
 //! - [`freshness`]: each signal's deadline (`valid_until`, else one bar of its timeframe, else
 //!   a default lifetime) and [`check_fresh`], which refuses a signal that arrives past it.
-//! - [`wire`]: the versioned serde types carried on the bus ([`SignalV1`], [`DeliveryJobV1`]).
+//! - [`wire`]: the versioned serde types carried on the bus ([`SignalV1`]).
 //! - [`render`](mod@render): the Telegram messages (detailed and compact, HTML parse mode).
 //! - [`preferences`]: what a trader asked for, and whether a signal is eligible for them.
 //! - [`delivery`]: the life of one delivery (`pending` → `sent` | `failed` | `blocked` | `expired`).
@@ -27,4 +27,4 @@ pub use parse::{
 pub use preferences::{Eligibility, NotificationHours, Preferences, SignalFormat};
 pub use render::{MAX_MESSAGE_CHARS, render, visible_len};
 pub use signal::{Asset, Confidence, Price, Signal, SignalId, SignalKind, Timeframe};
-pub use wire::{DeliveryJobV1, SignalV1};
+pub use wire::SignalV1;

@@ -7,7 +7,6 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::preferences::SignalFormat;
 use crate::signal::{Signal, SignalKind, Timeframe};
 
 /// A trading signal as JSON: what `POST /api/signals` takes and what travels on
@@ -111,26 +110,6 @@ impl Signal {
     pub fn to_json(&self) -> Vec<u8> {
         serde_json::to_vec(&SignalV1::from(self)).expect("a SignalV1 always serialises")
     }
-}
-
-/// One message to one trader: what travels on `<prefix>.deliveries.v1`.
-///
-/// The dispatcher that fanned a signal out wrote a `pending` row for `delivery_id` before
-/// publishing this job; whichever replica takes the job sends the message and records the
-/// outcome on that row.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DeliveryJobV1 {
-    /// The `signal_deliveries` row this job completes.
-    pub delivery_id: Uuid,
-    /// The signal to send.
-    pub signal_id: Uuid,
-    /// The trader's Herald user id.
-    pub user_id: Uuid,
-    /// The trader's Telegram chat id.
-    pub chat_id: i64,
-    /// The format the trader chose.
-    pub format: SignalFormat,
 }
 
 mod opt_decimal {

@@ -8,10 +8,9 @@
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
-use herald_domain::{DeliveryJobV1, SignalFormat, SignalV1, parse_signal};
+use herald_domain::{SignalV1, parse_signal};
 use jsonschema::Validator;
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 const REFRESH: &str = "run `UPDATE_PROTO=1 cargo test -p herald-domain --test proto` to refresh";
 
@@ -39,16 +38,10 @@ struct SchemaFile {
     generate: fn() -> Value,
 }
 
-const SCHEMAS: [SchemaFile; 2] = [
-    SchemaFile {
-        file: "signal.v1.schema.json",
-        generate: signal_schema,
-    },
-    SchemaFile {
-        file: "delivery-job.v1.schema.json",
-        generate: delivery_job_schema,
-    },
-];
+const SCHEMAS: [SchemaFile; 1] = [SchemaFile {
+    file: "signal.v1.schema.json",
+    generate: signal_schema,
+}];
 
 fn signal_schema() -> Value {
     let mut schema = schemars::schema_for!(SignalV1).to_value();
@@ -58,10 +51,6 @@ fn signal_schema() -> Value {
         .to_string();
     schema["description"] = Value::String(description + SIGNAL_SCHEMA_NOTE);
     schema
-}
-
-fn delivery_job_schema() -> Value {
-    schemars::schema_for!(DeliveryJobV1).to_value()
 }
 
 fn proto_dir() -> PathBuf {
@@ -282,25 +271,4 @@ fn the_parser_is_more_lenient_than_the_schema_and_the_schema_says_so() {
     for phrase in ["more lenient", "any case", "JSON numbers", "stricter"] {
         assert!(description.contains(phrase), "description lacks {phrase:?}");
     }
-}
-
-#[test]
-fn delivery_jobs_conform() {
-    let schema = validator("delivery-job.v1.schema.json");
-    let job = DeliveryJobV1 {
-        delivery_id: Uuid::now_v7(),
-        signal_id: Uuid::now_v7(),
-        user_id: Uuid::now_v7(),
-        chat_id: -1_001_234_567_890,
-        format: SignalFormat::Compact,
-    };
-    let payload = serde_json::to_value(&job).unwrap();
-    assert_eq!(problems(&schema, &payload), Vec::<String>::new());
-
-    let mut wrong = payload.clone();
-    wrong["format"] = json!("verbose");
-    assert!(!problems(&schema, &wrong).is_empty());
-    let mut extra = payload;
-    extra["attempt"] = json!(2);
-    assert!(!problems(&schema, &extra).is_empty());
 }

@@ -1,9 +1,9 @@
 //! Deliveries: creating one row per (signal, recipient), and reading them back.
 //!
-//! The life of a delivery (attempts and outcomes) is in [`crate::attempts`].
+//! The life of a delivery (claims and outcomes) is in [`crate::queue`].
 
 use chrono::{DateTime, Utc};
-use herald_domain::{DeliveryStatus, SignalFormat, SignalId};
+use herald_domain::{DeliveryStatus, Signal, SignalFormat, SignalId};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -16,7 +16,7 @@ use crate::recipients::Recipient;
 use crate::{Store, StoreError};
 
 /// Columns written per row by [`Store::create_deliveries`].
-const INSERT_COLUMNS: usize = 9;
+const INSERT_COLUMNS: usize = 15;
 /// SQLite's limit on bind parameters in one statement (PostgreSQL allows 65535).
 const MAX_BIND_PARAMETERS: usize = 32766;
 /// Rows per `INSERT`: at most 1000, and never past the bind-parameter limit.
@@ -54,6 +54,14 @@ pub struct Delivery {
     pub delivered_at: Option<DateTime<Utc>>,
     /// When the trader read it, if known.
     pub read_at: Option<DateTime<Utc>>,
+    /// Queue priority (see [`Store::claim_deliveries`]).
+    pub priority: i16,
+    /// The signal's deadline: never sent after it.
+    pub deadline: Option<DateTime<Utc>>,
+    /// Not tried again before this.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Sends whose outcome Telegram never told.
+    pub unknown_sends: u32,
 }
 
 impl TryFrom<signal_deliveries::Model> for Delivery {
@@ -76,21 +84,38 @@ impl TryFrom<signal_deliveries::Model> for Delivery {
             updated_at: m.updated_at,
             delivered_at: m.delivered_at,
             read_at: m.read_at,
+            priority: m.priority,
+            deadline: m.deadline,
+            next_attempt_at: m.next_attempt_at,
+            unknown_sends: u32::try_from(m.unknown_sends).unwrap_or(0),
         })
     }
 }
 
-/// A delivery that was created but never attempted: its job may not have been published.
+/// What every delivery row of one signal copies from it, so that the queue orders and
+/// expires deliveries without a join.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PendingDelivery {
-    /// The delivery's id.
-    pub delivery_id: Uuid,
-    /// The recipient.
-    pub user_id: Uuid,
-    /// Their chat.
-    pub chat_id: i64,
-    /// The format chosen.
-    pub format: SignalFormat,
+pub struct QueuedSignal {
+    /// The signal.
+    pub id: SignalId,
+    /// Its queue priority ([`crate::priority_of`] its kind).
+    pub priority: i16,
+    /// When it was generated.
+    pub generated_at: DateTime<Utc>,
+    /// Never sent after this.
+    pub deadline: Option<DateTime<Utc>>,
+}
+
+impl QueuedSignal {
+    /// The queue's view of `signal`, with its deadline.
+    pub fn new(signal: &Signal, deadline: Option<DateTime<Utc>>) -> Self {
+        Self {
+            id: signal.id,
+            priority: crate::priority_of(signal.kind),
+            generated_at: signal.generated_at,
+            deadline,
+        }
+    }
 }
 
 /// How many deliveries are in each state.
@@ -108,13 +133,16 @@ pub struct DeliveryCounts {
     pub blocked: u64,
     /// Too old to send.
     pub expired: u64,
+    /// Outcome not known; one more try pending.
+    pub unknown: u64,
 }
 
 impl DeliveryCounts {
     /// Every status, in life order.
-    pub const STATUSES: [DeliveryStatus; 6] = [
+    pub const STATUSES: [DeliveryStatus; 7] = [
         DeliveryStatus::Pending,
         DeliveryStatus::Sending,
+        DeliveryStatus::Unknown,
         DeliveryStatus::Sent,
         DeliveryStatus::Failed,
         DeliveryStatus::Blocked,
@@ -130,6 +158,7 @@ impl DeliveryCounts {
             DeliveryStatus::Failed => self.failed,
             DeliveryStatus::Blocked => self.blocked,
             DeliveryStatus::Expired => self.expired,
+            DeliveryStatus::Unknown => self.unknown,
         }
     }
 
@@ -141,6 +170,7 @@ impl DeliveryCounts {
             DeliveryStatus::Failed => &mut self.failed,
             DeliveryStatus::Blocked => &mut self.blocked,
             DeliveryStatus::Expired => &mut self.expired,
+            DeliveryStatus::Unknown => &mut self.unknown,
         }
     }
 
@@ -156,24 +186,37 @@ impl DeliveryCounts {
 }
 
 impl Store {
-    /// Records a `pending` delivery for each recipient of the signal. Recipients that already
-    /// have a delivery for this signal are skipped, so re-running a fan-out is harmless.
-    /// Returns how many rows were inserted.
+    /// Records a `pending` delivery for each recipient of the signal, due at once.
+    /// Recipients that already have a delivery for this signal are skipped, so re-running a
+    /// fan-out is harmless. Returns how many rows were inserted.
     pub async fn create_deliveries(
         &self,
-        signal_id: SignalId,
+        signal: &QueuedSignal,
         recipients: &[Recipient],
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        if recipients.is_empty() {
-            return Ok(0);
-        }
+        self.record_fanout_page(signal, recipients, None, false, now)
+            .await
+    }
+
+    /// One page of a fan-out, in one transaction: the page's deliveries (as
+    /// [`Store::create_deliveries`]) and the fan-out's progress — its cursor moved to
+    /// `cursor`, and with `done` the fan-out marked finished. A fan-out interrupted anywhere
+    /// resumes after the last page committed, and re-doing a page is harmless.
+    pub async fn record_fanout_page(
+        &self,
+        signal: &QueuedSignal,
+        recipients: &[Recipient],
+        cursor: Option<Uuid>,
+        done: bool,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
         let txn = self.db.begin().await?;
         let mut inserted = 0;
         for batch in recipients.chunks(DELIVERY_BATCH_ROWS) {
             let rows = batch.iter().map(|r| signal_deliveries::ActiveModel {
                 id: Set(Uuid::now_v7()),
-                signal_id: Set(signal_id.0),
+                signal_id: Set(signal.id.0),
                 user_id: Set(r.user_id),
                 chat_id: Set(r.chat_id),
                 format: Set(r.format.as_str().to_string()),
@@ -181,6 +224,12 @@ impl Store {
                 attempts: Set(0),
                 created_at: Set(now),
                 updated_at: Set(now),
+                priority: Set(signal.priority),
+                signal_generated_at: Set(Some(signal.generated_at)),
+                deadline: Set(signal.deadline),
+                next_attempt_at: Set(Some(now)),
+                lease_until: Set(None),
+                unknown_sends: Set(0),
                 ..Default::default()
             });
             inserted += signal_deliveries::Entity::insert_many(rows)
@@ -192,38 +241,9 @@ impl Store {
                 .exec_without_returning(&txn)
                 .await?;
         }
+        Store::advance_fanout(&txn, signal.id, cursor, done, now).await?;
         txn.commit().await?;
         Ok(inserted)
-    }
-
-    /// The signal's deliveries that are `pending` and were never attempted: after a crash
-    /// between recording deliveries and publishing their jobs, these are the ones to publish.
-    pub async fn unsent_deliveries(
-        &self,
-        signal_id: SignalId,
-    ) -> Result<Vec<PendingDelivery>, StoreError> {
-        let rows: Vec<(Uuid, Uuid, i64, String)> = signal_deliveries::Entity::find()
-            .select_only()
-            .columns([C::Id, C::UserId, C::ChatId, C::Format])
-            .filter(C::SignalId.eq(signal_id.0))
-            .filter(C::Status.eq(DeliveryStatus::Pending.as_str()))
-            .filter(C::Attempts.eq(0))
-            .order_by_asc(C::Id)
-            .into_tuple()
-            .all(&self.db)
-            .await?;
-        rows.into_iter()
-            .map(|(delivery_id, user_id, chat_id, format)| {
-                Ok(PendingDelivery {
-                    delivery_id,
-                    user_id,
-                    chat_id,
-                    format: format
-                        .parse()
-                        .map_err(|e| StoreError::corrupt("signal_deliveries", delivery_id, e))?,
-                })
-            })
-            .collect()
     }
 
     /// One delivery, if it exists.
@@ -253,7 +273,24 @@ impl Store {
 
     /// How many deliveries are in each state, over all signals (for health and metrics).
     pub async fn delivery_counts(&self) -> Result<DeliveryCounts, StoreError> {
-        let rows: Vec<(String, i64)> = signal_deliveries::Entity::find()
+        self.counts(None).await
+    }
+
+    /// How many of one signal's deliveries are in each state (for operators watching a
+    /// broadcast).
+    pub async fn signal_delivery_counts(
+        &self,
+        signal_id: SignalId,
+    ) -> Result<DeliveryCounts, StoreError> {
+        self.counts(Some(signal_id)).await
+    }
+
+    async fn counts(&self, signal_id: Option<SignalId>) -> Result<DeliveryCounts, StoreError> {
+        let mut query = signal_deliveries::Entity::find();
+        if let Some(id) = signal_id {
+            query = query.filter(C::SignalId.eq(id.0));
+        }
+        let rows: Vec<(String, i64)> = query
             .select_only()
             .column(C::Status)
             .column_as(C::Id.count(), "n")

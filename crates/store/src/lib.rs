@@ -10,10 +10,12 @@
 //!   [`Preferences`](herald_domain::Preferences), stored column by column.
 //! - `signals.rs`: each signal stored once as its canonical JSON, rebuilt with
 //!   [`herald_domain::parse_signal`].
-//! - `recipients.rs`: fan-out — who gets a signal ([`Recipient`]).
-//! - `deliveries.rs`, `attempts.rs`: one [`Delivery`] row per (signal, user) and its life,
-//!   `pending → sending → sent | failed | blocked | expired`, each step one conditional
-//!   `UPDATE`.
+//! - `recipients.rs`: fan-out — who gets a signal ([`Recipient`]), one page at a time.
+//! - `deliveries.rs`: one [`Delivery`] row per (signal, user), written a fan-out page at a
+//!   time with the fan-out's cursor ([`Fanout`]), so an interrupted fan-out resumes.
+//! - `queue.rs`: the deliveries are the dispatcher's work queue — [`Claim`]s taken most
+//!   urgent first with a lease, one trader's messages in signal order, and each outcome
+//!   (`sent | failed | blocked | expired | unknown`) one conditional `UPDATE`.
 //! - `api_keys.rs`: API keys, by SHA-256 hash only.
 //! - [`entity`]: the sea-orm entities, one file per table.
 //!
@@ -21,13 +23,13 @@
 //! clock, so callers and tests control time. Errors are [`StoreError`].
 
 mod api_keys;
-mod attempts;
 mod connect;
 mod deliveries;
 pub mod entity;
 mod error;
 mod migrate;
 mod preferences;
+mod queue;
 mod recipients;
 mod signals;
 mod subscriptions;
@@ -36,11 +38,12 @@ mod users;
 use sea_orm::DatabaseConnection;
 
 pub use api_keys::ApiKeyRecord;
-pub use attempts::AttemptStart;
 pub use connect::redact_url;
-pub use deliveries::{Delivery, DeliveryCounts, PendingDelivery};
+pub use deliveries::{Delivery, DeliveryCounts, QueuedSignal};
 pub use error::StoreError;
-pub use recipients::Recipient;
+pub use queue::{Claim, PAST_DEADLINE, PULLED_AHEAD, UNKNOWN_TWICE};
+pub use recipients::{Recipient, RecipientsPage};
+pub use signals::{Fanout, priority_of};
 pub use subscriptions::{SIGNALS_SUBSCRIPTION, SubscriptionChange};
 pub use users::{Registration, TelegramProfile, User};
 

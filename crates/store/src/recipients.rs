@@ -1,7 +1,5 @@
 //! Fan-out: who should receive a signal.
 
-use std::collections::HashSet;
-
 use chrono::{DateTime, Utc};
 use herald_domain::{Eligibility, Preferences, Signal, SignalFormat};
 use sea_orm::sea_query::{Cond, Expr, ExprTrait, JoinType, Order, Query};
@@ -24,20 +22,58 @@ pub struct Recipient {
     pub format: SignalFormat,
 }
 
+/// One page of a fan-out: the recipients among the next users in user-id order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecipientsPage {
+    /// Those of the page's users whom the signal is for, in user-id order.
+    pub recipients: Vec<Recipient>,
+    /// The last user id the page looked at (the next page starts after it); `None` if the
+    /// page was empty.
+    pub last_scanned: Option<Uuid>,
+    /// No users after this page: the fan-out is complete.
+    pub exhausted: bool,
+}
+
 impl Store {
-    /// Everyone who should get `s` at `now`: active users with an active, unexpired signals
-    /// subscription whose preferences admit the signal (users without a preferences row get
-    /// the defaults). Each user appears once, in user-id order.
-    ///
-    /// The confidence threshold is applied in SQL, which removes most of the uninterested;
-    /// the rest of [`Preferences::admits`] (kinds, hours) and the expiry run here.
+    /// Everyone who should get `s` as of `at`, read page by page (see
+    /// [`Store::recipients_page`]): for tests and tools; the dispatcher streams pages.
     pub async fn recipients(
         &self,
         s: &Signal,
-        now: DateTime<Utc>,
+        at: DateTime<Utc>,
     ) -> Result<Vec<Recipient>, StoreError> {
+        let mut all = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.recipients_page(s, at, after, 1000).await?;
+            all.extend(page.recipients);
+            if page.exhausted {
+                return Ok(all);
+            }
+            after = page.last_scanned;
+        }
+    }
+
+    /// The recipients of `s` among the `limit` users after `after` (user-id order) who are
+    /// candidates at all: active users with an active, unexpired signals subscription that
+    /// started by `at` (the signal's arrival: traders who subscribe while a long fan-out runs
+    /// are not half-included), whose preferences admit the signal at `at` (users without a
+    /// preferences row get the defaults).
+    ///
+    /// One indexed query per page (`users.id > after ORDER BY users.id LIMIT limit`), so a
+    /// fan-out to a million traders holds one page in memory at a time, and the first page
+    /// comes back as fast as for ten traders. The confidence threshold is applied in SQL,
+    /// which removes most of the uninterested; the rest of [`Preferences::admits`] (kinds,
+    /// hours) and the expiry run here.
+    pub async fn recipients_page(
+        &self,
+        s: &Signal,
+        at: DateTime<Utc>,
+        after: Option<Uuid>,
+        limit: u64,
+    ) -> Result<RecipientsPage, StoreError> {
         let confidence = i32::from(s.confidence.get());
-        let stmt = Query::select()
+        let mut stmt = Query::select()
             .expr_as(Expr::col((users::Entity, users::Column::Id)), "user_id")
             .expr_as(Expr::col((users::Entity, users::Column::ChatId)), "chat_id")
             .expr_as(
@@ -68,7 +104,8 @@ impl Store {
                         Expr::col((subs::Entity, subs::Column::SubscriptionType))
                             .eq(SIGNALS_SUBSCRIPTION),
                     )
-                    .add(Expr::col((subs::Entity, subs::Column::IsActive)).eq(true)),
+                    .add(Expr::col((subs::Entity, subs::Column::IsActive)).eq(true))
+                    .add(Expr::col((subs::Entity, subs::Column::StartedAt)).lte(at)),
             )
             .join(
                 JoinType::LeftJoin,
@@ -86,14 +123,22 @@ impl Store {
                     ),
             )
             .order_by((users::Entity, users::Column::Id), Order::Asc)
+            .limit(limit)
             .to_owned();
+        if let Some(after) = after {
+            stmt.and_where(Expr::col((users::Entity, users::Column::Id)).gt(after));
+        }
 
+        let rows = self.db.query_all(&stmt).await?;
+        let exhausted = (rows.len() as u64) < limit;
         let defaults = Preferences::default();
-        let mut seen = HashSet::new();
-        let mut out = Vec::new();
-        for row in self.db.query_all(&stmt).await? {
+        let mut last_scanned = None;
+        let mut recipients = Vec::new();
+        for row in rows {
             let candidate = Candidate::read(&row)?;
-            if !is_current(true, candidate.expires_at, now) || !seen.insert(candidate.user_id) {
+            let repeated = last_scanned == Some(candidate.user_id);
+            last_scanned = Some(candidate.user_id);
+            if repeated || !is_current(true, candidate.expires_at, at) {
                 continue;
             }
             let prefs = match candidate.prefs {
@@ -109,15 +154,19 @@ impl Store {
                 },
                 None => defaults.clone(),
             };
-            if prefs.admits(s, now) == Eligibility::Eligible {
-                out.push(Recipient {
+            if prefs.admits(s, at) == Eligibility::Eligible {
+                recipients.push(Recipient {
                     user_id: candidate.user_id,
                     chat_id: candidate.chat_id,
                     format: prefs.format,
                 });
             }
         }
-        Ok(out)
+        Ok(RecipientsPage {
+            recipients,
+            last_scanned,
+            exhausted,
+        })
     }
 }
 

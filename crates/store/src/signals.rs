@@ -1,20 +1,59 @@
-//! Signals: stored once each, as their canonical JSON.
+//! Signals: stored once each, as their canonical JSON, with their deadline and how far their
+//! fan-out has got.
 
 use chrono::{DateTime, Utc};
-use herald_domain::{Signal, SignalId, parse_signal};
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, EntityTrait, PaginatorTrait};
+use herald_domain::{Signal, SignalId, SignalKind, parse_signal};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use uuid::Uuid;
 
-use crate::entity::signals;
+use crate::entity::signals::{self, Column as C};
 use crate::{Store, StoreError};
 
+/// `received_at, deadline, fanout_cursor, fanout_done_at`.
+type FanoutRow = (
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    Option<Uuid>,
+    Option<DateTime<Utc>>,
+);
+
+/// Where a stored signal's fan-out stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fanout {
+    /// When Herald received the signal: recipients are chosen as of this instant, however
+    /// late (or how often) the fan-out runs.
+    pub received_at: DateTime<Utc>,
+    /// After this nothing of the signal is sent (`None` for signals stored before deadlines
+    /// were kept).
+    pub deadline: Option<DateTime<Utc>>,
+    /// The last user id deliveries have been recorded up to; the next page starts after it.
+    pub cursor: Option<Uuid>,
+    /// Every recipient has a delivery row.
+    pub done: bool,
+}
+
+/// The queue priority of a signal's deliveries: closes and alerts go ahead of buys and sells
+/// (0 is kept for a trader's older message pulled ahead of a newer one; see
+/// [`Store::claim_deliveries`]).
+pub fn priority_of(kind: SignalKind) -> i16 {
+    match kind {
+        SignalKind::Close | SignalKind::Alert => 1,
+        SignalKind::Buy | SignalKind::Sell => 2,
+    }
+}
+
 impl Store {
-    /// Stores a signal. Returns `true` if it was new, `false` if a signal with its id was
-    /// already stored (the stored one is kept untouched).
+    /// Stores a signal with its deadline. Returns `true` if it was new, `false` if a signal
+    /// with its id was already stored (the stored one is kept untouched).
     pub async fn insert_signal(
         &self,
         s: &Signal,
         received_at: DateTime<Utc>,
+        deadline: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let payload = String::from_utf8(s.to_json())
             .map_err(|e| StoreError::Invalid(format!("signal JSON is not UTF-8: {e}")))?;
@@ -26,12 +65,11 @@ impl Store {
             generated_at: Set(s.generated_at),
             received_at: Set(received_at),
             payload: Set(payload),
+            deadline: Set(Some(deadline)),
+            fanout_cursor: Set(None),
+            fanout_done_at: Set(None),
         })
-        .on_conflict(
-            OnConflict::column(signals::Column::Id)
-                .do_nothing()
-                .to_owned(),
-        )
+        .on_conflict(OnConflict::column(C::Id).do_nothing().to_owned())
         .exec_without_returning(&self.db)
         .await?;
         Ok(inserted == 1)
@@ -50,5 +88,91 @@ impl Store {
     /// Whether a signal with this id is stored.
     pub async fn signal_exists(&self, id: SignalId) -> Result<bool, StoreError> {
         Ok(signals::Entity::find_by_id(id.0).count(&self.db).await? > 0)
+    }
+
+    /// Where the signal's fan-out stands, if the signal is stored.
+    pub async fn fanout(&self, id: SignalId) -> Result<Option<Fanout>, StoreError> {
+        let row: Option<FanoutRow> = signals::Entity::find_by_id(id.0)
+            .select_only()
+            .columns([C::ReceivedAt, C::Deadline, C::FanoutCursor, C::FanoutDoneAt])
+            .into_tuple()
+            .one(&self.db)
+            .await?;
+        Ok(row.map(|(received_at, deadline, cursor, done_at)| Fanout {
+            received_at,
+            deadline,
+            cursor,
+            done: done_at.is_some(),
+        }))
+    }
+
+    /// Signals received before `before` whose fan-out never finished (its worker died and
+    /// its bus message is gone), oldest first: the reconciler publishes them again.
+    pub async fn unfinished_fanouts(
+        &self,
+        before: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<SignalId>, StoreError> {
+        let ids: Vec<Uuid> = signals::Entity::find()
+            .select_only()
+            .column(C::Id)
+            .filter(C::FanoutDoneAt.is_null())
+            .filter(C::ReceivedAt.lt(before))
+            .order_by_asc(C::ReceivedAt)
+            .limit(limit)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(ids.into_iter().map(SignalId).collect())
+    }
+
+    /// Signals whose deadline passed between `since` and `now`: the reconciler expires what
+    /// is left of their deliveries.
+    pub async fn signals_past_deadline(
+        &self,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<SignalId>, StoreError> {
+        let ids: Vec<Uuid> = signals::Entity::find()
+            .select_only()
+            .column(C::Id)
+            .filter(C::Deadline.gte(since))
+            .filter(C::Deadline.lt(now))
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(ids.into_iter().map(SignalId).collect())
+    }
+
+    /// Moves the fan-out cursor forward (never back: two workers racing on one signal after a
+    /// redelivery cannot undo each other's progress) and, with `done`, marks it finished.
+    pub(crate) async fn advance_fanout<C2: sea_orm::ConnectionTrait>(
+        conn: &C2,
+        id: SignalId,
+        cursor: Option<Uuid>,
+        done: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if let Some(cursor) = cursor {
+            signals::Entity::update_many()
+                .col_expr(C::FanoutCursor, Expr::value(cursor))
+                .filter(C::Id.eq(id.0))
+                .filter(
+                    sea_orm::Condition::any()
+                        .add(C::FanoutCursor.is_null())
+                        .add(C::FanoutCursor.lt(cursor)),
+                )
+                .exec(conn)
+                .await?;
+        }
+        if done {
+            signals::Entity::update_many()
+                .col_expr(C::FanoutDoneAt, Expr::value(now))
+                .filter(C::Id.eq(id.0))
+                .filter(C::FanoutDoneAt.is_null())
+                .exec(conn)
+                .await?;
+        }
+        Ok(())
     }
 }

@@ -5,29 +5,47 @@ use std::time::Duration;
 use chrono::Utc;
 use herald_bus::Bus;
 use herald_runtime::Settings;
-use herald_store::{AttemptStart, Store};
+use herald_store::Store;
 use herald_telegram::Sender;
+use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::batch::Batcher;
 use crate::messages::MessageCache;
 
-/// How deliveries are retried and when they give up.
+/// How deliveries are claimed, retried and given up.
 #[derive(Debug, Clone)]
 pub struct Policy {
     /// Attempts before a delivery is recorded as failed (429s do not count: they are
     /// Telegram's pacing, not the delivery's fault).
     pub max_attempts: u32,
-    /// A delivery older than this is recorded as expired instead of sent.
-    pub max_age: Duration,
-    /// Sends in flight at once.
+    /// Sends in flight at once in this replica.
     pub concurrency: usize,
+    /// Most deliveries claimed from the queue at once (a claim takes at most as many as
+    /// there are free send slots).
+    pub claim_batch: usize,
     /// First retry delay; doubled each attempt, with jitter, up to `max_backoff`.
     pub base_backoff: Duration,
     /// Longest retry delay.
     pub max_backoff: Duration,
-    /// How long JetStream waits for an ack; work in progress reports in at a third of it.
-    pub ack_wait: Duration,
+    /// How long a claim holds a delivery without a sign of life from its replica; renewed
+    /// every third of it while the send is in hand. A replica that dies leaves its claims to
+    /// the reconciler after this long.
+    pub lease: Duration,
+    /// How long a trader's newer message waits before it is looked at again, when an older
+    /// one of theirs is still on its way.
+    pub order_wait: Duration,
+    /// How long after a send of unknown outcome (a timeout) the one retry waits: long enough
+    /// for a slow answer from Telegram to have settled.
+    pub unknown_retry: Duration,
+    /// How long an idle replica waits for a nudge before looking at the queue by itself
+    /// (retries falling due, nudges missed).
+    pub idle_poll: Duration,
+    /// Deadline of signals without a timeframe or `valid_until` (closes and alerts), counted
+    /// from `generated_at`.
+    pub signal_ttl: Duration,
+    /// Recipients read and recorded per fan-out page.
+    pub fanout_page: u64,
 }
 
 impl Policy {
@@ -35,12 +53,9 @@ impl Policy {
     pub fn from_settings(settings: &Settings) -> Self {
         Self {
             max_attempts: settings.delivery_max_attempts,
-            // Interim, until deliveries expire at their signal's own deadline: the setting
-            // that bounded a delivery's age is gone, and the default lifetime of a signal
-            // without a timeframe stands in for it.
-            max_age: Duration::from_secs(settings.signal_ttl_secs),
             concurrency: settings.dispatcher_concurrency,
-            ack_wait: Duration::from_secs(settings.ack_wait_secs),
+            lease: Duration::from_secs(settings.ack_wait_secs),
+            signal_ttl: Duration::from_secs(settings.signal_ttl_secs),
             ..Self::default()
         }
     }
@@ -61,18 +76,23 @@ impl Default for Policy {
     fn default() -> Self {
         Self {
             max_attempts: 5,
-            max_age: Duration::from_secs(3600),
             concurrency: 64,
+            claim_batch: 256,
             base_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(60),
-            ack_wait: Duration::from_secs(30),
+            lease: Duration::from_secs(30),
+            order_wait: Duration::from_secs(1),
+            unknown_retry: Duration::from_secs(30),
+            idle_poll: Duration::from_secs(1),
+            signal_ttl: Duration::from_secs(900),
+            fanout_page: 1000,
         }
     }
 }
 
 /// The dispatcher's shared parts.
 pub struct DispatcherContext {
-    /// The database.
+    /// The database (and its delivery queue).
     pub store: Store,
     /// The bus.
     pub bus: Bus,
@@ -82,10 +102,11 @@ pub struct DispatcherContext {
     pub policy: Policy,
     /// Recently sent signals, rendered once per format.
     pub messages: MessageCache,
-    /// Starts attempts in batches (see [`Store::begin_attempts`]).
-    pub attempts: Batcher<Uuid, AttemptStart>,
     /// Records sends in batches (see [`Store::record_sent_many`]).
     pub sent: Batcher<(Uuid, i64), ()>,
+    /// Wakes this replica's sender when deliveries were queued (by its own fan-out, or by a
+    /// nudge from another replica's).
+    pub work: Notify,
 }
 
 /// Most calls gathered into one statement.
@@ -94,14 +115,6 @@ const WRITE_BATCH: usize = 500;
 impl DispatcherContext {
     /// Assembles a context.
     pub fn new(store: Store, bus: Bus, sender: Sender, policy: Policy) -> Self {
-        let s = store.clone();
-        // An attempt in flight holds its delivery for one ack wait past its last sign of life
-        // (JetStream hands a job to another replica only after that long without progress).
-        let lease = chrono::TimeDelta::from_std(policy.ack_wait).unwrap_or(chrono::TimeDelta::MAX);
-        let attempts = Batcher::spawn(WRITE_BATCH, move |ids: Vec<Uuid>| {
-            let s = s.clone();
-            async move { Ok(s.begin_attempts(&ids, Utc::now(), lease).await?) }
-        });
         let s = store.clone();
         let sent = Batcher::spawn(WRITE_BATCH, move |sends: Vec<(Uuid, i64)>| {
             let s = s.clone();
@@ -116,9 +129,22 @@ impl DispatcherContext {
             sender,
             policy,
             messages: MessageCache::default(),
-            attempts,
             sent,
+            work: Notify::new(),
         }
+    }
+
+    /// A claim's lease as a database interval.
+    pub fn lease(&self) -> chrono::TimeDelta {
+        chrono::TimeDelta::from_std(self.policy.lease).unwrap_or(chrono::TimeDelta::MAX)
+    }
+
+    /// `d` from now, as a database timestamp.
+    pub fn after(&self, d: Duration) -> chrono::DateTime<Utc> {
+        chrono::TimeDelta::from_std(d)
+            .ok()
+            .and_then(|d| Utc::now().checked_add_signed(d))
+            .unwrap_or(chrono::DateTime::<Utc>::MAX_UTC)
     }
 }
 

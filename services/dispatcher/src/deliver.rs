@@ -1,15 +1,15 @@
-//! One delivery job: one signal to one trader.
+//! One claimed delivery: one signal to one trader.
 
 use std::time::Duration;
 
 use chrono::Utc;
-use herald_domain::{DeliveryJobV1, DeliveryStatus, SignalId};
-use herald_store::AttemptStart;
+use herald_domain::DeliveryStatus;
+use herald_store::{Claim, UNKNOWN_TWICE};
 use herald_telegram::SendError;
 
 use crate::context::DispatcherContext;
 
-/// How a delivery job ended, for the consumer loop to ack or retry.
+/// How a delivery attempt ended. It is recorded in the store before it is returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// Telegram took the message; recorded as sent.
@@ -17,150 +17,167 @@ pub enum Outcome {
         /// Telegram's message id.
         message_id: i32,
     },
-    /// Nothing more to do: recorded as failed, blocked or expired, or finished earlier
-    /// (a duplicate job).
+    /// Nothing more to do: recorded as failed, blocked or expired.
     Done(DeliveryStatus),
-    /// Recorded as pending again; run the job again after this delay.
+    /// Back in the queue (`pending` or `unknown`), due again after this delay.
     Retry(Duration),
 }
 
-/// How long to wait before retrying a job whose bookkeeping (database) failed.
+impl Outcome {
+    /// The `outcome` label of `herald_dispatcher_deliveries_total`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Outcome::Sent { .. } => "sent",
+            Outcome::Retry(_) => "retry",
+            Outcome::Done(status) => status.as_str(),
+        }
+    }
+}
+
+/// How long a delivery whose bookkeeping (database) failed waits before it is tried again.
 const STORE_RETRY: Duration = Duration::from_secs(2);
 
-/// Runs one delivery job to an outcome that is recorded in the store before it is returned:
-/// the caller may ack as soon as it has it.
-#[tracing::instrument(skip_all, fields(delivery_id = %job.delivery_id, chat_id = job.chat_id))]
-pub async fn deliver(ctx: &DispatcherContext, job: &DeliveryJobV1) -> Outcome {
-    match try_deliver(ctx, job).await {
+/// Runs one claimed delivery to an outcome that is recorded in the store before it is
+/// returned. The chat, format and text come from the delivery row and the stored signal —
+/// never from anything on the bus.
+#[tracing::instrument(skip_all, fields(delivery_id = %claim.delivery_id, chat_id = claim.chat_id))]
+pub async fn deliver(ctx: &DispatcherContext, claim: &Claim) -> Outcome {
+    let outcome = match try_deliver(ctx, claim).await {
         Ok(outcome) => outcome,
         Err(e) => {
             tracing::warn!(
                 error = format!("{e:#}"),
-                "delivery bookkeeping failed; will retry"
+                "delivery bookkeeping failed; the claim will be taken back and retried"
             );
+            // The claim stays `sending`; give it back so it is not stuck until its lease
+            // runs out (if the database is down, the reconciler does it later).
+            let due = ctx.after(STORE_RETRY);
+            let _ = ctx
+                .store
+                .release_claims(&[claim.delivery_id], due, Utc::now())
+                .await;
             Outcome::Retry(STORE_RETRY)
         }
-    }
+    };
+    metrics::counter!("herald_dispatcher_deliveries_total", "outcome" => outcome.label())
+        .increment(1);
+    outcome
 }
 
-async fn try_deliver(ctx: &DispatcherContext, job: &DeliveryJobV1) -> anyhow::Result<Outcome> {
+async fn try_deliver(ctx: &DispatcherContext, claim: &Claim) -> anyhow::Result<Outcome> {
     let store = &ctx.store;
-    let now = Utc::now();
-    let (attempt, created_at) = match ctx.attempts.call(job.delivery_id).await? {
-        AttemptStart::Proceed {
-            attempt,
-            created_at,
-        } => (attempt, created_at),
-        AttemptStart::AlreadyFinal(status) => return Ok(Outcome::Done(status)),
-        // Another copy of this job is sending it right now; look again after its lease.
-        AttemptStart::InProgress => return Ok(Outcome::Retry(ctx.policy.ack_wait)),
-        AttemptStart::Missing => {
-            tracing::warn!("delivery job for an unknown delivery; dropping it");
-            return Ok(Outcome::Done(DeliveryStatus::Failed));
-        }
-    };
-
-    let age = (now - created_at).to_std().unwrap_or_default();
-    if age > ctx.policy.max_age {
-        store
-            .record_final(
-                job.delivery_id,
-                DeliveryStatus::Expired,
-                Some(&format!(
-                    "not sent within {} s",
-                    ctx.policy.max_age.as_secs()
-                )),
-                now,
-            )
-            .await?;
+    let id = claim.delivery_id;
+    if claim.is_past_deadline(Utc::now()) {
+        store.record_expired_many(&[id], Utc::now()).await?;
         return Ok(Outcome::Done(DeliveryStatus::Expired));
     }
-
     let Some(text) = ctx
         .messages
-        .text(store, SignalId(job.signal_id), job.format)
+        .text(store, claim.signal_id, claim.format)
         .await?
     else {
         store
             .record_final(
-                job.delivery_id,
+                id,
                 DeliveryStatus::Failed,
                 Some("signal not found"),
-                now,
+                Utc::now(),
             )
             .await?;
         return Ok(Outcome::Done(DeliveryStatus::Failed));
     };
 
     let started = std::time::Instant::now();
-    let result = ctx.sender.send_html(job.chat_id, &text).await;
+    let result = ctx.sender.send_html(claim.chat_id, &text).await;
     metrics::histogram!("herald_dispatcher_send_duration_seconds")
         .record(started.elapsed().as_secs_f64());
     let now = Utc::now();
-    let outcome = match result {
+    Ok(match result {
         Ok(message_id) => {
-            record_sent(ctx, job, message_id.0).await;
+            record_sent(ctx, claim, message_id.0).await;
             Outcome::Sent {
                 message_id: message_id.0,
             }
         }
         Err(SendError::RetryAfter(wait)) => {
             let why = format!("Telegram asked to slow down for {} s (429)", wait.as_secs());
-            store.record_throttled(job.delivery_id, &why, now).await?;
+            store
+                .record_throttled(id, &why, ctx.after(wait), now)
+                .await?;
             Outcome::Retry(wait)
         }
         Err(SendError::Blocked { reason }) => {
             store
-                .record_final(job.delivery_id, DeliveryStatus::Blocked, Some(&reason), now)
+                .record_final(id, DeliveryStatus::Blocked, Some(&reason), now)
                 .await?;
-            store.deactivate_user(job.user_id).await?;
-            tracing::info!(user_id = %job.user_id, %reason, "trader unreachable; marked inactive");
+            store.deactivate_user(claim.user_id).await?;
+            tracing::info!(user_id = %claim.user_id, %reason, "trader unreachable; marked inactive");
             Outcome::Done(DeliveryStatus::Blocked)
         }
         Err(SendError::ChatNotFound) => {
             store
-                .record_final(
-                    job.delivery_id,
-                    DeliveryStatus::Blocked,
-                    Some("chat not found"),
-                    now,
-                )
+                .record_final(id, DeliveryStatus::Blocked, Some("chat not found"), now)
                 .await?;
-            store.deactivate_user(job.user_id).await?;
-            tracing::info!(user_id = %job.user_id, "chat not found; trader marked inactive");
+            store.deactivate_user(claim.user_id).await?;
+            tracing::info!(user_id = %claim.user_id, "chat not found; trader marked inactive");
             Outcome::Done(DeliveryStatus::Blocked)
         }
-        Err(SendError::Transient(reason)) if attempt < ctx.policy.max_attempts => {
-            store.record_retry(job.delivery_id, &reason, now).await?;
-            Outcome::Retry(ctx.policy.backoff(attempt))
+        Err(SendError::Transient(reason)) if claim.attempt < ctx.policy.max_attempts => {
+            let wait = ctx.policy.backoff(claim.attempt);
+            store
+                .record_retry(id, &reason, ctx.after(wait), now)
+                .await?;
+            Outcome::Retry(wait)
         }
         Err(SendError::Transient(reason)) | Err(SendError::Permanent(reason)) => {
             store
-                .record_final(job.delivery_id, DeliveryStatus::Failed, Some(&reason), now)
+                .record_final(id, DeliveryStatus::Failed, Some(&reason), now)
                 .await?;
-            tracing::warn!(attempt, %reason, "delivery failed");
+            tracing::warn!(attempt = claim.attempt, %reason, "delivery failed");
             Outcome::Done(DeliveryStatus::Failed)
         }
-    };
-    let label = match &outcome {
-        Outcome::Sent { .. } => "sent",
-        Outcome::Retry(_) => "retry",
-        Outcome::Done(status) => status.as_str(),
-    };
-    metrics::counter!("herald_dispatcher_deliveries_total", "outcome" => label).increment(1);
-    Ok(outcome)
+    })
 }
 
-/// Records a message Telegram has accepted. This must not fail into a retry — a retried job
-/// would send the message again — so a failing database is retried here, with backoff, for as
-/// long as it takes (the consumer loop keeps the job alive meanwhile). Only a crash loses the
-/// record, and then the trader may get the message twice: the documented in-flight case.
-async fn record_sent(ctx: &DispatcherContext, job: &DeliveryJobV1, message_id: i32) {
+/// What to do with a send whose outcome is unknown (it timed out: Telegram may have
+/// delivered it): one retry after [`crate::Policy::unknown_retry`], then give up.
+#[allow(dead_code)]
+async fn record_unknown(
+    ctx: &DispatcherContext,
+    claim: &Claim,
+    reason: &str,
+) -> anyhow::Result<Outcome> {
+    let now = Utc::now();
+    metrics::counter!("herald_dispatcher_unknown_sends_total").increment(1);
+    if claim.unknown_sends >= 1 || claim.attempt >= ctx.policy.max_attempts {
+        ctx.store
+            .record_final(
+                claim.delivery_id,
+                DeliveryStatus::Failed,
+                Some(&format!("{UNKNOWN_TWICE} (last: {reason})")),
+                now,
+            )
+            .await?;
+        return Ok(Outcome::Done(DeliveryStatus::Failed));
+    }
+    let wait = ctx.policy.unknown_retry;
+    ctx.store
+        .record_unknown(claim.delivery_id, reason, ctx.after(wait), now)
+        .await?;
+    Ok(Outcome::Retry(wait))
+}
+
+/// Records a message Telegram has accepted. This must not fail into a retry — a retried
+/// delivery would send the message again — so a failing database is retried here, with
+/// backoff, for as long as it takes (the lease is renewed meanwhile). Only a crash loses the
+/// record, and then the reconciler marks the delivery `unknown`: the documented in-flight
+/// case.
+async fn record_sent(ctx: &DispatcherContext, claim: &Claim, message_id: i32) {
     let mut wait = Duration::from_millis(100);
     loop {
         match ctx
             .sent
-            .call((job.delivery_id, i64::from(message_id)))
+            .call((claim.delivery_id, i64::from(message_id)))
             .await
         {
             Ok(()) => return,

@@ -1,48 +1,61 @@
-//! From one signal on the bus to one delivery job per eligible trader.
+//! From one signal on the bus to one queued delivery per eligible trader, a page at a time.
+//!
+//! Recipients are read in user-id pages by one indexed query; each page's deliveries and the
+//! fan-out's cursor are written in one transaction, and the replicas are nudged at once, so
+//! the first traders' messages leave while later pages are still being read, and memory holds
+//! one page whatever the audience. A fan-out interrupted anywhere (the replica dies, the
+//! database drops) resumes after the last committed page when the signal is redelivered: no
+//! trader skipped, none recorded twice. Recipients are chosen as of the signal's arrival
+//! (`received_at`), however late a page is read.
 
-use bytes::Bytes;
-use chrono::Utc;
-use herald_domain::{DeliveryJobV1, Rejection, SignalId, parse_signal_or_id};
-use herald_store::StoreError;
+use chrono::{DateTime, Utc};
+use herald_bus::Raw;
+use herald_domain::{Rejection, Signal, SignalId, check_fresh, parse_signal_or_id};
+use herald_store::{QueuedSignal, StoreError};
 
 use crate::context::DispatcherContext;
 
 /// How handling one signal message ended.
 #[derive(Debug)]
 pub enum SignalOutcome {
-    /// Stored, and a job published for every delivery not yet sent.
+    /// Stored, and a delivery queued for every recipient.
     Dispatched {
-        /// Traders whose preferences admit the signal.
-        recipients: usize,
-        /// Jobs published now (fewer than `recipients` when the signal was seen before).
-        jobs: usize,
+        /// Deliveries recorded by this run (fewer than the recipients when an earlier run
+        /// had recorded some).
+        queued: u64,
+        /// Pages read by this run.
+        pages: u64,
     },
-    /// Not a valid signal: parked on the dead-letter subject with the reason.
+    /// Seen before and already fanned out completely.
+    AlreadyDispatched,
+    /// Not a valid signal, or too late to be worth sending: parked on the dead-letter
+    /// subject with the reason.
     DeadLettered(Rejection),
     /// Something it depends on failed; try the whole message again later (every step is
-    /// idempotent).
+    /// idempotent, and the fan-out resumes where it stopped).
     Retry(String),
 }
 
-/// One message from `<prefix>.signals.v1.>`.
-#[derive(Debug, Clone)]
-pub struct SignalMessage {
-    /// The subject it was published on.
-    pub subject: String,
-    /// The raw payload.
-    pub payload: Bytes,
-}
-
-/// Handles one message from `<prefix>.signals.v1.>`.
-pub async fn handle_signal(ctx: &DispatcherContext, msg: &SignalMessage) -> SignalOutcome {
-    let now = Utc::now();
-    let (subject, payload) = (msg.subject.as_str(), msg.payload.clone());
-    let signal = match parse_signal_or_id(&payload, now, || SignalId::from_content(&payload)) {
-        Ok(signal) => signal,
-        Err(rejection) => {
+/// Handles one message from `<prefix>.signals.v1.>` that reached the bus at `arrived` (its
+/// JetStream publish time: a signal that arrived fresh is not refused because the dispatcher
+/// got to it late — its deliveries then expire at its deadline instead, on the record).
+pub async fn handle_signal(
+    ctx: &DispatcherContext,
+    msg: &Raw,
+    arrived: DateTime<Utc>,
+) -> SignalOutcome {
+    let payload = msg.payload.clone();
+    let parsed = match parse_signal_or_id(&payload, arrived, || SignalId::from_content(&payload)) {
+        Ok(signal) => fresh_or_known(ctx, signal, arrived).await,
+        Err(rejection) => Ok(Err(rejection)),
+    };
+    let signal = match parsed {
+        Ok(Ok(signal)) => signal,
+        Err(e) => return SignalOutcome::Retry(e),
+        Ok(Err(rejection)) => {
             return match ctx
                 .bus
-                .publish_dead_letter(subject, payload, &rejection.to_string())
+                .publish_dead_letter(&msg.subject, payload, &rejection.to_string())
                 .await
             {
                 Ok(_) => SignalOutcome::DeadLettered(rejection),
@@ -50,21 +63,41 @@ pub async fn handle_signal(ctx: &DispatcherContext, msg: &SignalMessage) -> Sign
             };
         }
     };
-    match dispatch(ctx, signal, now).await {
-        Ok((recipients, jobs)) => SignalOutcome::Dispatched { recipients, jobs },
+    match fan_out(ctx, signal, arrived).await {
+        Ok(outcome) => outcome,
         Err(e) => SignalOutcome::Retry(e),
     }
 }
 
-async fn dispatch(
+/// The signal if it was fresh on arrival, or is already stored (a redelivery, or a re-send of
+/// a signal accepted while fresh: its fan-out must finish, not be refused half-way).
+async fn fresh_or_known(
     ctx: &DispatcherContext,
-    signal: herald_domain::Signal,
-    now: chrono::DateTime<Utc>,
-) -> Result<(usize, usize), String> {
+    signal: Signal,
+    arrived: DateTime<Utc>,
+) -> Result<Result<Signal, Rejection>, String> {
+    match check_fresh(&signal, arrived, ctx.policy.signal_ttl) {
+        Ok(()) => Ok(Ok(signal)),
+        Err(rejection) => match ctx.store.signal_exists(signal.id).await {
+            Ok(true) => Ok(Ok(signal)),
+            Ok(false) => Ok(Err(rejection)),
+            Err(e) => Err(format!("looking up the signal: {e}")),
+        },
+    }
+}
+
+/// Stores the signal (once) and records its deliveries page by page from where an earlier
+/// run stopped.
+async fn fan_out(
+    ctx: &DispatcherContext,
+    signal: Signal,
+    arrived: DateTime<Utc>,
+) -> Result<SignalOutcome, String> {
     let db = |what: &'static str| move |e: StoreError| format!("{what}: {e}");
+    let deadline = signal.deadline(ctx.policy.signal_ttl);
     let inserted = ctx
         .store
-        .insert_signal(&signal, now)
+        .insert_signal(&signal, arrived, deadline)
         .await
         .map_err(db("storing the signal"))?;
     // Seen before (a redelivery, or the same id re-sent after the duplicate window): the
@@ -78,36 +111,47 @@ async fn dispatch(
             .map_err(db("loading the stored signal"))?
             .unwrap_or(signal)
     };
-    let recipients = ctx
+    let fanout = ctx
         .store
-        .recipients(&signal, now)
+        .fanout(signal.id)
         .await
-        .map_err(db("selecting recipients"))?;
-    ctx.store
-        .create_deliveries(signal.id, &recipients, now)
-        .await
-        .map_err(db("recording deliveries"))?;
-    let unsent = ctx
-        .store
-        .unsent_deliveries(signal.id)
-        .await
-        .map_err(db("listing unsent deliveries"))?;
-    let jobs: Vec<DeliveryJobV1> = unsent
-        .into_iter()
-        .map(|d| DeliveryJobV1 {
-            delivery_id: d.delivery_id,
-            signal_id: signal.id.0,
-            user_id: d.user_id,
-            chat_id: d.chat_id,
-            format: d.format,
-        })
-        .collect();
-    let job_count = jobs.len();
-    ctx.messages.remember(signal);
-    ctx.bus
-        .publish_delivery_jobs(&jobs)
-        .await
-        .map_err(|e| format!("publishing delivery jobs: {e}"))?;
-    metrics::histogram!("herald_dispatcher_fanout_recipients").record(recipients.len() as f64);
-    Ok((recipients.len(), job_count))
+        .map_err(db("reading the fan-out's progress"))?
+        .ok_or_else(|| "the signal vanished after it was stored".to_string())?;
+    if fanout.done {
+        return Ok(SignalOutcome::AlreadyDispatched);
+    }
+    let queued_signal = QueuedSignal::new(&signal, fanout.deadline.or(Some(deadline)));
+    ctx.messages.remember(signal.clone());
+    let mut cursor = fanout.cursor;
+    let (mut queued, mut pages) = (0, 0);
+    loop {
+        let page = ctx
+            .store
+            .recipients_page(&signal, fanout.received_at, cursor, ctx.policy.fanout_page)
+            .await
+            .map_err(db("selecting recipients"))?;
+        let next = page.last_scanned.or(cursor);
+        queued += ctx
+            .store
+            .record_fanout_page(
+                &queued_signal,
+                &page.recipients,
+                next,
+                page.exhausted,
+                Utc::now(),
+            )
+            .await
+            .map_err(db("recording deliveries"))?;
+        pages += 1;
+        if !page.recipients.is_empty() {
+            ctx.work.notify_one();
+            ctx.bus.nudge_deliveries().await;
+        }
+        if page.exhausted {
+            break;
+        }
+        cursor = next;
+    }
+    metrics::histogram!("herald_dispatcher_fanout_recipients").record(queued as f64);
+    Ok(SignalOutcome::Dispatched { queued, pages })
 }

@@ -1,24 +1,28 @@
 //! The dispatcher: from a signal on the bus to a message in every eligible trader's chat.
 //!
-//! Two loops run in every replica, each on a durable JetStream consumer shared by all
-//! replicas:
+//! Three loops run in every replica:
 //!
-//! 1. [`fanout`] takes signals from `<prefix>.signals.v1.>`: validates them with the same
-//!    parser as ingest-api (invalid ones go to `<prefix>.signals.dlq` with the reason), stores
-//!    the signal, picks the recipients, records one `pending` delivery per trader and
-//!    publishes one job per delivery on `<prefix>.deliveries.v1`.
-//! 2. [`deliver`] takes delivery jobs: records the attempt, renders the message in the
-//!    trader's format, sends it within the rate limits and records how it ended.
+//! 1. [`worker`] takes signals from `<prefix>.signals.v1.>` (a durable JetStream consumer
+//!    shared by all replicas) and runs [`fanout::handle_signal`]: validate with the same
+//!    parser as ingest-api (invalid or stale ones go to `<prefix>.signals.dlq` with the
+//!    reason), store the signal, and record one `pending` delivery per recipient, a page at a
+//!    time, resumably.
+//! 2. [`send_loop`] claims due deliveries from the database queue (most urgent first, one
+//!    trader's in signal order; see `herald_store`'s queue) and runs [`deliver::deliver`] on
+//!    each: render, send within the shared budget, record how it ended.
+//! 3. [`reconciler`], on the one replica holding its lease, sweeps up what died on the way:
+//!    claims of dead replicas, backlogs past their deadline, fan-outs whose message is gone.
 //!
-//! The work itself lives in plain async functions ([`fanout::handle_signal`],
-//! [`deliver::deliver`]) that return an outcome; [`worker`] only maps outcomes to
-//! ack / nak-with-delay / term, so tests can call the functions directly.
+//! The work itself lives in plain async functions that return an outcome, so tests call them
+//! directly; the loops only schedule them.
 
 pub mod batch;
 pub mod context;
 pub mod deliver;
 pub mod fanout;
 pub mod messages;
+pub mod reconciler;
+pub mod send_loop;
 pub mod worker;
 
 use std::sync::Arc;
@@ -35,6 +39,10 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 pub use context::{DispatcherContext, Policy};
+
+/// How long the reconciler's lease lasts: a successor takes over at most this long after
+/// the leader dies.
+const RECONCILER_LEASE: Duration = Duration::from_secs(15);
 
 /// Runs a dispatcher replica until `shutdown` is cancelled: stops taking work, then lets the
 /// sends in flight finish.
@@ -67,22 +75,18 @@ pub async fn run(
         ..herald_telegram::LimiterConfig::default()
     };
     let sender = herald_telegram::Sender::new(bot, herald_telegram::Limiter::new(limits));
-    // JetStream keeps a consumer's ack wait from when it was created: the work must report
-    // progress by that one, whatever the setting says now.
     let signals = bus.signal_consumer().await?;
-    let deliveries = bus.delivery_consumer().await?;
-    let mut policy = Policy::from_settings(&settings);
-    let ack_wait = deliveries.cached_info().config.ack_wait;
-    if ack_wait != policy.ack_wait {
-        tracing::warn!(
-            consumer_ack_wait_secs = ack_wait.as_secs(),
-            setting_secs = settings.ack_wait_secs,
-            "HERALD_ACK_WAIT_SECS differs from the existing consumers' ack wait, which is kept; \
-             delete the consumers (or use a new HERALD_NATS_PREFIX) to change it"
-        );
-        policy.ack_wait = ack_wait;
-    }
+    let policy = Policy::from_settings(&settings);
     let ctx = Arc::new(DispatcherContext::new(store, bus, sender, policy));
+    let stop = shutdown.child_token();
+    let leadership = ctx
+        .bus
+        .campaign(
+            herald_bus::lease::RECONCILER,
+            RECONCILER_LEASE,
+            stop.clone(),
+        )
+        .await?;
 
     let probe_ctx = ctx.clone();
     let probe: HealthProbe = Arc::new(move || {
@@ -92,15 +96,15 @@ pub async fn run(
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "dispatcher health and metrics listening");
 
-    // The three parts live and die together: if one fails, the others stop and the replica
+    // The parts live and die together: if one fails, the others stop and the replica
     // exits with that error rather than staying up half-working.
-    let stop = shutdown.child_token();
     let mut parts = JoinSet::new();
     parts.spawn(serve(listener, ops_router(probe), stop.clone()));
     parts.spawn(worker::run_signals(ctx.clone(), signals, stop.clone()));
-    parts.spawn(worker::run_deliveries(
+    parts.spawn(send_loop::run_sends(ctx.clone(), stop.clone()));
+    parts.spawn(reconciler::run_reconciler(
         ctx.clone(),
-        deliveries,
+        leadership,
         stop.clone(),
     ));
     let mut first_error = None;

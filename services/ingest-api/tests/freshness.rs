@@ -294,7 +294,11 @@ async fn a_stale_resend_of_an_accepted_signal_is_a_duplicate() -> anyhow::Result
     let generated: DateTime<Utc> = signal["generated_at"].as_str().unwrap().parse()?;
     let received = generated + TimeDelta::seconds(2);
     let parsed = herald_domain::parse_signal(signal.to_string().as_bytes(), received)?;
-    ingest.store.insert_signal(&parsed, received).await?;
+    let deadline = parsed.deadline(std::time::Duration::from_secs(900));
+    ingest
+        .store
+        .insert_signal(&parsed, received, deadline)
+        .await?;
 
     let (status, body) = ingest.post(&signal).await?;
     assert_eq!(status, 200, "{body}");

@@ -17,7 +17,7 @@ pub struct Model {
     pub chat_id: i64,
     /// `detailed` or `compact`, as chosen when the delivery was created.
     pub format: String,
-    /// `pending`, `sending`, `sent`, `failed`, `blocked` or `expired`.
+    /// `pending`, `sending`, `unknown`, `sent`, `failed`, `blocked` or `expired`.
     pub status: String,
     /// Attempts started so far.
     pub attempts: i32,
@@ -34,6 +34,19 @@ pub struct Model {
     pub delivered_at: Option<DateTimeUtc>,
     /// When the trader read it, if known.
     pub read_at: Option<DateTimeUtc>,
+    /// Queue order: 0 pulled ahead (an older message of a trader with a newer one waiting),
+    /// 1 close and alert, 2 buy and sell.
+    pub priority: i16,
+    /// The signal's `generated_at` (newer signals go first; one trader's go in this order).
+    pub signal_generated_at: Option<DateTimeUtc>,
+    /// The signal's deadline: not sent after it.
+    pub deadline: Option<DateTimeUtc>,
+    /// Not tried again before this.
+    pub next_attempt_at: Option<DateTimeUtc>,
+    /// A `sending` claim holds until this; after it, the reconciler takes it back.
+    pub lease_until: Option<DateTimeUtc>,
+    /// Sends whose outcome Telegram never told (timed out, or the sender died).
+    pub unknown_sends: i32,
 }
 
 /// No relations are navigated through sea-orm; joins are written as queries.

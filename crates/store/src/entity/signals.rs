@@ -22,6 +22,12 @@ pub struct Model {
     /// The canonical `SignalV1` JSON; prices are decimal strings inside it.
     #[sea_orm(column_type = "Text")]
     pub payload: String,
+    /// After this nothing of the signal is sent (null: stored before deadlines were kept).
+    pub deadline: Option<DateTimeUtc>,
+    /// The last user id the fan-out has recorded deliveries up to (user-id order).
+    pub fanout_cursor: Option<Uuid>,
+    /// When the fan-out finished.
+    pub fanout_done_at: Option<DateTimeUtc>,
 }
 
 /// No relations are navigated through sea-orm; joins are written as queries.

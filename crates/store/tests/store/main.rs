@@ -8,6 +8,7 @@ mod connect;
 mod deliveries;
 mod migrate;
 mod preferences;
+mod queue;
 mod recipients;
 mod signals;
 mod subscriptions;

@@ -1,0 +1,627 @@
+//! The delivery queue: `signal_deliveries` rows are the dispatcher's work. Replicas claim due
+//! deliveries, most urgent first, and record how each attempt ended.
+//!
+//! ```text
+//! pending ──claim──▶ sending ──record_sent──▶ sent
+//!  ▲  ▲                │ │ └──record_final──▶ failed | blocked | expired
+//!  │  └─record_retry───┘ │
+//!  │    record_throttled │
+//!  │                     └─record_unknown / lease ran out──▶ unknown ──claim (once)──▶ sending
+//!  └── release (a trader's older message goes first)
+//! ```
+//!
+//! **Order of the queue.** A claim takes due rows (`next_attempt_at <= now`) by `priority`
+//! (0: a trader's older message pulled ahead, 1: close and alert, 2: buy and sell), then the
+//! newest signal first, then creation order. So a new signal, or the close of an open
+//! position, never waits behind an old broadcast's backlog.
+//!
+//! **Order per trader.** One trader's messages leave in the order their signals were
+//! generated (a close never overtakes the signal it closes): a claimed row whose trader still
+//! has an older delivery open is given back at once ([`Store::claim_deliveries`] does it in
+//! the same call) and retried shortly, and that older delivery is pulled ahead (priority 0).
+//!
+//! **Claims are leases.** A claim marks the row `sending` until `lease_until`; the claimer
+//! renews it while it works. On PostgreSQL the claim uses `FOR UPDATE SKIP LOCKED`, so
+//! replicas never wait for, nor take, each other's rows; SQLite serialises writers, so the
+//! same single statement is atomic there too. A row is claimed by one replica at a time, and
+//! ids in one claim are distinct, so no two sends of one delivery run at once. If a replica
+//! dies, the reconciler ([`Store::reclaim_abandoned`]) finds its expired leases and marks
+//! those rows `unknown`: the send may have reached Telegram.
+//!
+//! Every transition is one conditional `UPDATE`: a retry or a final outcome applies only to
+//! an open delivery, so a late writer cannot move a finished delivery backwards.
+//! `record_sent` always applies, because a message Telegram accepted is the truth whatever was
+//! recorded before.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use herald_domain::{DeliveryStatus, SignalFormat, SignalId};
+use sea_orm::sea_query::{Cond, Expr, ExprTrait, LockBehavior, LockType, Order, Query, SimpleExpr};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect};
+use uuid::Uuid;
+
+use crate::entity::signal_deliveries::{self, Column as C};
+use crate::{Store, StoreError};
+
+/// Deliveries per batched statement (well under SQLite's bind-parameter limit).
+const BATCH: usize = 500;
+
+/// Longest `last_error` kept, in characters.
+const MAX_ERROR_CHARS: usize = 2000;
+
+/// The statuses of a delivery that is not finished.
+const OPEN: [DeliveryStatus; 3] = [
+    DeliveryStatus::Pending,
+    DeliveryStatus::Sending,
+    DeliveryStatus::Unknown,
+];
+
+/// The statuses a claim takes.
+const WAITING: [DeliveryStatus; 2] = [DeliveryStatus::Pending, DeliveryStatus::Unknown];
+
+/// Another open delivery of a claimed trader: (signal time, id, status).
+type OpenDelivery = (Option<DateTime<Utc>>, Uuid, DeliveryStatus);
+
+/// Priority of a trader's older delivery pulled ahead of the queue so that their newer one
+/// can follow it.
+pub const PULLED_AHEAD: i16 = 0;
+
+/// A claimed delivery: the row is `sending`, held by the claimer until its lease runs out.
+/// Everything needed to send it comes from the row, never from a message on the bus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// The delivery.
+    pub delivery_id: Uuid,
+    /// The signal to send.
+    pub signal_id: SignalId,
+    /// The trader.
+    pub user_id: Uuid,
+    /// Their chat.
+    pub chat_id: i64,
+    /// Their format.
+    pub format: SignalFormat,
+    /// This attempt's number, from 1 (429s do not count).
+    pub attempt: u32,
+    /// Earlier sends whose outcome Telegram never told.
+    pub unknown_sends: u32,
+    /// Its queue priority.
+    pub priority: i16,
+    /// The signal's `generated_at`.
+    pub signal_generated_at: Option<DateTime<Utc>>,
+    /// Not to be sent after this.
+    pub deadline: Option<DateTime<Utc>>,
+}
+
+impl Claim {
+    /// Whether the signal's deadline has passed at `now`.
+    pub fn is_past_deadline(&self, now: DateTime<Utc>) -> bool {
+        self.deadline.is_some_and(|d| now >= d)
+    }
+}
+
+impl Store {
+    /// Claims up to `limit` due deliveries, most urgent first (see the module docs), for
+    /// `lease`. Returns them grouped by trader, each trader's in signal order, the groups in
+    /// queue order.
+    ///
+    /// Rows whose trader still has an older delivery open are not returned: they are given
+    /// back, due again after `order_wait`, and the older delivery is pulled ahead.
+    pub async fn claim_deliveries(
+        &self,
+        limit: usize,
+        now: DateTime<Utc>,
+        lease: TimeDelta,
+        order_wait: TimeDelta,
+    ) -> Result<Vec<Claim>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut pick = Query::select();
+        pick.column(C::Id)
+            .from(signal_deliveries::Entity)
+            .and_where(Expr::col(C::Status).is_in(WAITING.map(|s| s.as_str())))
+            .and_where(Expr::col(C::NextAttemptAt).lte(now))
+            .order_by(C::Priority, Order::Asc)
+            .order_by(C::SignalGeneratedAt, Order::Desc)
+            .order_by(C::Id, Order::Asc)
+            .limit(limit as u64);
+        if self.db.get_database_backend() == DbBackend::Postgres {
+            pick.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        }
+        let stmt = Query::update()
+            .table(signal_deliveries::Entity)
+            .value(C::Status, DeliveryStatus::Sending.as_str())
+            .value(C::Attempts, Expr::col(C::Attempts).add(1))
+            .value(C::LeaseUntil, now + lease)
+            .value(C::UpdatedAt, now)
+            .and_where(Expr::col(C::Id).in_subquery(pick))
+            .returning(Query::returning().columns([
+                C::Id,
+                C::SignalId,
+                C::UserId,
+                C::ChatId,
+                C::Format,
+                C::Attempts,
+                C::UnknownSends,
+                C::Priority,
+                C::SignalGeneratedAt,
+                C::Deadline,
+            ]))
+            .to_owned();
+        let mut claims = Vec::new();
+        for row in self.db.query_all(&stmt).await? {
+            let id: Uuid = row.try_get("", "id")?;
+            let corrupt = |why: String| StoreError::corrupt("signal_deliveries", id, why);
+            let attempts: i32 = row.try_get("", "attempts")?;
+            let unknown: i32 = row.try_get("", "unknown_sends")?;
+            let format: String = row.try_get("", "format")?;
+            claims.push(Claim {
+                delivery_id: id,
+                signal_id: SignalId(row.try_get("", "signal_id")?),
+                user_id: row.try_get("", "user_id")?,
+                chat_id: row.try_get("", "chat_id")?,
+                format: format.parse().map_err(corrupt)?,
+                attempt: u32::try_from(attempts).map_err(|_| corrupt("attempts < 0".into()))?,
+                unknown_sends: u32::try_from(unknown).unwrap_or(0),
+                priority: row.try_get("", "priority")?,
+                signal_generated_at: row.try_get("", "signal_generated_at")?,
+                deadline: row.try_get("", "deadline")?,
+            });
+        }
+        if claims.is_empty() {
+            return Ok(claims);
+        }
+        // `RETURNING` comes in no particular order: put the claim back in queue order.
+        claims.sort_by(|a, b| {
+            (
+                a.priority,
+                std::cmp::Reverse(a.signal_generated_at),
+                a.delivery_id,
+            )
+                .cmp(&(
+                    b.priority,
+                    std::cmp::Reverse(b.signal_generated_at),
+                    b.delivery_id,
+                ))
+        });
+        self.keep_trader_order(claims, now, order_wait).await
+    }
+
+    /// The per-trader order rule of [`Store::claim_deliveries`].
+    async fn keep_trader_order(
+        &self,
+        mut claims: Vec<Claim>,
+        now: DateTime<Utc>,
+        order_wait: TimeDelta,
+    ) -> Result<Vec<Claim>, StoreError> {
+        let claimed: HashSet<Uuid> = claims.iter().map(|c| c.delivery_id).collect();
+        let users: Vec<Uuid> = claims
+            .iter()
+            .map(|c| c.user_id)
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        // Every other open delivery of these traders, oldest first.
+        let mut others: HashMap<Uuid, Vec<OpenDelivery>> = HashMap::new();
+        for chunk in users.chunks(BATCH) {
+            let rows: Vec<(Uuid, Uuid, Option<DateTime<Utc>>, String)> =
+                signal_deliveries::Entity::find()
+                    .select_only()
+                    .columns([C::Id, C::UserId, C::SignalGeneratedAt, C::Status])
+                    .filter(C::UserId.is_in(chunk.iter().copied()))
+                    .filter(C::Status.is_in(OPEN.map(|s| s.as_str())))
+                    .into_tuple()
+                    .all(&self.db)
+                    .await?;
+            for (id, user, generated, status) in rows {
+                if claimed.contains(&id) {
+                    continue;
+                }
+                let status = status
+                    .parse()
+                    .map_err(|e| StoreError::corrupt("signal_deliveries", id, e))?;
+                others
+                    .entry(user)
+                    .or_default()
+                    .push((generated, id, status));
+            }
+        }
+        let mut give_back = Vec::new();
+        let mut pull_ahead = Vec::new();
+        claims.retain(|c| {
+            let key = (c.signal_generated_at, c.delivery_id);
+            let older: Vec<_> = others
+                .get(&c.user_id)
+                .into_iter()
+                .flatten()
+                .filter(|(generated, id, _)| (*generated, *id) < key)
+                .collect();
+            if older.is_empty() {
+                return true;
+            }
+            give_back.push(c.delivery_id);
+            pull_ahead.extend(
+                older
+                    .into_iter()
+                    .filter(|(_, _, status)| *status != DeliveryStatus::Sending)
+                    .map(|(_, id, _)| *id),
+            );
+            false
+        });
+        self.release_claims(&give_back, now + order_wait, now)
+            .await?;
+        for chunk in pull_ahead.chunks(BATCH) {
+            signal_deliveries::Entity::update_many()
+                .col_expr(C::Priority, Expr::value(PULLED_AHEAD))
+                .filter(C::Id.is_in(chunk.iter().copied()))
+                .filter(C::Status.is_in(WAITING.map(|s| s.as_str())))
+                .exec(&self.db)
+                .await?;
+        }
+        // Queue order between traders (as claimed), signal order within one trader.
+        let rank: HashMap<Uuid, usize> = claims
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, c)| (c.user_id, i))
+            .collect();
+        claims.sort_by(|a, b| {
+            (rank[&a.user_id], a.signal_generated_at, a.delivery_id).cmp(&(
+                rank[&b.user_id],
+                b.signal_generated_at,
+                b.delivery_id,
+            ))
+        });
+        Ok(claims)
+    }
+
+    /// Gives claims back untouched (the attempt is not counted), due again at `due`.
+    pub async fn release_claims(
+        &self,
+        ids: &[Uuid],
+        due: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        for chunk in ids.chunks(BATCH) {
+            let back = Expr::case(
+                Expr::col(C::UnknownSends).gt(0),
+                DeliveryStatus::Unknown.as_str(),
+            )
+            .finally(DeliveryStatus::Pending.as_str());
+            let stmt = Query::update()
+                .table(signal_deliveries::Entity)
+                .value(C::Status, SimpleExpr::Case(Box::new(back)))
+                .value(C::Attempts, Expr::col(C::Attempts).sub(1))
+                .value(C::LeaseUntil, Option::<DateTime<Utc>>::None)
+                .value(C::NextAttemptAt, due)
+                .value(C::UpdatedAt, now)
+                .and_where(Expr::col(C::Id).is_in(chunk.iter().copied()))
+                .and_where(Expr::col(C::Status).eq(DeliveryStatus::Sending.as_str()))
+                .to_owned();
+            self.db.execute(&stmt).await?;
+        }
+        Ok(())
+    }
+
+    /// Extends the lease of claims still being worked on to `until`.
+    pub async fn renew_leases(&self, ids: &[Uuid], until: DateTime<Utc>) -> Result<(), StoreError> {
+        for chunk in ids.chunks(BATCH) {
+            signal_deliveries::Entity::update_many()
+                .col_expr(C::LeaseUntil, Expr::value(until))
+                .filter(C::Id.is_in(chunk.iter().copied()))
+                .filter(C::Status.eq(DeliveryStatus::Sending.as_str()))
+                .exec(&self.db)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Records many sent deliveries at once (see [`Store::record_sent`]), one statement per
+    /// 500: `(delivery id, Telegram message id)` pairs.
+    pub async fn record_sent_many(
+        &self,
+        sent: &[(Uuid, i64)],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        for chunk in sent.chunks(BATCH) {
+            let Some(((first_id, first_message), rest)) = chunk.split_first() else {
+                continue;
+            };
+            let mut message_ids = Expr::case(Expr::col(C::Id).eq(*first_id), *first_message);
+            for (id, message) in rest {
+                message_ids = message_ids.case(Expr::col(C::Id).eq(*id), *message);
+            }
+            let stmt = Query::update()
+                .table(signal_deliveries::Entity)
+                .value(C::Status, DeliveryStatus::Sent.as_str())
+                .value(
+                    C::TelegramMessageId,
+                    SimpleExpr::Case(Box::new(message_ids)),
+                )
+                .value(C::DeliveredAt, now)
+                .value(C::UpdatedAt, now)
+                .value(C::LeaseUntil, Option::<DateTime<Utc>>::None)
+                .and_where(Expr::col(C::Id).is_in(chunk.iter().map(|(id, _)| *id)))
+                .to_owned();
+            let result = self.db.execute(&stmt).await?;
+            if result.rows_affected() < chunk.len() as u64 {
+                let missing = chunk.iter().map(|(id, _)| *id).next().unwrap_or_default();
+                return Err(StoreError::UnknownDelivery(missing));
+            }
+        }
+        Ok(())
+    }
+
+    /// Telegram accepted the message: the delivery is `sent`.
+    pub async fn record_sent(
+        &self,
+        delivery_id: Uuid,
+        telegram_message_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.record_sent_many(&[(delivery_id, telegram_message_id)], now)
+            .await
+    }
+
+    /// Telegram asked to slow down (429): back to waiting, due at `due`, and the attempt is
+    /// given back — pacing is not the delivery's fault, so it does not count toward the
+    /// attempt budget.
+    pub async fn record_throttled(
+        &self,
+        delivery_id: Uuid,
+        error: &str,
+        due: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.release_claims(&[delivery_id], due, now).await?;
+        self.note_error(delivery_id, error).await
+    }
+
+    /// The attempt surely failed but may be retried: back to waiting, due at `due`, with the
+    /// error noted (the attempt counts).
+    pub async fn record_retry(
+        &self,
+        delivery_id: Uuid,
+        error: &str,
+        due: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let back = Expr::case(
+            Expr::col(C::UnknownSends).gt(0),
+            DeliveryStatus::Unknown.as_str(),
+        )
+        .finally(DeliveryStatus::Pending.as_str());
+        self.transition(
+            delivery_id,
+            &[DeliveryStatus::Sending],
+            vec![
+                (C::Status, SimpleExpr::Case(Box::new(back))),
+                (C::NextAttemptAt, Expr::value(due)),
+                (C::LastError, bounded(error)),
+                (C::UpdatedAt, Expr::value(now)),
+                (C::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None)),
+            ],
+        )
+        .await
+    }
+
+    /// The send's outcome is not known (it timed out: Telegram may have delivered it):
+    /// `unknown`, due again at `due`.
+    pub async fn record_unknown(
+        &self,
+        delivery_id: Uuid,
+        error: &str,
+        due: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.transition(
+            delivery_id,
+            &[DeliveryStatus::Sending],
+            vec![
+                (C::Status, Expr::value(DeliveryStatus::Unknown.as_str())),
+                (C::UnknownSends, Expr::col(C::UnknownSends).add(1)),
+                (C::NextAttemptAt, Expr::value(due)),
+                (C::LastError, bounded(error)),
+                (C::UpdatedAt, Expr::value(now)),
+                (C::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None)),
+            ],
+        )
+        .await
+    }
+
+    /// The delivery ends without being sent: `failed`, `blocked` or `expired` (any other
+    /// status is refused). `error`, when given, replaces `last_error`. No effect on a
+    /// delivery that is already final.
+    pub async fn record_final(
+        &self,
+        delivery_id: Uuid,
+        status: DeliveryStatus,
+        error: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if !matches!(
+            status,
+            DeliveryStatus::Failed | DeliveryStatus::Blocked | DeliveryStatus::Expired
+        ) {
+            return Err(StoreError::Invalid(format!(
+                "record_final takes failed, blocked or expired, not {status}"
+            )));
+        }
+        let mut set = vec![
+            (C::Status, Expr::value(status.as_str())),
+            (C::UpdatedAt, Expr::value(now)),
+            (C::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None)),
+        ];
+        if let Some(error) = error {
+            set.push((C::LastError, bounded(error)));
+        }
+        self.transition(delivery_id, &OPEN, set).await
+    }
+
+    /// Records many claimed deliveries as `expired` (past their signal's deadline) at once.
+    pub async fn record_expired_many(
+        &self,
+        ids: &[Uuid],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        for chunk in ids.chunks(BATCH) {
+            signal_deliveries::Entity::update_many()
+                .col_expr(C::Status, Expr::value(DeliveryStatus::Expired.as_str()))
+                .col_expr(C::LastError, bounded(PAST_DEADLINE))
+                .col_expr(C::UpdatedAt, Expr::value(now))
+                .col_expr(C::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+                .filter(C::Id.is_in(chunk.iter().copied()))
+                .filter(C::Status.is_in(OPEN.map(|s| s.as_str())))
+                .exec(&self.db)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Expires every waiting delivery of a signal whose deadline has passed (the reconciler,
+    /// so that a stale broadcast's backlog leaves the queue at once). Returns how many.
+    pub async fn expire_waiting(
+        &self,
+        signal_id: SignalId,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let result = signal_deliveries::Entity::update_many()
+            .col_expr(C::Status, Expr::value(DeliveryStatus::Expired.as_str()))
+            .col_expr(C::LastError, bounded(PAST_DEADLINE))
+            .col_expr(C::UpdatedAt, Expr::value(now))
+            .filter(C::SignalId.eq(signal_id.0))
+            .filter(C::Status.is_in(WAITING.map(|s| s.as_str())))
+            .exec(&self.db)
+            .await?;
+        Ok(result.rows_affected)
+    }
+
+    /// Takes back claims whose lease ran out (the replica holding them died or hung): the
+    /// send may have reached Telegram, so they become `unknown`, due at `due` — or `failed`
+    /// if an earlier send of theirs was already unknown. Returns how many were taken back.
+    pub async fn reclaim_abandoned(
+        &self,
+        now: DateTime<Utc>,
+        due: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let abandoned = || {
+            Cond::all()
+                .add(Expr::col(C::Status).eq(DeliveryStatus::Sending.as_str()))
+                .add(Expr::col(C::LeaseUntil).lt(now))
+        };
+        let failed = signal_deliveries::Entity::update_many()
+            .col_expr(C::Status, Expr::value(DeliveryStatus::Failed.as_str()))
+            .col_expr(C::UnknownSends, Expr::col(C::UnknownSends).add(1))
+            .col_expr(C::LastError, bounded(UNKNOWN_TWICE))
+            .col_expr(C::UpdatedAt, Expr::value(now))
+            .col_expr(C::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+            .filter(abandoned())
+            .filter(C::UnknownSends.gt(0))
+            .exec(&self.db)
+            .await?;
+        let unknown = signal_deliveries::Entity::update_many()
+            .col_expr(C::Status, Expr::value(DeliveryStatus::Unknown.as_str()))
+            .col_expr(C::UnknownSends, Expr::col(C::UnknownSends).add(1))
+            .col_expr(C::LastError, bounded(ABANDONED))
+            .col_expr(C::NextAttemptAt, Expr::value(due))
+            .col_expr(C::UpdatedAt, Expr::value(now))
+            .col_expr(C::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+            .filter(abandoned())
+            .exec(&self.db)
+            .await?;
+        Ok(failed.rows_affected + unknown.rows_affected)
+    }
+
+    /// Puts a signal's deliveries in the given final states back in the queue, due now, with
+    /// a fresh attempt budget (an operator re-driving them deliberately; their deadline is
+    /// lifted to `deadline`). Returns how many.
+    pub async fn requeue(
+        &self,
+        signal_id: SignalId,
+        statuses: &[DeliveryStatus],
+        deadline: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let statuses: Vec<&str> = statuses
+            .iter()
+            .filter(|s| matches!(s, DeliveryStatus::Failed | DeliveryStatus::Expired))
+            .map(|s| s.as_str())
+            .collect();
+        if statuses.is_empty() {
+            return Ok(0);
+        }
+        let result = signal_deliveries::Entity::update_many()
+            .col_expr(C::Status, Expr::value(DeliveryStatus::Pending.as_str()))
+            .col_expr(C::Attempts, Expr::value(0))
+            .col_expr(C::NextAttemptAt, Expr::value(now))
+            .col_expr(C::Deadline, Expr::value(deadline))
+            .col_expr(C::UpdatedAt, Expr::value(now))
+            .filter(C::SignalId.eq(signal_id.0))
+            .filter(C::Status.is_in(statuses))
+            .exec(&self.db)
+            .await?;
+        Ok(result.rows_affected)
+    }
+
+    /// One conditional `UPDATE` of a delivery that is in one of `from`.
+    async fn transition(
+        &self,
+        delivery_id: Uuid,
+        from: &[DeliveryStatus],
+        set: Vec<(C, SimpleExpr)>,
+    ) -> Result<(), StoreError> {
+        let mut update = signal_deliveries::Entity::update_many();
+        for (column, value) in set {
+            update = update.col_expr(column, value);
+        }
+        let result = update
+            .filter(C::Id.eq(delivery_id))
+            .filter(C::Status.is_in(from.iter().map(|s| s.as_str())))
+            .exec(&self.db)
+            .await?;
+        if result.rows_affected == 0 && self.status_of(delivery_id).await?.is_none() {
+            return Err(StoreError::UnknownDelivery(delivery_id));
+        }
+        Ok(())
+    }
+
+    async fn note_error(&self, delivery_id: Uuid, error: &str) -> Result<(), StoreError> {
+        signal_deliveries::Entity::update_many()
+            .col_expr(C::LastError, bounded(error))
+            .filter(C::Id.eq(delivery_id))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// The status of one delivery, if it exists.
+    pub async fn status_of(&self, delivery_id: Uuid) -> Result<Option<DeliveryStatus>, StoreError> {
+        let status: Option<String> = signal_deliveries::Entity::find_by_id(delivery_id)
+            .select_only()
+            .column(C::Status)
+            .into_tuple()
+            .one(&self.db)
+            .await?;
+        status
+            .map(|s| {
+                s.parse()
+                    .map_err(|e| StoreError::corrupt("signal_deliveries", delivery_id, e))
+            })
+            .transpose()
+    }
+}
+
+/// `last_error` of a delivery not sent by its signal's deadline.
+pub const PAST_DEADLINE: &str = "not sent by the signal's deadline";
+/// `last_error` of a claim taken back from a replica that stopped.
+const ABANDONED: &str = "the dispatcher sending it stopped before recording the outcome; Telegram may have delivered it";
+/// `last_error` of a delivery given up after two sends of unknown outcome.
+pub const UNKNOWN_TWICE: &str =
+    "two sends ended without an answer from Telegram; not sent again to avoid duplicates";
+
+/// The error text, cut to [`MAX_ERROR_CHARS`] characters.
+fn bounded(error: &str) -> SimpleExpr {
+    let cut: String = error.chars().take(MAX_ERROR_CHARS).collect();
+    Expr::value(cut)
+}

@@ -1,0 +1,369 @@
+//! The delivery queue: what a claim takes and in which order, leases, and every outcome.
+
+use std::collections::HashSet;
+
+use anyhow::ensure;
+use chrono::{DateTime, Duration, Utc};
+use herald_domain::{DeliveryStatus, SignalKind};
+use herald_store::{Claim, PULLED_AHEAD, QueuedSignal, Recipient, Store, StoreError, User};
+use uuid::Uuid;
+
+use crate::common::{noon, on_both_backends, signal, subscriber};
+
+on_both_backends!(
+    urgent_and_newer_go_first,
+    one_traders_messages_keep_their_order,
+    a_retried_message_holds_back_the_next,
+    leases_and_their_reclaim,
+    outcomes,
+    sweeps_and_requeue,
+    concurrent_claims_never_overlap,
+);
+
+const LEASE: Duration = Duration::seconds(30);
+const ORDER_WAIT: Duration = Duration::seconds(1);
+
+/// A signal of `kind` generated `minutes_ago` before `noon`, queued for `to`.
+async fn queued(
+    store: &Store,
+    kind: SignalKind,
+    minutes_ago: i64,
+    to: &[&User],
+) -> anyhow::Result<QueuedSignal> {
+    let s = signal(kind, 80, noon() - Duration::minutes(minutes_ago - 1));
+    let deadline = noon() + Duration::hours(1);
+    store.insert_signal(&s, noon(), deadline).await?;
+    let q = QueuedSignal::new(&s, Some(deadline));
+    let recipients: Vec<Recipient> = to
+        .iter()
+        .map(|u| Recipient {
+            user_id: u.id,
+            chat_id: u.chat_id,
+            format: herald_domain::SignalFormat::Detailed,
+        })
+        .collect();
+    store.create_deliveries(&q, &recipients, noon()).await?;
+    Ok(q)
+}
+
+async fn claim(store: &Store, n: usize, at: DateTime<Utc>) -> anyhow::Result<Vec<Claim>> {
+    Ok(store.claim_deliveries(n, at, LEASE, ORDER_WAIT).await?)
+}
+
+fn signals_of(claims: &[Claim]) -> Vec<herald_domain::SignalId> {
+    claims.iter().map(|c| c.signal_id).collect()
+}
+
+async fn urgent_and_newer_go_first(store: Store) -> anyhow::Result<()> {
+    let now = noon();
+    let mut users = Vec::new();
+    for n in 0..6 {
+        users.push(subscriber(&store, n, now).await?);
+    }
+    let old_buy = queued(
+        &store,
+        SignalKind::Buy,
+        30,
+        &[&users[0], &users[1], &users[2]],
+    )
+    .await?;
+    let alert = queued(&store, SignalKind::Alert, 40, &[&users[3], &users[4]]).await?;
+    let new_buy = queued(&store, SignalKind::Buy, 5, &[&users[5]]).await?;
+
+    let first = claim(&store, 3, now).await?;
+    ensure!(
+        signals_of(&first) == vec![alert.id, alert.id, new_buy.id],
+        "alerts, then the newer buy: {first:?}"
+    );
+    for c in &first {
+        ensure!(c.attempt == 1 && c.unknown_sends == 0 && c.deadline == alert.deadline);
+        ensure!(store.status_of(c.delivery_id).await? == Some(DeliveryStatus::Sending));
+    }
+    let rest = claim(&store, 10, now).await?;
+    ensure!(signals_of(&rest) == vec![old_buy.id; 3]);
+    ensure!(claim(&store, 10, now).await?.is_empty(), "all claimed");
+    Ok(())
+}
+
+async fn one_traders_messages_keep_their_order(store: Store) -> anyhow::Result<()> {
+    let now = noon();
+    let trader = subscriber(&store, 1, now).await?;
+    let buy = queued(&store, SignalKind::Buy, 10, &[&trader]).await?;
+    let close = queued(&store, SignalKind::Close, 2, &[&trader]).await?;
+
+    // Both in one claim: the buy first, though the close is more urgent.
+    let both = claim(&store, 10, now).await?;
+    ensure!(signals_of(&both) == vec![buy.id, close.id], "{both:?}");
+    let ids: Vec<Uuid> = both.iter().map(|c| c.delivery_id).collect();
+    store.release_claims(&ids, now, now).await?;
+
+    // One at a time: the close comes up first, is given back, and the buy is pulled ahead.
+    ensure!(claim(&store, 1, now).await?.is_empty(), "the close waits");
+    let close_row = store.deliveries_for_signal(close.id).await?.remove(0);
+    ensure!(close_row.status == DeliveryStatus::Pending && close_row.attempts == 0);
+    ensure!(close_row.next_attempt_at == Some(now + ORDER_WAIT));
+    let buy_row = store.deliveries_for_signal(buy.id).await?.remove(0);
+    ensure!(buy_row.priority == PULLED_AHEAD);
+
+    let next = claim(&store, 1, now).await?;
+    ensure!(signals_of(&next) == vec![buy.id], "{next:?}");
+    // While the buy is in flight, the close still waits.
+    ensure!(claim(&store, 1, now + ORDER_WAIT).await?.is_empty());
+    store.record_sent(next[0].delivery_id, 11, now).await?;
+    let last = claim(&store, 1, now + ORDER_WAIT * 2).await?;
+    ensure!(signals_of(&last) == vec![close.id]);
+    Ok(())
+}
+
+async fn a_retried_message_holds_back_the_next(store: Store) -> anyhow::Result<()> {
+    let now = noon();
+    let trader = subscriber(&store, 1, now).await?;
+    let other = subscriber(&store, 2, now).await?;
+    let buy = queued(&store, SignalKind::Buy, 10, &[&trader]).await?;
+    let first = claim(&store, 1, now).await?;
+    ensure!(signals_of(&first) == vec![buy.id]);
+    // The buy's send fails; it is due again in 5 s.
+    store
+        .record_retry(
+            first[0].delivery_id,
+            "502 Bad Gateway",
+            now + Duration::seconds(5),
+            now,
+        )
+        .await?;
+    let close = queued(&store, SignalKind::Close, 1, &[&trader, &other]).await?;
+    let claimed = claim(&store, 10, now + Duration::seconds(1)).await?;
+    ensure!(
+        claimed.len() == 1 && claimed[0].user_id == other.id,
+        "the trader's close waits for their buy: {claimed:?}"
+    );
+    // When the buy is due again, both come in one claim, the buy first.
+    let retried = claim(&store, 10, now + Duration::seconds(5)).await?;
+    ensure!(
+        signals_of(&retried) == vec![buy.id, close.id],
+        "{retried:?}"
+    );
+    ensure!(retried[0].attempt == 2 && retried[1].user_id == trader.id);
+    Ok(())
+}
+
+async fn leases_and_their_reclaim(store: Store) -> anyhow::Result<()> {
+    let now = noon();
+    let trader = subscriber(&store, 1, now).await?;
+    queued(&store, SignalKind::Buy, 10, &[&trader]).await?;
+    let at = |secs| now + Duration::seconds(secs);
+    let id = claim(&store, 1, at(0)).await?[0].delivery_id;
+
+    ensure!(
+        store.reclaim_abandoned(at(20), at(50)).await? == 0,
+        "lease holds"
+    );
+    store.renew_leases(&[id], at(60)).await?;
+    ensure!(
+        store.reclaim_abandoned(at(45), at(75)).await? == 0,
+        "renewed"
+    );
+    // Its replica died: the claim comes back as unknown, due later.
+    ensure!(store.reclaim_abandoned(at(61), at(91)).await? == 1);
+    let d = store.delivery(id).await?.unwrap();
+    ensure!(
+        d.status == DeliveryStatus::Unknown && d.unknown_sends == 1,
+        "{d:?}"
+    );
+    ensure!(d.next_attempt_at == Some(at(91)));
+    ensure!(
+        claim(&store, 1, at(90)).await?.is_empty(),
+        "not before its retry"
+    );
+    let again = claim(&store, 1, at(91)).await?;
+    ensure!(again.len() == 1 && again[0].attempt == 2 && again[0].unknown_sends == 1);
+    // The retry dies too: given up, never sent a third time.
+    ensure!(store.reclaim_abandoned(at(200), at(230)).await? == 1);
+    let d = store.delivery(id).await?.unwrap();
+    ensure!(
+        d.status == DeliveryStatus::Failed && d.unknown_sends == 2,
+        "{d:?}"
+    );
+    ensure!(d.last_error.as_deref() == Some(herald_store::UNKNOWN_TWICE));
+    Ok(())
+}
+
+async fn outcomes(store: Store) -> anyhow::Result<()> {
+    let now = noon();
+    let mut users = Vec::new();
+    for n in 0..5 {
+        users.push(subscriber(&store, n, now).await?);
+    }
+    let refs: Vec<&User> = users.iter().collect();
+    queued(&store, SignalKind::Buy, 10, &refs).await?;
+    let claims = claim(&store, 10, now).await?;
+    let id = |i: usize| claims[i].delivery_id;
+    let later = now + Duration::seconds(10);
+
+    // 429: the attempt is given back; due after the wait.
+    store
+        .record_throttled(id(0), "429 retry after 10", later, now)
+        .await?;
+    let d = store.delivery(id(0)).await?.unwrap();
+    ensure!(
+        d.status == DeliveryStatus::Pending && d.attempts == 0 && d.next_attempt_at == Some(later)
+    );
+    ensure!(d.last_error.as_deref() == Some("429 retry after 10"));
+    // A surely failed send: the attempt counts.
+    store
+        .record_retry(id(1), &"x".repeat(10_000), later, now)
+        .await?;
+    let d = store.delivery(id(1)).await?.unwrap();
+    ensure!(d.status == DeliveryStatus::Pending && d.attempts == 1);
+    ensure!(
+        d.last_error.unwrap().len() == 2000,
+        "long errors are cut, not refused"
+    );
+    // A timed-out send.
+    store.record_unknown(id(2), "timed out", later, now).await?;
+    let d = store.delivery(id(2)).await?.unwrap();
+    ensure!(d.status == DeliveryStatus::Unknown && d.unknown_sends == 1);
+    // Final outcomes, and only final ones.
+    store
+        .record_final(
+            id(3),
+            DeliveryStatus::Blocked,
+            Some("403 Forbidden: bot was blocked"),
+            now,
+        )
+        .await?;
+    for not_final in [
+        DeliveryStatus::Sent,
+        DeliveryStatus::Pending,
+        DeliveryStatus::Unknown,
+    ] {
+        match store.record_final(id(4), not_final, None, now).await {
+            Err(StoreError::Invalid(_)) => {}
+            other => anyhow::bail!("record_final({not_final}) should be refused: {other:?}"),
+        }
+    }
+    store.record_sent(id(4), 77, now).await?;
+    // Nothing moves a finished delivery back.
+    store.record_retry(id(4), "late", later, now).await?;
+    store.record_unknown(id(4), "late", later, now).await?;
+    store
+        .record_final(id(4), DeliveryStatus::Failed, Some("late"), now)
+        .await?;
+    store
+        .record_final(id(3), DeliveryStatus::Failed, Some("other"), now)
+        .await?;
+    let d = store.delivery(id(4)).await?.unwrap();
+    ensure!(d.status == DeliveryStatus::Sent && d.telegram_message_id == Some(77));
+    ensure!(store.delivery(id(3)).await?.unwrap().status == DeliveryStatus::Blocked);
+    // The unknown one is retried once more; the throttled and retried ones when due.
+    let retried = claim(&store, 10, later).await?;
+    ensure!(retried.len() == 3, "{retried:?}");
+
+    let missing = Uuid::now_v7();
+    for result in [
+        store.record_sent(missing, 1, now).await,
+        store.record_retry(missing, "e", now, now).await,
+        store
+            .record_final(missing, DeliveryStatus::Failed, None, now)
+            .await,
+    ] {
+        match result {
+            Err(StoreError::UnknownDelivery(id)) if id == missing => {}
+            other => anyhow::bail!("expected UnknownDelivery, got {other:?}"),
+        }
+    }
+    ensure!(store.status_of(missing).await?.is_none());
+    Ok(())
+}
+
+async fn sweeps_and_requeue(store: Store) -> anyhow::Result<()> {
+    let now = noon();
+    let mut users = Vec::new();
+    for n in 0..700 {
+        users.push(subscriber(&store, n, now).await?);
+    }
+    let refs: Vec<&User> = users.iter().collect();
+    let q = queued(&store, SignalKind::Buy, 10, &refs).await?;
+    // More than one statement's worth sent in one call.
+    let claims = claim(&store, 600, now).await?;
+    ensure!(claims.len() == 600);
+    let sent: Vec<(Uuid, i64)> = claims
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.delivery_id, 1000 + i as i64))
+        .collect();
+    store.record_sent_many(&sent, now).await?;
+    for (id, message) in [sent[0], sent[499], sent[500], *sent.last().unwrap()] {
+        let d = store.delivery(id).await?.unwrap();
+        ensure!(d.status == DeliveryStatus::Sent && d.telegram_message_id == Some(message));
+    }
+    ensure!(matches!(
+        store.record_sent_many(&[(Uuid::now_v7(), 5)], now).await,
+        Err(StoreError::UnknownDelivery(_))
+    ));
+    // One claimed past the deadline, the rest still waiting: the sweep expires the waiting.
+    let late = claim(&store, 1, now).await?;
+    store
+        .record_expired_many(&[late[0].delivery_id], now)
+        .await?;
+    ensure!(store.expire_waiting(q.id, now).await? == 99);
+    let counts = store.signal_delivery_counts(q.id).await?;
+    ensure!(
+        counts.sent == 600 && counts.expired == 100 && counts.total() == 700,
+        "{counts:?}"
+    );
+    ensure!(claim(&store, 10, now).await?.is_empty());
+    // An operator re-drives the expired ones with a new deadline.
+    let until = now + Duration::hours(2);
+    let requeued = store
+        .requeue(
+            q.id,
+            &[DeliveryStatus::Expired, DeliveryStatus::Sent],
+            Some(until),
+            now,
+        )
+        .await?;
+    ensure!(requeued == 100, "only the expired: {requeued}");
+    let again = claim(&store, 200, now).await?;
+    ensure!(
+        again.len() == 100
+            && again
+                .iter()
+                .all(|c| c.attempt == 1 && c.deadline == Some(until))
+    );
+    Ok(())
+}
+
+async fn concurrent_claims_never_overlap(store: Store) -> anyhow::Result<()> {
+    let now = noon();
+    let mut users = Vec::new();
+    for n in 0..300 {
+        users.push(subscriber(&store, n, now).await?);
+    }
+    let refs: Vec<&User> = users.iter().collect();
+    queued(&store, SignalKind::Buy, 10, &refs).await?;
+    let mut workers = Vec::new();
+    for _ in 0..4 {
+        let store = store.clone();
+        workers.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let claims = claim(&store, 7, now).await?;
+                if claims.is_empty() {
+                    return anyhow::Ok(mine);
+                }
+                mine.extend(claims.into_iter().map(|c| c.delivery_id));
+            }
+        }));
+    }
+    let mut seen = HashSet::new();
+    let mut total = 0;
+    for worker in workers {
+        for id in worker.await?? {
+            total += 1;
+            ensure!(seen.insert(id), "{id} claimed twice");
+        }
+    }
+    ensure!(total == 300 && seen.len() == 300);
+    Ok(())
+}

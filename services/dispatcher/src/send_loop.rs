@@ -1,0 +1,233 @@
+//! The sending side of a replica: claim due deliveries from the database queue, send each
+//! trader's in order, keep the claims' leases alive, and sleep when there is nothing to do
+//! until a nudge (or the idle poll) says there may be.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+use futures::StreamExt;
+use herald_store::Claim;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::context::DispatcherContext;
+use crate::deliver::{Outcome, deliver};
+
+/// How long shutdown waits for sends in flight.
+const DRAIN: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long to wait after the queue could not be read.
+const STORE_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Claims held by this replica, for lease renewal.
+type Held = Arc<Mutex<HashSet<Uuid>>>;
+
+/// Sends deliveries from the queue until `shutdown`, then lets the sends in flight finish and
+/// gives back the claims not yet started.
+pub async fn run_sends(
+    ctx: Arc<DispatcherContext>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let slots = Arc::new(Semaphore::new(ctx.policy.concurrency));
+    let held: Held = Arc::default();
+    let renewer = tokio::spawn(renew_leases(ctx.clone(), held.clone(), shutdown.clone()));
+    let nudges = tokio::spawn(listen_for_nudges(ctx.clone(), shutdown.clone()));
+    let mut tasks = JoinSet::new();
+    loop {
+        let first = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            p = slots.clone().acquire_owned() => p.expect("semaphore never closed"),
+        };
+        let mut permits = vec![first];
+        while permits.len() < ctx.policy.claim_batch {
+            match slots.clone().try_acquire_owned() {
+                Ok(p) => permits.push(p),
+                Err(_) => break,
+            }
+        }
+        let claims = match ctx
+            .store
+            .claim_deliveries(
+                permits.len(),
+                Utc::now(),
+                ctx.lease(),
+                chrono::TimeDelta::from_std(ctx.policy.order_wait).unwrap_or_default(),
+            )
+            .await
+        {
+            Ok(claims) => claims,
+            Err(e) => {
+                drop(permits);
+                tracing::warn!(error = %e, "could not claim deliveries; retrying");
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(STORE_RETRY) => continue,
+                }
+            }
+        };
+        permits.truncate(claims.len());
+        if claims.is_empty() {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = ctx.work.notified() => {}
+                _ = tokio::time::sleep(ctx.policy.idle_poll) => {}
+            }
+            continue;
+        }
+        held.lock()
+            .expect("held lock")
+            .extend(claims.iter().map(|c| c.delivery_id));
+        for group in by_trader(claims) {
+            let group_permits: Vec<_> = permits.drain(..group.len()).collect();
+            tasks.spawn(send_in_order(
+                ctx.clone(),
+                group,
+                group_permits,
+                held.clone(),
+                shutdown.clone(),
+            ));
+        }
+        while tasks.try_join_next().is_some() {}
+    }
+    let drained = tokio::time::timeout(DRAIN, async { while tasks.join_next().await.is_some() {} });
+    if drained.await.is_err() {
+        tracing::warn!(
+            abandoned = tasks.len(),
+            "shutdown: sends still in flight were abandoned; the reconciler will take their claims back"
+        );
+    }
+    renewer.abort();
+    nudges.abort();
+    Ok(())
+}
+
+/// Splits claims (grouped by trader, as [`herald_store::Store::claim_deliveries`] returns
+/// them) into one run per trader.
+fn by_trader(claims: Vec<Claim>) -> Vec<Vec<Claim>> {
+    let mut groups: Vec<Vec<Claim>> = Vec::new();
+    for claim in claims {
+        match groups.last_mut() {
+            Some(group) if group[0].user_id == claim.user_id => group.push(claim),
+            _ => groups.push(vec![claim]),
+        }
+    }
+    groups
+}
+
+/// Sends one trader's claims one after another. If one does not go out (it will be retried),
+/// the later ones are given back: they must not overtake it.
+async fn send_in_order(
+    ctx: Arc<DispatcherContext>,
+    claims: Vec<Claim>,
+    mut permits: Vec<OwnedSemaphorePermit>,
+    held: Held,
+    shutdown: CancellationToken,
+) {
+    let mut rest = claims.into_iter();
+    while let Some(claim) = rest.next() {
+        let stop = shutdown.is_cancelled();
+        let outcome = if stop {
+            None
+        } else {
+            Some(deliver(&ctx, &claim).await)
+        };
+        held.lock().expect("held lock").remove(&claim.delivery_id);
+        permits.pop();
+        let in_order = matches!(outcome, Some(Outcome::Sent { .. } | Outcome::Done(_)));
+        if !in_order {
+            let mut back: Vec<Uuid> = rest.by_ref().map(|c| c.delivery_id).collect();
+            if stop {
+                back.push(claim.delivery_id);
+            }
+            if !back.is_empty() {
+                let due = ctx.after(ctx.policy.order_wait);
+                if let Err(e) = ctx.store.release_claims(&back, due, Utc::now()).await {
+                    tracing::warn!(error = %e, "could not give claims back; the reconciler will");
+                }
+                let mut held = held.lock().expect("held lock");
+                for id in &back {
+                    held.remove(id);
+                }
+            }
+            return;
+        }
+    }
+}
+
+/// Renews the leases of the claims in hand every third of a lease, so that no claim of a
+/// live replica is taken back however long its sends wait for the budget.
+async fn renew_leases(ctx: Arc<DispatcherContext>, held: Held, shutdown: CancellationToken) {
+    let every = ctx.policy.lease / 3;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        let ids: Vec<Uuid> = held.lock().expect("held lock").iter().copied().collect();
+        if ids.is_empty() {
+            continue;
+        }
+        let until = ctx.after(ctx.policy.lease);
+        if let Err(e) = ctx.store.renew_leases(&ids, until).await {
+            tracing::warn!(error = %e, claims = ids.len(), "could not renew claim leases");
+        }
+    }
+}
+
+/// Turns nudges from other replicas' fan-outs into wake-ups of this replica's sender.
+async fn listen_for_nudges(ctx: Arc<DispatcherContext>, shutdown: CancellationToken) {
+    loop {
+        let mut nudges = match ctx.bus.delivery_nudges().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for nudges; polling only");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(STORE_RETRY) => continue,
+                }
+            }
+        };
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                n = nudges.next() => match n {
+                    Some(_) => ctx.work.notify_one(),
+                    None => break,
+                },
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use herald_domain::{SignalFormat, SignalId};
+
+    fn claim(user: u128, n: u128) -> Claim {
+        Claim {
+            delivery_id: Uuid::from_u128(n),
+            signal_id: SignalId(Uuid::from_u128(n)),
+            user_id: Uuid::from_u128(user),
+            chat_id: user as i64,
+            format: SignalFormat::Compact,
+            attempt: 1,
+            unknown_sends: 0,
+            priority: 2,
+            signal_generated_at: None,
+            deadline: None,
+        }
+    }
+
+    #[test]
+    fn one_run_per_trader_in_the_order_given() {
+        let groups = by_trader(vec![claim(1, 1), claim(1, 2), claim(2, 3), claim(3, 4)]);
+        let ids: Vec<Vec<u128>> = groups
+            .iter()
+            .map(|g| g.iter().map(|c| c.delivery_id.as_u128()).collect())
+            .collect();
+        assert_eq!(ids, vec![vec![1, 2], vec![3], vec![4]]);
+    }
+}
