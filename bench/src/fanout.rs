@@ -4,7 +4,6 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use herald_store::TelegramProfile;
 
 use crate::ingest::backend;
 use crate::stack::{Services, Stack, signal_body};
@@ -52,29 +51,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let store = herald_store::Store::connect(&stack.settings.database_url).await?;
     let seeding = Instant::now();
     let now = Utc::now();
-    let ids: Vec<i64> = (0..args.subscribers).map(|i| 10_000_000 + i).collect();
-    futures::future::try_join_all(ids.chunks(ids.len().div_ceil(16).max(1)).map(|chunk| {
-        let store = store.clone();
-        async move {
-            for &id in chunk {
-                let user = store
-                    .register_user(
-                        &TelegramProfile {
-                            telegram_id: id,
-                            chat_id: id,
-                            username: None,
-                            first_name: Some("Trader".into()),
-                            last_name: None,
-                        },
-                        now,
-                    )
-                    .await?;
-                store.subscribe(user.user.id, now).await?;
-            }
-            anyhow::Ok(())
-        }
-    }))
-    .await?;
+    crate::seed::traders(&store, 10_000_000, args.subscribers, now).await?;
     eprintln!(
         "seeded {} subscribers in {:.1?}",
         args.subscribers,

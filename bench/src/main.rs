@@ -11,6 +11,8 @@
 mod fanout;
 mod ingest;
 mod latency;
+mod seed;
+mod select;
 mod stack;
 mod writes;
 
@@ -33,6 +35,8 @@ enum Bench {
     Fanout(fanout::Args),
     /// The dispatcher's batched writes alone, by batch size.
     Writes(writes::Args),
+    /// Recipient selection page by page at a million traders.
+    Select(select::Args),
     /// All three with their default sizes.
     All,
 }
@@ -45,6 +49,7 @@ async fn main() -> anyhow::Result<()> {
         Bench::Latency(args) => latency::run(args).await,
         Bench::Fanout(args) => fanout::run(args).await,
         Bench::Writes(args) => writes::run(args).await,
+        Bench::Select(args) => select::run(args).await,
         Bench::All => {
             ingest::run(ingest::Args::default()).await?;
             latency::run(latency::Args::default()).await?;

@@ -34,6 +34,8 @@ pub enum Service {
     CommandBot,
     /// `herald-admin-api`
     AdminApi,
+    /// Another `herald-dispatcher` replica, numbered (the first is [`Service::Dispatcher`]).
+    DispatcherReplica(u8),
 }
 
 impl Service {
@@ -44,6 +46,7 @@ impl Service {
             Self::Dispatcher => ("herald-dispatcher", &[]),
             Self::CommandBot => ("herald-command-bot", &[]),
             Self::AdminApi => ("herald-admin-api", &[]),
+            Self::DispatcherReplica(_) => ("herald-dispatcher", &[]),
         }
     }
 }
@@ -192,7 +195,7 @@ impl Stack {
         let checks: &[&str] = match service {
             Service::All => &["INGEST", "ADMIN", "DISPATCHER", "COMMAND_BOT"],
             Service::IngestApi => &["INGEST"],
-            Service::Dispatcher => &["DISPATCHER"],
+            Service::Dispatcher | Service::DispatcherReplica(_) => &["DISPATCHER"],
             Service::CommandBot => &["COMMAND_BOT"],
             Service::AdminApi => &["ADMIN"],
         };
@@ -384,6 +387,32 @@ impl Stack {
         self.telegram
             .wait_for_messages(user.id, before + 2, WAIT)
             .await?;
+        Ok(())
+    }
+
+    /// Registers and subscribes traders with these Telegram ids straight in the database, as
+    /// if each had said /start and /subscribe a minute ago (thousands of them would take
+    /// minutes through the bot at Telegram's pace).
+    pub async fn seed_subscribers(&self, ids: &[i64]) -> anyhow::Result<()> {
+        let store = self.store().await?;
+        let at = chrono::Utc::now() - chrono::TimeDelta::minutes(1);
+        for &id in ids {
+            let user = store
+                .register_user(
+                    &herald_store::TelegramProfile {
+                        telegram_id: id,
+                        chat_id: id,
+                        username: Some(format!("trader{id}")),
+                        first_name: Some("Trader".into()),
+                        last_name: None,
+                    },
+                    at,
+                )
+                .await?
+                .user;
+            store.subscribe(user.id, at).await?;
+        }
+        store.close().await?;
         Ok(())
     }
 

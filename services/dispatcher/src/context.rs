@@ -19,7 +19,8 @@ pub struct Policy {
     /// Attempts before a delivery is recorded as failed (429s do not count: they are
     /// Telegram's pacing, not the delivery's fault).
     pub max_attempts: u32,
-    /// Sends in flight at once in this replica.
+    /// Sends in flight at once in this replica (claims held: each waits for the budget, then
+    /// sends).
     pub concurrency: usize,
     /// Most deliveries claimed from the queue at once (a claim takes at most as many as
     /// there are free send slots).
@@ -50,10 +51,20 @@ pub struct Policy {
 
 impl Policy {
     /// The policy the settings ask for.
+    ///
+    /// With a paced budget a replica holds no more claims than the whole bot may send in a
+    /// second: a claim waiting for the budget is a message a newer signal cannot overtake,
+    /// and one a crash would strand until its lease runs out.
     pub fn from_settings(settings: &Settings) -> Self {
+        let rate = settings.telegram_rate_limit as usize;
+        let concurrency = if rate > 0 {
+            settings.dispatcher_concurrency.min(rate.max(4))
+        } else {
+            settings.dispatcher_concurrency
+        };
         Self {
             max_attempts: settings.delivery_max_attempts,
-            concurrency: settings.dispatcher_concurrency,
+            concurrency,
             lease: Duration::from_secs(settings.ack_wait_secs),
             signal_ttl: Duration::from_secs(settings.signal_ttl_secs),
             ..Self::default()
