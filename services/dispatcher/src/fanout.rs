@@ -11,7 +11,7 @@
 use chrono::{DateTime, Utc};
 use herald_bus::Raw;
 use herald_domain::{Rejection, Signal, SignalId, check_fresh, parse_signal_or_id};
-use herald_store::{QueuedSignal, StoreError};
+use herald_store::{Fanout, QueuedSignal, StoreError};
 
 use crate::context::DispatcherContext;
 
@@ -111,12 +111,21 @@ async fn fan_out(
             .map_err(db("loading the stored signal"))?
             .unwrap_or(signal)
     };
-    let fanout = ctx
-        .store
-        .fanout(signal.id)
-        .await
-        .map_err(db("reading the fan-out's progress"))?
-        .ok_or_else(|| "the signal vanished after it was stored".to_string())?;
+    let fanout = if inserted {
+        // Just stored: nothing recorded yet (one round trip saved on the hot path).
+        Fanout {
+            received_at: arrived,
+            deadline: Some(deadline),
+            cursor: None,
+            done: false,
+        }
+    } else {
+        ctx.store
+            .fanout(signal.id)
+            .await
+            .map_err(db("reading the fan-out's progress"))?
+            .ok_or_else(|| "the signal vanished after it was stored".to_string())?
+    };
     if fanout.done {
         return Ok(SignalOutcome::AlreadyDispatched);
     }
