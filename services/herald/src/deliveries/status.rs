@@ -132,15 +132,8 @@ fn progress_line(
 /// final, or Ctrl-C. A failed read is reported and tried again: a long watch outlives a
 /// database blip.
 async fn watch(store: &Store, id: SignalId, interval: Duration) -> anyhow::Result<()> {
-    let bar = std::io::stdout().is_terminal().then(|| {
-        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stdout());
-        bar.set_style(
-            ProgressStyle::with_template("[{bar:40}] {human_pos}/{human_len} final · {msg}")
-                .expect("a valid template")
-                .progress_chars("=> "),
-        );
-        bar
-    });
+    let terminal = std::io::stdout().is_terminal();
+    let mut bar: Option<ProgressBar> = None;
     let started = Instant::now();
     let mut progress = Progress::new(WINDOW);
     let mut ticks = tokio::time::interval(interval);
@@ -169,11 +162,17 @@ async fn watch(store: &Store, id: SignalId, interval: Duration) -> anyhow::Resul
         let open = counts.total().saturating_sub(done);
         progress.record(started.elapsed(), done);
         let (rate, eta) = (progress.rate(), progress.eta(open));
+        if terminal && bar.is_none() {
+            bar = Some(progress_bar());
+        }
         match &bar {
             Some(bar) => {
                 bar.set_length(counts.total());
                 bar.set_position(done);
                 bar.set_message(progress_text(&counts, fanout.done, rate, eta));
+                if bar.is_hidden() {
+                    bar.set_draw_target(ProgressDrawTarget::stdout());
+                }
             }
             None => println!(
                 "{} {}",
@@ -189,6 +188,18 @@ async fn watch(store: &Store, id: SignalId, interval: Duration) -> anyhow::Resul
             return Ok(());
         }
     }
+}
+
+/// The bar on a terminal: it takes the terminal's width, whatever the message's length.
+/// Hidden until its first figures are set, so it never shows made-up ones.
+fn progress_bar() -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
+    bar.set_style(
+        ProgressStyle::with_template("[{wide_bar}] {human_pos}/{human_len} final · {msg}")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar
 }
 
 async fn read(store: &Store, id: SignalId) -> anyhow::Result<(DeliveryCounts, Fanout)> {
