@@ -294,14 +294,26 @@ impl Stack {
         Ok(child.wait()?)
     }
 
-    /// Runs the `herald` CLI with this stack's settings and returns its stdout.
-    pub async fn herald(&self, args: &[&str]) -> anyhow::Result<String> {
-        let out = tokio::process::Command::new(binary_path("herald")?)
+    /// The `herald` CLI with `args` and this stack's settings, not started yet: for a test
+    /// that reads its exit status and stderr, changes a setting, or runs it beside the
+    /// services. Its standard input is empty; stdout and stderr are piped.
+    pub fn herald_command(&self, args: &[&str]) -> anyhow::Result<tokio::process::Command> {
+        let mut command = tokio::process::Command::new(binary_path("herald")?);
+        command
             .args(args)
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env_remove("HERALD_CONFIG")
             .current_dir(self.logs.path())
-            .output()
-            .await?;
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        Ok(command)
+    }
+
+    /// Runs the `herald` CLI with this stack's settings and returns its stdout.
+    pub async fn herald(&self, args: &[&str]) -> anyhow::Result<String> {
+        let out = self.herald_command(args)?.output().await?;
         if !out.status.success() {
             bail!(
                 "herald {args:?} failed: {}",

@@ -38,7 +38,9 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, TimeDelta, Utc};
 use herald_domain::{DeliveryStatus, SignalFormat, SignalId};
 use sea_orm::sea_query::{Cond, Expr, ExprTrait, LockBehavior, LockType, Order, Query, SimpleExpr};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
+};
 use uuid::Uuid;
 
 use crate::entity::signal_deliveries::{self, Column as C};
@@ -66,6 +68,22 @@ type OpenDelivery = (Option<DateTime<Utc>>, Uuid, DeliveryStatus);
 /// Priority of a trader's older delivery pulled ahead of the queue so that their newer one
 /// can follow it.
 pub const PULLED_AHEAD: i16 = 0;
+
+/// The statuses [`Store::requeue`] takes back: deliveries that ended without reaching the
+/// trader for a reason an operator can fix (an outage, a bug) or outwait (a deadline).
+/// `blocked` is not among them: those traders blocked the bot or deleted the chat, and get
+/// signals again once they `/start` the bot.
+pub const REQUEUEABLE: [DeliveryStatus; 2] = [DeliveryStatus::Failed, DeliveryStatus::Expired];
+
+/// What [`Store::requeue`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Requeued {
+    /// Deliveries put back in the queue.
+    pub requeued: u64,
+    /// Deliveries in the asked states left as they were because Telegram may have delivered
+    /// them (a send of theirs ended without an answer).
+    pub held_back: u64,
+}
 
 /// A claimed delivery: the row is `sending`, held by the claimer until its lease runs out.
 /// Everything needed to send it comes from the row, never from a message on the bus.
@@ -481,6 +499,9 @@ impl Store {
 
     /// Expires every waiting delivery of a signal whose deadline has passed (the reconciler,
     /// so that a stale broadcast's backlog leaves the queue at once). Returns how many.
+    ///
+    /// Each row's own deadline decides: one an operator re-drove with a later deadline
+    /// ([`Store::requeue`]) stays in the queue until that deadline.
     pub async fn expire_waiting(
         &self,
         signal_id: SignalId,
@@ -492,6 +513,11 @@ impl Store {
             .col_expr(C::UpdatedAt, Expr::value(now))
             .filter(C::SignalId.eq(signal_id.0))
             .filter(C::Status.is_in(WAITING.map(|s| s.as_str())))
+            .filter(
+                Cond::any()
+                    .add(C::Deadline.is_null())
+                    .add(C::Deadline.lte(now)),
+            )
             .exec(&self.db)
             .await?;
         Ok(result.rows_affected)
@@ -533,35 +559,59 @@ impl Store {
         Ok(failed.rows_affected + unknown.rows_affected)
     }
 
-    /// Puts a signal's deliveries in the given final states back in the queue, due now, with
-    /// a fresh attempt budget (an operator re-driving them deliberately; their deadline is
-    /// lifted to `deadline`). Returns how many.
+    /// Puts a signal's `failed` and/or `expired` deliveries (`statuses`; any other status is
+    /// refused with [`StoreError::Invalid`]: see [`REQUEUEABLE`]) back in the queue: `pending`,
+    /// due now, with a fresh attempt budget and the deadline `deadline` (`None`: none) — an
+    /// operator re-driving them deliberately.
+    ///
+    /// A delivery one of whose sends ended without an answer from Telegram may have reached
+    /// the trader already: it is requeued only with `maybe_delivered`, and otherwise counted
+    /// in [`Requeued::held_back`]. Its count of unknown sends is kept, so that a re-drive
+    /// that times out again is given up at once rather than sent once more.
     pub async fn requeue(
         &self,
         signal_id: SignalId,
         statuses: &[DeliveryStatus],
         deadline: Option<DateTime<Utc>>,
+        maybe_delivered: bool,
         now: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
-        let statuses: Vec<&str> = statuses
-            .iter()
-            .filter(|s| matches!(s, DeliveryStatus::Failed | DeliveryStatus::Expired))
-            .map(|s| s.as_str())
-            .collect();
-        if statuses.is_empty() {
-            return Ok(0);
+    ) -> Result<Requeued, StoreError> {
+        if let Some(other) = statuses.iter().find(|s| !REQUEUEABLE.contains(s)) {
+            return Err(StoreError::Invalid(format!(
+                "only failed and expired deliveries can be requeued, not {other}"
+            )));
         }
-        let result = signal_deliveries::Entity::update_many()
+        if statuses.is_empty() {
+            return Ok(Requeued::default());
+        }
+        let statuses: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
+        let mut update = signal_deliveries::Entity::update_many()
             .col_expr(C::Status, Expr::value(DeliveryStatus::Pending.as_str()))
             .col_expr(C::Attempts, Expr::value(0))
             .col_expr(C::NextAttemptAt, Expr::value(now))
             .col_expr(C::Deadline, Expr::value(deadline))
+            .col_expr(C::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
             .col_expr(C::UpdatedAt, Expr::value(now))
             .filter(C::SignalId.eq(signal_id.0))
-            .filter(C::Status.is_in(statuses))
-            .exec(&self.db)
-            .await?;
-        Ok(result.rows_affected)
+            .filter(C::Status.is_in(statuses.iter().copied()));
+        if !maybe_delivered {
+            update = update.filter(C::UnknownSends.eq(0));
+        }
+        let requeued = update.exec(&self.db).await?.rows_affected;
+        let held_back = if maybe_delivered {
+            0
+        } else {
+            signal_deliveries::Entity::find()
+                .filter(C::SignalId.eq(signal_id.0))
+                .filter(C::Status.is_in(statuses))
+                .filter(C::UnknownSends.gt(0))
+                .count(&self.db)
+                .await?
+        };
+        Ok(Requeued {
+            requeued,
+            held_back,
+        })
     }
 
     /// One conditional `UPDATE` of a delivery that is in one of `from`.

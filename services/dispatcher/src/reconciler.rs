@@ -7,7 +7,9 @@
 //!    `unknown` and get their one retry — or `failed` if a send of theirs was already
 //!    unknown ([`herald_store::Store::reclaim_abandoned`]);
 //! 2. expires the waiting deliveries of signals whose deadline has passed, so a stale
-//!    broadcast's backlog leaves the queue at once instead of being claimed row by row;
+//!    broadcast's backlog leaves the queue at once instead of being claimed row by row
+//!    (each row's own deadline decides: one an operator re-drove with a later deadline
+//!    waits for it);
 //! 3. publishes again the signals whose fan-out never finished and whose bus message is gone
 //!    (with the signal's id as `Nats-Msg-Id`: while the original message is still in the
 //!    stream, the copy is dropped as a duplicate), so the fan-out resumes from its cursor.

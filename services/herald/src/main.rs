@@ -3,6 +3,7 @@
 
 mod all;
 mod api_key;
+mod deliveries;
 mod demo;
 
 use clap::{Parser, Subcommand};
@@ -34,6 +35,11 @@ enum Mode {
     ApiKey {
         #[command(subcommand)]
         action: api_key::Action,
+    },
+    /// Watch and re-drive one signal's deliveries.
+    Deliveries {
+        #[command(subcommand)]
+        action: deliveries::Action,
     },
     /// Run everything on embedded defaults with a Telegram double in-process, subscribe a demo
     /// trader, send a demo signal and show what the trader receives.
@@ -90,6 +96,7 @@ async fn run() -> anyhow::Result<()> {
             Ok(())
         }
         Mode::ApiKey { action } => api_key::run(&Settings::load()?, action).await,
+        Mode::Deliveries { action } => deliveries::run(&Settings::load()?, action).await,
         Mode::Demo(args) => demo::run(Settings::load()?, args).await,
     }
 }

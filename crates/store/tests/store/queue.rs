@@ -17,6 +17,7 @@ on_both_backends!(
     leases_and_their_reclaim,
     outcomes,
     sweeps_and_requeue,
+    requeue_rules,
     concurrent_claims_never_overlap,
 );
 
@@ -306,7 +307,8 @@ async fn sweeps_and_requeue(store: Store) -> anyhow::Result<()> {
     store
         .record_expired_many(&[late[0].delivery_id], now)
         .await?;
-    ensure!(store.expire_waiting(q.id, now).await? == 99);
+    let past_deadline = q.deadline.unwrap();
+    ensure!(store.expire_waiting(q.id, past_deadline).await? == 99);
     let counts = store.signal_delivery_counts(q.id).await?;
     ensure!(
         counts.sent == 600 && counts.expired == 100 && counts.total() == 700,
@@ -316,14 +318,12 @@ async fn sweeps_and_requeue(store: Store) -> anyhow::Result<()> {
     // An operator re-drives the expired ones with a new deadline.
     let until = now + Duration::hours(2);
     let requeued = store
-        .requeue(
-            q.id,
-            &[DeliveryStatus::Expired, DeliveryStatus::Sent],
-            Some(until),
-            now,
-        )
+        .requeue(q.id, &[DeliveryStatus::Expired], Some(until), false, now)
         .await?;
-    ensure!(requeued == 100, "only the expired: {requeued}");
+    ensure!(
+        requeued.requeued == 100 && requeued.held_back == 0,
+        "{requeued:?}"
+    );
     let again = claim(&store, 200, now).await?;
     ensure!(
         again.len() == 100
@@ -331,6 +331,99 @@ async fn sweeps_and_requeue(store: Store) -> anyhow::Result<()> {
                 .iter()
                 .all(|c| c.attempt == 1 && c.deadline == Some(until))
     );
+    Ok(())
+}
+
+async fn requeue_rules(store: Store) -> anyhow::Result<()> {
+    let now = noon();
+    let mut users = Vec::new();
+    for n in 0..6 {
+        users.push(subscriber(&store, n, now).await?);
+    }
+    let refs: Vec<&User> = users.iter().collect();
+    let q = queued(&store, SignalKind::Buy, 10, &refs).await?;
+    let claims = claim(&store, 6, now).await?;
+    let id = |n: usize| claims[n].delivery_id;
+    // 0 sent, 1 blocked, 2 failed, 3 failed after a send of unknown outcome, 4 expired,
+    // 5 still waiting.
+    store.record_sent(id(0), 7, now).await?;
+    store
+        .record_final(id(1), DeliveryStatus::Blocked, Some("blocked"), now)
+        .await?;
+    store
+        .record_final(id(2), DeliveryStatus::Failed, Some("500"), now)
+        .await?;
+    store.record_unknown(id(3), "timed out", now, now).await?;
+    let retried = claim(&store, 6, now).await?;
+    ensure!(retried.len() == 1 && retried[0].delivery_id == id(3));
+    store
+        .record_final(id(3), DeliveryStatus::Failed, Some("500"), now)
+        .await?;
+    store.record_expired_many(&[id(4)], now).await?;
+    store
+        .release_claims(&[id(5)], now + Duration::hours(9), now)
+        .await?;
+
+    // Statuses that make no sense are refused, and nothing changes.
+    for wrong in [
+        DeliveryStatus::Sent,
+        DeliveryStatus::Pending,
+        DeliveryStatus::Sending,
+        DeliveryStatus::Unknown,
+        DeliveryStatus::Blocked,
+    ] {
+        let result = store
+            .requeue(q.id, &[DeliveryStatus::Failed, wrong], None, true, now)
+            .await;
+        ensure!(
+            matches!(result, Err(StoreError::Invalid(ref m)) if m.contains(wrong.as_str())),
+            "{wrong}: {result:?}"
+        );
+    }
+    ensure!(store.status_of(id(2)).await? == Some(DeliveryStatus::Failed));
+    ensure!(store.requeue(q.id, &[], None, false, now).await? == herald_store::Requeued::default());
+
+    // Failed ones: the one that may have reached the trader is held back.
+    let later = now + Duration::minutes(5);
+    let until = later + Duration::hours(4);
+    let done = store
+        .requeue(q.id, &[DeliveryStatus::Failed], Some(until), false, later)
+        .await?;
+    ensure!(done.requeued == 1 && done.held_back == 1, "{done:?}");
+    let d = store.delivery(id(2)).await?.unwrap();
+    ensure!(
+        d.status == DeliveryStatus::Pending && d.attempts == 0,
+        "{d:?}"
+    );
+    ensure!(d.deadline == Some(until) && d.next_attempt_at == Some(later));
+    ensure!(store.status_of(id(3)).await? == Some(DeliveryStatus::Failed));
+    // Past the signal's own deadline the reconciler's sweep leaves the re-driven one alone.
+    let swept_at = q.deadline.unwrap() + Duration::minutes(1);
+    ensure!(store.expire_waiting(q.id, swept_at).await? == 1, "only #5");
+    ensure!(store.status_of(id(2)).await? == Some(DeliveryStatus::Pending));
+    ensure!(
+        store.expire_waiting(q.id, until).await? == 1,
+        "#2 at its own"
+    );
+
+    // Asked to, the maybe-delivered one goes too, its unknown send remembered.
+    let done = store
+        .requeue(q.id, &[DeliveryStatus::Failed], Some(until), true, later)
+        .await?;
+    ensure!(done.requeued == 1 && done.held_back == 0, "{done:?}");
+    let d = store.delivery(id(3)).await?.unwrap();
+    ensure!(
+        d.status == DeliveryStatus::Pending && d.unknown_sends == 1,
+        "{d:?}"
+    );
+    // Expired ones, any number of times; sent and blocked never move.
+    let done = store
+        .requeue(q.id, &[DeliveryStatus::Expired], None, false, later)
+        .await?;
+    ensure!(done.requeued == 3, "#2, #4 and #5: {done:?}");
+    ensure!(store.delivery(id(4)).await?.unwrap().deadline.is_none());
+    ensure!(store.status_of(id(0)).await? == Some(DeliveryStatus::Sent));
+    ensure!(store.status_of(id(1)).await? == Some(DeliveryStatus::Blocked));
     Ok(())
 }
 
