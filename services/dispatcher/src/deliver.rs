@@ -5,7 +5,7 @@ use std::time::Duration;
 use chrono::Utc;
 use herald_domain::{DeliveryJobV1, DeliveryStatus, SignalId};
 use herald_store::AttemptStart;
-use herald_telegram::SendError;
+use herald_telegram::{Priority, SendError};
 
 use crate::context::DispatcherContext;
 
@@ -93,7 +93,10 @@ async fn try_deliver(ctx: &DispatcherContext, job: &DeliveryJobV1) -> anyhow::Re
     };
 
     let started = std::time::Instant::now();
-    let result = ctx.sender.send_html(job.chat_id, &text).await;
+    let result = ctx
+        .sender
+        .send_html(job.chat_id, &text, Priority::Bulk)
+        .await;
     metrics::histogram!("herald_dispatcher_send_duration_seconds")
         .record(started.elapsed().as_secs_f64());
     let now = Utc::now();
@@ -130,11 +133,19 @@ async fn try_deliver(ctx: &DispatcherContext, job: &DeliveryJobV1) -> anyhow::Re
             tracing::info!(user_id = %job.user_id, "chat not found; trader marked inactive");
             Outcome::Done(DeliveryStatus::Blocked)
         }
-        Err(SendError::Transient(reason)) if attempt < ctx.policy.max_attempts => {
+        // `Unknown` (the message may have arrived) is retried like `Transient` until the
+        // dispatcher records it as its own status.
+        Err(SendError::Transient(reason) | SendError::Unknown(reason))
+            if attempt < ctx.policy.max_attempts =>
+        {
             store.record_retry(job.delivery_id, &reason, now).await?;
             Outcome::Retry(ctx.policy.backoff(attempt))
         }
-        Err(SendError::Transient(reason)) | Err(SendError::Permanent(reason)) => {
+        Err(
+            SendError::Transient(reason)
+            | SendError::Unknown(reason)
+            | SendError::Permanent(reason),
+        ) => {
             store
                 .record_final(job.delivery_id, DeliveryStatus::Failed, Some(&reason), now)
                 .await?;

@@ -61,12 +61,8 @@ pub async fn run(
     )
     .await?;
     let bot = herald_telegram::bot(&token, &settings.telegram_api_url)?;
-    let limits = herald_telegram::LimiterConfig {
-        messages_per_second: (settings.telegram_rate_limit > 0)
-            .then_some(settings.telegram_rate_limit),
-        ..herald_telegram::LimiterConfig::default()
-    };
-    let sender = herald_telegram::Sender::new(bot, herald_telegram::Limiter::new(limits));
+    let limits = herald_telegram::LimiterConfig::with_rate(settings.telegram_rate_limit);
+    let sender = herald_telegram::Sender::new(bot, Arc::new(herald_telegram::Limiter::new(limits)));
     // JetStream keeps a consumer's ack wait from when it was created: the work must report
     // progress by that one, whatever the setting says now.
     let signals = bus.signal_consumer().await?;

@@ -2,6 +2,7 @@
 //! every answer Telegram can give ends in the right recorded state and the right instruction
 //! for the consumer loop.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -37,7 +38,7 @@ async fn setup(policy: Policy) -> anyhow::Result<Setup> {
     )
     .await?;
     let bot = herald_telegram::bot(TOKEN, &double.api_url())?;
-    let sender = Sender::new(bot, Limiter::new(LimiterConfig::unlimited()));
+    let sender = Sender::new(bot, Arc::new(Limiter::new(LimiterConfig::unlimited())));
     Ok(Setup {
         ctx: DispatcherContext::new(store, bus, sender, policy),
         double,
@@ -148,7 +149,7 @@ async fn too_many_requests_is_retried_after_telegrams_delay_and_pauses_sending()
         "a 429 does not use up an attempt"
     );
     assert!(
-        s.ctx.sender.limiter().paused_until().is_some(),
+        s.ctx.sender.budget().paused_until().is_some(),
         "every send pauses"
     );
     s.finish().await
