@@ -29,6 +29,6 @@ mod sender;
 pub use bot::{CONNECT_TIMEOUT, POLLING_TIMEOUT, REQUEST_TIMEOUT, TelegramError, bot};
 pub use budget::{BoxFuture, Budget, Priority};
 pub use error::{SendError, classify, scrub};
-pub use limiter::{DEFAULT_GUARD, Limiter, LimiterConfig};
+pub use limiter::{DEFAULT_GUARD, LATE_TOLERANCE, Limiter, LimiterConfig, MAX_LATE_SLOTS};
 pub use sender::{REPLY_TRIES, Sender, SentMessageId, describe_metrics};
 pub use teloxide;

@@ -17,7 +17,10 @@
 //! request's arrival can squeeze 31 arrivals into one second. Every window is therefore
 //! widened by [`LimiterConfig::guard`] (default [`DEFAULT_GUARD`]): sends are spaced
 //! `(1 s + guard) / rate` apart, a chat's sends `per_chat_interval + guard`, a group's 20
-//! within `60 s + guard`. With 25 ms that is 97.6 % of the nominal rate.
+//! within `60 s + guard`. With 25 ms that is 97.6 % of the nominal rate. And a send that
+//! wakes more than [`LATE_TOLERANCE`] after its slot started gives the slot up and takes
+//! another (up to [`MAX_LATE_SLOTS`] times), so that a stalled process does not release a
+//! bunch of late sends at once.
 
 mod pace;
 
@@ -33,6 +36,15 @@ use pace::{Pick, State, Waiter};
 /// The default widening of every rate window (see the module docs): enough for the jitter
 /// between a slot and the request's arrival measured on loopback (`docs/benchmarks.md`).
 pub const DEFAULT_GUARD: Duration = Duration::from_millis(25);
+
+/// How late after its slot's start a send may still go. A send that wakes later than this
+/// (a busy CPU) would arrive bunched with the sends after it — squeezing more into one
+/// window than the guard covers — so its slot is given up and a new one taken instead.
+pub const LATE_TOLERANCE: Duration = Duration::from_millis(15);
+
+/// How many late slots one send gives up before it goes late all the same (so that a
+/// starved process still makes progress).
+pub const MAX_LATE_SLOTS: u32 = 3;
 
 /// Telegram's window for group chats.
 const GROUP_WINDOW: Duration = Duration::from_secs(60);
@@ -240,13 +252,19 @@ async fn drive(inner: Arc<Inner>) {
 impl Budget for Limiter {
     fn acquire(&self, chat_id: i64, priority: Priority) -> BoxFuture<'_, ()> {
         Box::pin(async move {
+            let mut late = 0;
             loop {
                 let slot = self.grant(chat_id, priority, Duration::ZERO).await;
                 tokio::time::sleep_until(slot).await;
                 // A pause may have begun while we waited: then this slot is void.
-                if !self.is_paused() {
-                    return;
+                if self.is_paused() {
+                    continue;
                 }
+                if slot.elapsed() > LATE_TOLERANCE && late < MAX_LATE_SLOTS {
+                    late += 1;
+                    continue;
+                }
+                return;
             }
         })
     }
