@@ -37,11 +37,23 @@ use tokio_util::sync::CancellationToken;
 pub use context::{DispatcherContext, Policy};
 
 /// Runs a dispatcher replica until `shutdown` is cancelled: stops taking work, then lets the
-/// sends in flight finish.
+/// sends in flight finish. It joins the Telegram budget every process of the installation
+/// shares.
 pub async fn run(
     settings: Settings,
     listener: TcpListener,
     shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    run_with_budget(settings, listener, shutdown, None).await
+}
+
+/// [`run`], drawing on `budget` when given (`herald all` shares one among its services; the
+/// caller closes it), else on a shared budget of its own, closed when the replica stops.
+pub async fn run_with_budget(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+    budget: Option<Arc<dyn herald_telegram::Budget>>,
 ) -> anyhow::Result<()> {
     let token = settings
         .require_telegram_token()?
@@ -61,8 +73,16 @@ pub async fn run(
     )
     .await?;
     let bot = herald_telegram::bot(&token, &settings.telegram_api_url)?;
-    let limits = herald_telegram::LimiterConfig::with_rate(settings.telegram_rate_limit);
-    let sender = herald_telegram::Sender::new(bot, Arc::new(herald_telegram::Limiter::new(limits)));
+    let own_budget = budget.is_none();
+    let budget = match budget {
+        Some(budget) => budget,
+        None => {
+            let limits = herald_telegram::LimiterConfig::with_rate(settings.telegram_rate_limit);
+            herald_bus::budget::shared(bus.client().clone(), bus.subjects(), limits).await?
+        }
+    };
+    let sender = herald_telegram::Sender::new(bot, budget.clone())
+        .with_paid_broadcast(settings.telegram_paid_broadcast);
     // JetStream keeps a consumer's ack wait from when it was created: the work must report
     // progress by that one, whatever the setting says now.
     let signals = bus.signal_consumer().await?;
@@ -109,6 +129,11 @@ pub async fn run(
             first_error = Some(anyhow::anyhow!("a dispatcher loop stopped unexpectedly"));
         }
         stop.cancel();
+    }
+    if own_budget {
+        // Hand the pacing over, if this replica had it, without making the others wait
+        // for the lease to expire.
+        budget.close().await;
     }
     first_error.map_or(Ok(()), Err)
 }
