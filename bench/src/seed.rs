@@ -19,18 +19,16 @@ pub async fn traders(
     let chats: Vec<i64> = (first_chat..first_chat + count).collect();
     for chunk in chats.chunks(1000) {
         let ids: Vec<Uuid> = chunk.iter().map(|_| Uuid::now_v7()).collect();
-        users::Entity::insert_many(chunk.iter().zip(&ids).map(|(chat, id)| {
-            users::ActiveModel {
-                id: Set(*id),
-                telegram_id: Set(*chat),
-                chat_id: Set(*chat),
-                username: Set(None),
-                first_name: Set(Some("Trader".into())),
-                last_name: Set(None),
-                created_at: Set(now),
-                is_active: Set(true),
-                is_admin: Set(false),
-            }
+        users::Entity::insert_many(chunk.iter().zip(&ids).map(|(chat, id)| users::ActiveModel {
+            id: Set(*id),
+            telegram_id: Set(*chat),
+            chat_id: Set(*chat),
+            username: Set(None),
+            first_name: Set(Some("Trader".into())),
+            last_name: Set(None),
+            created_at: Set(now),
+            is_active: Set(true),
+            is_admin: Set(false),
         }))
         .exec_without_returning(store.connection())
         .await?;

@@ -33,7 +33,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let now = Utc::now() - chrono::TimeDelta::minutes(1);
     let seeding = Instant::now();
     crate::seed::traders(&store, 1, args.traders, now).await?;
-    eprintln!("seeded {} traders in {:.1?}", args.traders, seeding.elapsed());
+    eprintln!(
+        "seeded {} traders in {:.1?}",
+        args.traders,
+        seeding.elapsed()
+    );
     if store.backend_name() == "postgres" {
         use sea_orm::ConnectionTrait;
         store.connection().execute_unprepared("ANALYZE").await?;
@@ -56,7 +60,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         recipients += page.recipients.len();
         if args.record {
             store
-                .record_fanout_page(&queued, &page.recipients, page.last_scanned, page.exhausted, Utc::now())
+                .record_fanout_page(
+                    &queued,
+                    &page.recipients,
+                    page.last_scanned,
+                    page.exhausted,
+                    Utc::now(),
+                )
                 .await?;
         }
         rss_max = rss_max.max(rss_kb());
@@ -73,7 +83,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         args.db,
         args.traders,
         args.page,
-        if args.record { ", deliveries recorded" } else { "" },
+        if args.record {
+            ", deliveries recorded"
+        } else {
+            ""
+        },
         first.as_secs_f64() * 1000.0,
         recipients,
         pages,

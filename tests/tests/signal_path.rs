@@ -140,10 +140,13 @@ async fn signal_path(stack: Stack) -> anyhow::Result<()> {
         Some(i64::from(got[2].message_id))
     );
     assert_eq!(by_user(carol_id).status, DeliveryStatus::Blocked);
-    assert!(
-        !user(carol.id).await?.is_active,
-        "a trader who blocked the bot is inactive"
-    );
+    // The delivery is recorded `blocked` before the trader is marked inactive: wait for both.
+    eventually(
+        "a trader who blocked the bot to be inactive",
+        WAIT,
+        || async { Ok((!user(carol.id).await?.is_active).then_some(())) },
+    )
+    .await?;
 
     // 2. Straight onto NATS, as the Signal Engine may publish.
     let sell_id = uuid::Uuid::new_v4();

@@ -62,15 +62,7 @@ impl Bus {
         subjects: Subjects,
         settings: StreamSettings,
     ) -> Result<Self, BusError> {
-        let client = async_nats::ConnectOptions::new()
-            .name("herald")
-            .connection_timeout(Duration::from_secs(5))
-            .connect(url)
-            .await
-            .map_err(|e| BusError::Connect {
-                url: without_credentials(url),
-                reason: e.to_string(),
-            })?;
+        let client = connect(url).await?;
         let js = jetstream::ContextBuilder::new()
             .timeout(PUBLISH_TIMEOUT)
             .max_ack_inflight(4 * PIPELINE)
@@ -83,6 +75,11 @@ impl Bus {
             subjects,
             settings,
         })
+    }
+
+    /// The NATS connection (for core NATS work beside JetStream, e.g. the shared budget).
+    pub fn client(&self) -> &async_nats::Client {
+        &self.client
     }
 
     /// The names this bus uses.
@@ -181,6 +178,20 @@ impl Bus {
         )
         .await
     }
+}
+
+/// A plain NATS connection to `url`, as the bus makes it (for services that need core NATS
+/// without the streams, such as the command-bot's budget).
+pub async fn connect(url: &str) -> Result<async_nats::Client, BusError> {
+    async_nats::ConnectOptions::new()
+        .name("herald")
+        .connection_timeout(Duration::from_secs(5))
+        .connect(url)
+        .await
+        .map_err(|e| BusError::Connect {
+            url: without_credentials(url),
+            reason: e.to_string(),
+        })
 }
 
 /// `url` without any `user:password@` or `token@` part, for error messages.

@@ -9,25 +9,31 @@
 //!   the consume loop every consumer shares.
 //! - [`lease`]: leader election through a JetStream KV lease ([`Bus::campaign`]), for work
 //!   one replica must do (the dispatcher's reconciler).
+//! - [`budget`]: the Telegram budget shared by every process of the installation
+//!   ([`budget::SharedBudget`]): one pacer elected through a key-value lease hands out
+//!   slots over request/reply; 429s are announced to all.
 //!
-//! Streams (file storage):
+//! Streams (file storage unless said otherwise):
 //!
 //! | stream | subjects | retention | consumer |
 //! |---|---|---|---|
 //! | `<prefix>_signals` | `<prefix>.signals.v1.>` | work queue, dedupe window | `dispatcher` |
 //! | `<prefix>_dead_letters` | `<prefix>.signals.dlq` | 30 days | (operators) |
+//! | `KV_<prefix>_budget` | key-value bucket `<prefix>_budget` | memory, 3 s | (the budget's lease) |
+//! | `KV_<prefix>_lease_reconciler` | key-value bucket `<prefix>_lease_reconciler` | 15 s | (the reconciler's lease) |
 //!
 //! Deliveries do not travel on the bus: their rows in the database are the dispatcher's work
 //! queue (see `herald_store`'s `queue` module), and `<prefix>.deliveries.v1.ready` (core
 //! NATS, not stored) only wakes the replicas.
 
+pub mod budget;
 mod bus;
 pub mod consume;
 pub mod lease;
 pub mod streams;
 pub mod subjects;
 
-pub use bus::{Bus, BusError, PublishOutcome};
+pub use bus::{Bus, BusError, PublishOutcome, connect};
 pub use consume::{Decode, Job, Json, Raw, consume};
 pub use lease::Leadership;
 pub use streams::StreamSettings;

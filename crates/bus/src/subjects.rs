@@ -60,6 +60,22 @@ impl Subjects {
         format!("{}_dead_letters", self.prefix)
     }
 
+    /// Slot requests to the process pacing the Telegram budget: `<prefix>.budget.v1.acquire`.
+    pub fn budget_acquire(&self) -> String {
+        format!("{}.budget.v1.acquire", self.prefix)
+    }
+
+    /// Telegram's 429s, announced to every process: `<prefix>.budget.v1.pause`.
+    pub fn budget_pause(&self) -> String {
+        format!("{}.budget.v1.pause", self.prefix)
+    }
+
+    /// The key-value bucket holding the pacer's lease: `<prefix>_budget` (its stream is
+    /// `KV_<prefix>_budget`).
+    pub fn budget_bucket(&self) -> String {
+        format!("{}_budget", self.prefix)
+    }
+
     /// The durable consumer every dispatcher replica shares on the signals stream.
     pub fn dispatcher_consumer(&self) -> &'static str {
         "dispatcher"
@@ -95,6 +111,9 @@ mod tests {
         assert_eq!(s.signals_dlq(), "herald.signals.dlq");
         assert_eq!(s.deliveries_ready(), "herald.deliveries.v1.ready");
         assert_eq!(s.signals_stream(), "herald_signals");
+        assert_eq!(s.budget_acquire(), "herald.budget.v1.acquire");
+        assert_eq!(s.budget_pause(), "herald.budget.v1.pause");
+        assert_eq!(s.budget_bucket(), "herald_budget");
         let single = Asset::parse("AAPL").unwrap();
         assert_eq!(s.signal(&single), "herald.signals.v1.AAPL");
     }

@@ -150,6 +150,8 @@ fn channels_are_exactly_the_subjects_the_bus_uses() {
                 &subjects.signal(&asset),
                 &subjects.signals_dlq(),
                 &subjects.deliveries_ready(),
+                &subjects.budget_acquire(),
+                &subjects.budget_pause(),
             ]);
             let filled: BTreeSet<String> = documented
                 .iter()
@@ -190,6 +192,7 @@ fn streams_and_consumer_are_named_as_the_bus_names_them() {
         s.legacy_deliveries_stream(),
         s.dead_letter_stream(),
         s.dispatcher_consumer().to_string(),
+        s.budget_bucket(),
     ] {
         assert!(
             description.contains(&format!("`{name}`")),

@@ -12,6 +12,11 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
+/// Telegram's budget per bot, in messages per second.
+const MAX_FREE_RATE: u32 = 30;
+/// Telegram's budget per bot with `allow_paid_broadcast`, in messages per second.
+const MAX_PAID_RATE: u32 = 1000;
+
 /// How logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -41,9 +46,13 @@ pub struct Settings {
     pub telegram_token: Option<SecretString>,
     /// The Bot API server; tests point it at a double.
     pub telegram_api_url: String,
-    /// Overall Telegram sends per second per dispatcher process; 0 means unlimited (only for
-    /// a Bot API double or paid broadcast).
+    /// The bot's Telegram sends per second, shared by every process of the installation
+    /// (dispatcher replicas and the command-bot); at most 30, or 1000 with
+    /// `telegram_paid_broadcast`; 0 means no overall limit (only for a Bot API double).
     pub telegram_rate_limit: u32,
+    /// Broadcast sends carry `allow_paid_broadcast` (enabled in BotFather, paid in Stars),
+    /// which lets `telegram_rate_limit` go up to 1000.
+    pub telegram_paid_broadcast: bool,
     /// ingest-api listen address.
     pub ingest_addr: SocketAddr,
     /// admin-api listen address.
@@ -89,6 +98,7 @@ impl Default for Settings {
             telegram_token: None,
             telegram_api_url: "https://api.telegram.org".into(),
             telegram_rate_limit: 30,
+            telegram_paid_broadcast: false,
             ingest_addr: ([127, 0, 0, 1], 8080).into(),
             admin_addr: ([127, 0, 0, 1], 8081).into(),
             dispatcher_addr: ([127, 0, 0, 1], 8082).into(),
@@ -179,6 +189,26 @@ impl Settings {
             return invalid(
                 "HERALD_TELEGRAM_API_URL",
                 format!("{:?} must be an http(s) URL", self.telegram_api_url),
+            );
+        }
+        if self.telegram_rate_limit > MAX_PAID_RATE {
+            return invalid(
+                "HERALD_TELEGRAM_RATE_LIMIT",
+                format!(
+                    "{} is above {MAX_PAID_RATE}, the most Telegram allows a bot even with paid broadcasts",
+                    self.telegram_rate_limit
+                ),
+            );
+        }
+        if self.telegram_rate_limit > MAX_FREE_RATE && !self.telegram_paid_broadcast {
+            return invalid(
+                "HERALD_TELEGRAM_RATE_LIMIT",
+                format!(
+                    "{} is above Telegram's {MAX_FREE_RATE} messages/s per bot; set \
+                     HERALD_TELEGRAM_PAID_BROADCAST=true (paid broadcasts, enabled in BotFather) \
+                     to go up to {MAX_PAID_RATE}",
+                    self.telegram_rate_limit
+                ),
             );
         }
         if self.ingest_max_body_bytes < 1024 {
@@ -304,6 +334,33 @@ mod tests {
                     )
                 );
             }
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn rates_above_telegrams_need_paid_broadcast() {
+        Jail::expect_with(|jail| {
+            jail.set_env("HERALD_TELEGRAM_RATE_LIMIT", "31");
+            let e = load_in(jail).unwrap_err().to_string();
+            assert!(
+                e.contains("HERALD_TELEGRAM_RATE_LIMIT")
+                    && e.contains("HERALD_TELEGRAM_PAID_BROADCAST"),
+                "{e}"
+            );
+            jail.set_env("HERALD_TELEGRAM_PAID_BROADCAST", "true");
+            assert_eq!(load_in(jail).unwrap().telegram_rate_limit, 31);
+            jail.set_env("HERALD_TELEGRAM_RATE_LIMIT", "1000");
+            assert!(load_in(jail).unwrap().telegram_paid_broadcast);
+            jail.set_env("HERALD_TELEGRAM_RATE_LIMIT", "1001");
+            let e = load_in(jail).unwrap_err().to_string();
+            assert!(
+                e.contains("HERALD_TELEGRAM_RATE_LIMIT") && e.contains("1000"),
+                "{e}"
+            );
+            jail.set_env("HERALD_TELEGRAM_PAID_BROADCAST", "false");
+            jail.set_env("HERALD_TELEGRAM_RATE_LIMIT", "0");
+            assert_eq!(load_in(jail).unwrap().telegram_rate_limit, 0);
             Ok(())
         });
     }

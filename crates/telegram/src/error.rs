@@ -30,11 +30,15 @@ pub enum SendError {
     /// Telegram does not know the chat (wrong id, or the trader never talked to the bot).
     #[error("Telegram does not know this chat")]
     ChatNotFound,
-    /// Network trouble, a timeout, a 5xx or an unreadable answer: retrying later may work.
-    /// After a timeout the message may have been delivered all the same, so a retry can
-    /// duplicate it.
+    /// Surely not delivered, and retrying later may work: the connection could not be made,
+    /// or Telegram answered 5xx.
     #[error("temporary failure talking to Telegram: {0}")]
     Transient(String),
+    /// The request was written but no usable answer came back (a timeout, a connection
+    /// broken mid-request, an unreadable answer): Telegram **may have delivered** the
+    /// message. A retry may work, and may duplicate it.
+    #[error("no answer from Telegram, the message may have been delivered: {0}")]
+    Unknown(String),
     /// Telegram refused this request as it is (message too long, can't parse entities, …):
     /// retrying it unchanged will fail again.
     #[error("Telegram rejected the request: {0}")]
@@ -49,13 +53,18 @@ impl SendError {
             SendError::Blocked { .. } => "blocked",
             SendError::ChatNotFound => "chat_not_found",
             SendError::Transient(_) => "transient",
+            SendError::Unknown(_) => "unknown",
             SendError::Permanent(_) => "permanent",
         }
     }
 
-    /// Whether the same request may succeed later (`RetryAfter`, `Transient`).
+    /// Whether the same request may succeed later (`RetryAfter`, `Transient`, `Unknown` —
+    /// the last at the risk of a duplicate).
     pub fn is_retryable(&self) -> bool {
-        matches!(self, SendError::RetryAfter(_) | SendError::Transient(_))
+        matches!(
+            self,
+            SendError::RetryAfter(_) | SendError::Transient(_) | SendError::Unknown(_)
+        )
     }
 }
 
@@ -69,19 +78,30 @@ pub fn classify(error: RequestError, token: &str) -> SendError {
             SendError::Permanent(format!("the group was migrated to the supergroup {chat}"))
         }
         RequestError::Network(error) => {
+            // Only a failure to connect (or to build the request) proves that nothing was
+            // written; a timeout may strike after Telegram has taken the message.
+            let not_sent = error.is_connect() || error.is_builder();
             let text = match Arc::try_unwrap(error) {
                 Ok(error) => network_text(&error.without_url()),
                 Err(shared) => network_text(&shared),
             };
-            SendError::Transient(scrub(&text, token))
+            let text = scrub(&text, token);
+            if not_sent {
+                SendError::Transient(text)
+            } else {
+                SendError::Unknown(text)
+            }
         }
-        RequestError::InvalidJson { source, raw } => SendError::Transient(scrub(
+        // An answer came, but not one we can read (a proxy's error page, a cut-off body):
+        // whether Telegram acted on the request is unknown.
+        RequestError::InvalidJson { source, raw } => SendError::Unknown(scrub(
             &format!(
                 "unreadable answer from the Bot API ({source}): {}",
                 truncate(&raw, 200)
             ),
             token,
         )),
+        // Reading a file to upload failed: nothing was sent.
         RequestError::Io(error) => {
             SendError::Transient(scrub(&format!("I/O error: {error}"), token))
         }
@@ -247,7 +267,7 @@ mod tests {
     }
 
     #[test]
-    fn unreadable_answers_are_transient_and_scrubbed() {
+    fn unreadable_answers_are_unknown_and_scrubbed() {
         let source = serde_json::from_str::<serde_json::Value>("<html>").unwrap_err();
         let err = classify(
             RequestError::InvalidJson {
@@ -256,7 +276,8 @@ mod tests {
             },
             TOKEN,
         );
-        assert!(matches!(&err, SendError::Transient(_)));
+        assert!(matches!(&err, SendError::Unknown(_)));
+        assert_eq!(err.outcome(), "unknown");
         assert!(!err.to_string().contains("SECRET"), "{err}");
     }
 

@@ -1,6 +1,6 @@
 //! Sending one HTML message: pace, send, classify, measure.
 
-use std::sync::Once;
+use std::sync::{Arc, Once};
 use std::time::Instant;
 
 use teloxide::Bot;
@@ -8,8 +8,8 @@ use teloxide::payloads::SendMessageSetters as _;
 use teloxide::requests::Requester as _;
 use teloxide::types::{ChatId, LinkPreviewOptions, ParseMode};
 
+use crate::budget::{Budget, Priority};
 use crate::error::{SendError, classify};
-use crate::limiter::Limiter;
 
 const REQUESTS_TOTAL: &str = "herald_telegram_requests_total";
 const REQUEST_DURATION: &str = "herald_telegram_request_duration_seconds";
@@ -25,7 +25,7 @@ pub fn describe_metrics() {
     ONCE.call_once(|| {
         metrics::describe_counter!(
             REQUESTS_TOTAL,
-            "Bot API requests by method and outcome (ok, retry_after, blocked, chat_not_found, transient, permanent)"
+            "Bot API requests by method and outcome (ok, retry_after, blocked, chat_not_found, transient, unknown, permanent)"
         );
         metrics::describe_histogram!(
             REQUEST_DURATION,
@@ -35,24 +35,41 @@ pub fn describe_metrics() {
     });
 }
 
-/// Sends messages to traders: a teloxide [`Bot`] and a pacing [`Limiter`]. Cheap to clone;
-/// clones share the limiter.
+/// How many times [`Sender::reply_html`] sends a reply that meets 429s before giving up.
+pub const REPLY_TRIES: u32 = 4;
+
+/// Sends messages to traders: a teloxide [`Bot`] and the bot's [`Budget`]. Cheap to clone;
+/// clones share the budget.
 ///
-/// **Run sends concurrently.** One send can take long: the limiter may make it wait, and on
+/// **Run sends concurrently.** One send can take long: the budget may make it wait, and on
 /// any HTTP 5xx teloxide sleeps 10 s (`DELAY_ON_SERVER_ERROR`) before returning the error.
 /// A caller that awaits sends one after another lets one slow chat hold up everyone; spawn a
-/// task per delivery (bounded), and let the limiter do the pacing.
+/// task per delivery (bounded), and let the budget do the pacing.
 #[derive(Debug, Clone)]
 pub struct Sender {
     bot: Bot,
-    limiter: Limiter,
+    budget: Arc<dyn Budget>,
+    paid_broadcast: bool,
 }
 
 impl Sender {
-    /// A sender over `bot`, paced by `limiter`.
-    pub fn new(bot: Bot, limiter: Limiter) -> Self {
+    /// A sender over `bot`, paced by `budget` (a [`crate::Limiter`] for a process that sends
+    /// alone, the shared budget of `herald_bus::budget` otherwise).
+    pub fn new(bot: Bot, budget: Arc<dyn Budget>) -> Self {
         describe_metrics();
-        Self { bot, limiter }
+        Self {
+            bot,
+            budget,
+            paid_broadcast: false,
+        }
+    }
+
+    /// Marks every [`Priority::Bulk`] send `allow_paid_broadcast` (the setting
+    /// `HERALD_TELEGRAM_PAID_BROADCAST`): Telegram then allows up to 1000 messages/s and
+    /// charges Stars for those beyond the free 30/s.
+    pub fn with_paid_broadcast(mut self, paid_broadcast: bool) -> Self {
+        self.paid_broadcast = paid_broadcast;
+        self
     }
 
     /// The underlying bot (for other Bot API calls).
@@ -60,22 +77,28 @@ impl Sender {
         &self.bot
     }
 
-    /// The limiter pacing this sender.
-    pub fn limiter(&self) -> &Limiter {
-        &self.limiter
+    /// The budget pacing this sender.
+    pub fn budget(&self) -> &Arc<dyn Budget> {
+        &self.budget
     }
 
     /// Sends `text` (Telegram HTML: escape user-supplied parts with
     /// `teloxide::utils::html::escape`) to `chat_id`, without link previews.
     ///
-    /// Waits for the limiter first. A 429 pauses the limiter for the `retry_after` Telegram
-    /// asked for — holding back every send of this process — and is returned as
-    /// [`SendError::RetryAfter`]; the send is not retried here.
+    /// Waits for the budget first, in line by `priority`. A 429 pauses the budget for the
+    /// `retry_after` Telegram asked for — holding back every send of the bot, in every
+    /// process sharing the budget — and is returned as [`SendError::RetryAfter`]; the send is
+    /// not retried here.
     #[tracing::instrument(name = "telegram.send_html", skip_all, fields(chat_id = chat_id))]
-    pub async fn send_html(&self, chat_id: i64, text: &str) -> Result<SentMessageId, SendError> {
-        self.limiter.acquire(chat_id).await;
+    pub async fn send_html(
+        &self,
+        chat_id: i64,
+        text: &str,
+        priority: Priority,
+    ) -> Result<SentMessageId, SendError> {
+        self.budget.acquire(chat_id, priority).await;
         let started = Instant::now();
-        let result = self
+        let mut request = self
             .bot
             .send_message(ChatId(chat_id), text)
             .parse_mode(ParseMode::Html)
@@ -85,7 +108,11 @@ impl Sender {
                 prefer_small_media: false,
                 prefer_large_media: false,
                 show_above_text: false,
-            })
+            });
+        if self.paid_broadcast && priority == Priority::Bulk {
+            request = request.allow_paid_broadcast(true);
+        }
+        let result = request
             .await
             .map(|message| SentMessageId(message.id.0))
             .map_err(|e| classify(e, self.bot.token()));
@@ -102,8 +129,30 @@ impl Sender {
                 retry_after_s = wait.as_secs(),
                 "Telegram flood limit: pausing all sends"
             );
-            self.limiter.pause_for(*wait);
+            self.budget.pause(*wait);
         }
         result
+    }
+
+    /// Answers a trader's command: [`Sender::send_html`] with [`Priority::Interactive`], and
+    /// a reply refused with 429 is sent again once the wait is over (up to [`REPLY_TRIES`]
+    /// sends in all), so that flood control delays a reply but does not drop it. Other
+    /// errors are returned at once.
+    pub async fn reply_html(&self, chat_id: i64, text: &str) -> Result<SentMessageId, SendError> {
+        let mut tries = 1;
+        loop {
+            match self.send_html(chat_id, text, Priority::Interactive).await {
+                Err(SendError::RetryAfter(wait)) if tries < REPLY_TRIES => {
+                    tries += 1;
+                    tracing::info!(
+                        chat_id,
+                        retry_after_s = wait.as_secs(),
+                        "reply refused with 429; sending it again after the wait"
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+                result => return result,
+            }
+        }
     }
 }

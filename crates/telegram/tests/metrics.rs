@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use herald_telegram::{Limiter, LimiterConfig, Sender, bot};
+use herald_telegram::{Limiter, LimiterConfig, Priority, Sender, bot};
 use herald_testkit::telegram::{Fault, TelegramDouble};
 use metrics::{
     Counter, CounterFn, Gauge, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder,
@@ -90,7 +90,7 @@ async fn requests_are_counted_by_outcome_and_timed() {
     let double = TelegramDouble::start(token).await.unwrap();
     let sender = Sender::new(
         bot(token, &double.api_url()).unwrap(),
-        Limiter::new(LimiterConfig::unlimited()),
+        Arc::new(Limiter::new(LimiterConfig::unlimited())),
     );
     double.script_faults(
         5,
@@ -101,10 +101,10 @@ async fn requests_are_counted_by_outcome_and_timed() {
         ],
     );
     for _ in 0..3 {
-        sender.send_html(5, "x").await.unwrap_err();
+        sender.send_html(5, "x", Priority::Bulk).await.unwrap_err();
     }
-    sender.send_html(6, "ok").await.unwrap();
-    sender.send_html(6, "").await.unwrap_err();
+    sender.send_html(6, "ok", Priority::Bulk).await.unwrap();
+    sender.send_html(6, "", Priority::Bulk).await.unwrap_err();
 
     let counts = counts.0.lock().unwrap();
     let total = |outcome: &str| {
@@ -123,8 +123,9 @@ async fn requests_are_counted_by_outcome_and_timed() {
             total("retry_after"),
             total("permanent"),
             total("transient"),
+            total("unknown"),
         ],
-        [1, 1, 1, 1, 1, 0]
+        [1, 1, 1, 1, 1, 0, 0]
     );
     assert_eq!(
         counts.get("herald_telegram_request_duration_seconds{method=sendMessage}"),

@@ -26,8 +26,10 @@ fn unix_now() -> u64 {
         .as_secs()
 }
 
-/// Whether `stream` belongs to a test prefix born before `cutoff`.
+/// Whether `stream` belongs to a test prefix born before `cutoff` (a key-value bucket's
+/// stream is named `KV_<bucket>`).
 fn is_stale(stream: &str, cutoff: u64) -> bool {
+    let stream = stream.strip_prefix("KV_").unwrap_or(stream);
     let mut parts = stream.splitn(3, '_');
     matches!(
         (parts.next(), parts.next().and_then(|t| t.parse::<u64>().ok())),
@@ -58,8 +60,9 @@ impl TestNats {
         Ok(async_nats::connect(&self.url).await?)
     }
 
-    /// Deletes every stream whose name starts with this prefix, and those of test prefixes
-    /// more than 6 hours old (left by killed test processes).
+    /// Deletes every stream whose name starts with this prefix (key-value buckets too: their
+    /// streams are `KV_<prefix>_…`), and those of test prefixes more than 6 hours old (left
+    /// by killed test processes).
     pub async fn cleanup(&self) -> anyhow::Result<()> {
         use futures::StreamExt;
         let js = async_nats::jetstream::new(self.client().await?);
@@ -67,7 +70,8 @@ impl TestNats {
         let mut mine = Vec::new();
         while let Some(name) = names.next().await {
             let name = name?;
-            if name.starts_with(&format!("{}_", self.prefix))
+            let bucket = name.strip_prefix("KV_").unwrap_or(&name);
+            if bucket.starts_with(&format!("{}_", self.prefix))
                 || is_stale(&name, unix_now().saturating_sub(STALE_AFTER_SECS))
             {
                 mine.push(name);
@@ -96,6 +100,8 @@ mod tests {
         assert!(!is_stale("t_3000_abcd1234_signals", 2000));
         assert!(!is_stale("herald_signals", 2000));
         assert!(!is_stale("t_notatime_signals", 2000));
+        assert!(is_stale("KV_t_1000_abcd1234_budget", 2000));
+        assert!(!is_stale("KV_herald_budget", 2000));
         let fresh = unique_prefix();
         assert!(!is_stale(&format!("{fresh}_signals"), unix_now() - 10));
     }

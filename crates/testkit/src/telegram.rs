@@ -299,18 +299,44 @@ impl TelegramDouble {
         });
     }
 
-    /// Stops enforcing flood limits.
+    /// Enforces Telegram's group limit from now on: at most `per_minute` sends accepted per
+    /// group chat (a negative chat id) in any sliding minute; over it, 429 with `retry_after`.
+    /// Independent of [`TelegramDouble::enforce_limits`].
+    pub fn enforce_group_limit(&self, per_minute: u32) {
+        self.shared.lock().group_per_minute = Some(per_minute);
+    }
+
+    /// Stops enforcing flood limits (the per-second ones and the group limit).
     pub fn disable_limits(&self) {
         let mut state = self.shared.lock();
         state.limits = None;
+        state.group_per_minute = None;
         for chat in state.chats.values_mut() {
             chat.recent.clear();
+            chat.recent_minute.clear();
         }
     }
 
     /// How many sends the flood limits answered with 429 (scripted faults not counted).
     pub fn too_many_requests_count(&self) -> usize {
         self.shared.lock().too_many_requests
+    }
+
+    /// When each accepted `sendMessage`/`editMessageText` was accepted, oldest first, with
+    /// its chat id (whether or not limits are enforced).
+    pub fn accepted_at(&self) -> Vec<(i64, std::time::Instant)> {
+        self.shared.lock().accepted.clone()
+    }
+
+    /// The most sends the double accepted within any sliding `window` (e.g. one second:
+    /// compare with Telegram's 30), across all chats.
+    pub fn max_accepted_in(&self, window: Duration) -> usize {
+        self.shared.lock().max_in_window(None, window)
+    }
+
+    /// The most sends the double accepted for `chat_id` within any sliding `window`.
+    pub fn max_accepted_to_chat_in(&self, chat_id: i64, window: Duration) -> usize {
+        self.shared.lock().max_in_window(Some(chat_id), window)
     }
 }
 

@@ -303,6 +303,36 @@ async fn flood_limits_answer_429_when_enforced() {
 }
 
 #[tokio::test]
+async fn the_group_limit_counts_per_group_per_minute_and_accepted_sends_are_timed() {
+    let (double, bot) = start().await;
+    double.enforce_group_limit(2);
+    bot.send_message(ChatId(-5), "a").await.unwrap();
+    bot.send_message(ChatId(-5), "b").await.unwrap();
+    let err = bot.send_message(ChatId(-5), "c").await.unwrap_err();
+    assert!(
+        matches!(err, RequestError::RetryAfter(s) if s.seconds() >= 59),
+        "{err:?}"
+    );
+    bot.send_message(ChatId(-6), "other group").await.unwrap();
+    for text in ["private chats", "are not", "groups"] {
+        bot.send_message(ChatId(5), text).await.unwrap();
+    }
+    assert_eq!(double.too_many_requests_count(), 1);
+
+    let accepted = double.accepted_at();
+    assert_eq!(
+        accepted.iter().map(|(chat, _)| *chat).collect::<Vec<_>>(),
+        [-5, -5, -6, 5, 5, 5]
+    );
+    assert!(accepted.windows(2).all(|w| w[0].1 <= w[1].1));
+    let minute = Duration::from_secs(60);
+    assert_eq!(double.max_accepted_in(minute), 6);
+    assert_eq!(double.max_accepted_to_chat_in(-5, minute), 2);
+    assert_eq!(double.max_accepted_to_chat_in(7, minute), 0);
+    assert_eq!(double.max_accepted_in(Duration::ZERO), 0);
+}
+
+#[tokio::test]
 async fn edits_replace_the_recorded_text() {
     let (double, bot) = start().await;
     let message = bot.send_message(ChatId(9), "draft").await.unwrap();

@@ -6,10 +6,10 @@ use std::time::Instant;
 
 use futures::future::BoxFuture;
 use herald_store::Store;
+use herald_telegram::Sender;
 use teloxide::dispatching::{UpdateHandler, dialogue::GetChatId};
 use teloxide::error_handlers::ErrorHandler;
 use teloxide::prelude::*;
-use teloxide::types::ParseMode;
 
 use crate::commands::{self, Command};
 
@@ -28,11 +28,10 @@ pub(crate) fn schema() -> UpdateHandler<HandlerError> {
 }
 
 async fn on_command(
-    bot: Bot,
+    sender: Sender,
     msg: Message,
     cmd: Command,
     store: Store,
-    redactor: Redactor,
 ) -> Result<(), HandlerError> {
     let started = Instant::now();
     let name = cmd.name();
@@ -43,21 +42,20 @@ async fn on_command(
             commands::SORRY.to_string()
         }
     };
-    send(&bot, &msg, reply, &redactor).await;
+    send(&sender, &msg, &reply).await;
     metrics::counter!("herald_command_bot_commands_total", "command" => name).increment(1);
     metrics::histogram!("herald_command_bot_command_duration_seconds", "command" => name)
         .record(started.elapsed().as_secs_f64());
     Ok(())
 }
 
-async fn on_other(bot: Bot, msg: Message, redactor: Redactor) -> Result<(), HandlerError> {
+async fn on_other(sender: Sender, msg: Message) -> Result<(), HandlerError> {
     // Only answer people writing to the bot, not every message in a group.
     if msg.chat.is_private() && msg.text().is_some() {
         send(
-            &bot,
+            &sender,
             &msg,
-            commands::help::unknown(msg.text().unwrap_or("")),
-            &redactor,
+            &commands::help::unknown(msg.text().unwrap_or("")),
         )
         .await;
         metrics::counter!("herald_command_bot_commands_total", "command" => "unknown").increment(1);
@@ -65,14 +63,12 @@ async fn on_other(bot: Bot, msg: Message, redactor: Redactor) -> Result<(), Hand
     Ok(())
 }
 
-async fn send(bot: &Bot, msg: &Message, text: String, redactor: &Redactor) {
+/// Answers on the shared budget, at interactive priority, re-sent after a 429 (the error is
+/// already classified and scrubbed of the token).
+async fn send(sender: &Sender, msg: &Message, text: &str) {
     let Some(chat) = msg.chat_id() else { return };
-    if let Err(e) = bot
-        .send_message(chat, text)
-        .parse_mode(ParseMode::Html)
-        .await
-    {
-        tracing::warn!(chat_id = chat.0, error = %redactor.scrub(&e), "could not answer a command");
+    if let Err(e) = sender.reply_html(chat.0, text).await {
+        tracing::warn!(chat_id = chat.0, error = %e, "could not answer a command");
     }
 }
 

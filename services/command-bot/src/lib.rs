@@ -7,6 +7,10 @@
 //!
 //! Telegram allows one poller per bot: run one replica of the command-bot (a second one gets
 //! 409 Conflict).
+//!
+//! Replies go through a [`herald_telegram::Sender`] on the Telegram budget every process of
+//! the installation shares (`herald_bus::budget`), at interactive priority — ahead of queued
+//! signal deliveries — and a reply refused with 429 is sent again after the wait.
 
 pub mod commands;
 mod handler;
@@ -15,9 +19,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use herald_bus::Subjects;
 use herald_runtime::http::{HealthProbe, ops_router};
 use herald_runtime::{HealthReport, Settings, serve};
 use herald_store::Store;
+use herald_telegram::{Budget, LimiterConfig, Sender};
 use secrecy::ExposeSecret;
 use teloxide::prelude::*;
 use teloxide::utils::command::BotCommands;
@@ -29,11 +35,22 @@ pub use commands::Command;
 /// How long one getUpdates waits for news (Telegram's long poll).
 const POLL_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Runs the command-bot until `shutdown` is cancelled.
+/// Runs the command-bot until `shutdown` is cancelled, on the installation's shared budget.
 pub async fn run(
     settings: Settings,
     listener: TcpListener,
     shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    run_with_budget(settings, listener, shutdown, None).await
+}
+
+/// [`run`], drawing on `budget` when given (`herald all` shares one among its services; the
+/// caller closes it), else joining the shared budget over its own NATS connection.
+pub async fn run_with_budget(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+    budget: Option<Arc<dyn Budget>>,
 ) -> anyhow::Result<()> {
     let token = settings
         .require_telegram_token()?
@@ -43,6 +60,17 @@ pub async fn run(
         .await
         .context("opening the database")?;
     let bot = herald_telegram::bot(&token, &settings.telegram_api_url)?;
+    let own_budget = budget.is_none();
+    let budget = match budget {
+        Some(budget) => budget,
+        None => {
+            let client = herald_bus::connect(&settings.nats_url).await?;
+            let limits = LimiterConfig::with_rate(settings.telegram_rate_limit);
+            herald_bus::budget::shared(client, &Subjects::new(&settings.nats_prefix), limits)
+                .await?
+        }
+    };
+    let sender = Sender::new(bot.clone(), budget.clone());
 
     bot.set_my_commands(Command::bot_commands())
         .await
@@ -67,7 +95,7 @@ pub async fn run(
     let ops = tokio::spawn(serve(listener, ops_router(probe), stop.clone()));
 
     let mut dispatcher = Dispatcher::builder(bot.clone(), handler::schema())
-        .dependencies(dptree::deps![store, handler::Redactor::new(&token)])
+        .dependencies(dptree::deps![store, sender])
         .error_handler(handler::Redactor::new(&token).error_handler())
         .build();
     let polling = teloxide::update_listeners::Polling::builder(bot)
@@ -94,6 +122,9 @@ pub async fn run(
         .await;
     dispatching.cancel();
     stop.cancel();
+    if own_budget {
+        budget.close().await;
+    }
     ops.await??;
     result.map_err(|e| {
         anyhow::anyhow!(

@@ -7,7 +7,8 @@ use chrono::Utc;
 use herald_runtime::Settings;
 use herald_store::Store;
 use herald_testkit::db::TestDatabase;
-use herald_testkit::telegram::{TelegramDouble, TestUser};
+use herald_testkit::nats::TestNats;
+use herald_testkit::telegram::{Fault, TelegramDouble, TestUser};
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
@@ -17,15 +18,19 @@ const WAIT: Duration = Duration::from_secs(15);
 struct Bot {
     double: TelegramDouble,
     db: TestDatabase,
+    nats: TestNats,
     shutdown: CancellationToken,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 async fn start() -> anyhow::Result<Bot> {
     let db = TestDatabase::sqlite().await?;
+    let nats = TestNats::new();
     let double = TelegramDouble::start(TOKEN).await?;
     let settings = Settings {
         database_url: db.url().to_string(),
+        nats_url: nats.url.clone(),
+        nats_prefix: nats.prefix.clone(),
         telegram_token: Some(SecretString::from(TOKEN)),
         telegram_api_url: double.api_url(),
         ..Settings::default()
@@ -41,6 +46,7 @@ async fn start() -> anyhow::Result<Bot> {
     Ok(Bot {
         double,
         db,
+        nats,
         shutdown,
         task,
     })
@@ -61,6 +67,7 @@ impl Bot {
     async fn stop(self) -> anyhow::Result<()> {
         self.shutdown.cancel();
         tokio::time::timeout(WAIT, self.task).await???;
+        self.nats.cleanup().await?;
         self.db.cleanup().await
     }
 }
@@ -154,6 +161,32 @@ async fn help_and_unknown_input_get_useful_answers() -> anyhow::Result<()> {
     assert!(
         welcome.contains("Welcome to Herald, <Cy & co>!"),
         "{welcome}"
+    );
+    bot.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reply_refused_with_429_is_sent_again_after_the_wait() -> anyhow::Result<()> {
+    let bot = start().await?;
+    let trader = TestUser::trader(4290);
+    bot.double
+        .script_faults(trader.id, [Fault::TooManyRequests { retry_after: 1 }]);
+    let started = std::time::Instant::now();
+    let answer = bot.say(&trader, "/help").await?;
+    assert!(answer.contains("/subscribe"), "{answer}");
+    assert_eq!(
+        bot.double.attempts_to(trader.id),
+        2,
+        "refused once, then sent"
+    );
+    let accepted = bot.double.accepted_at();
+    let (_, at) = accepted
+        .iter()
+        .find(|(chat, _)| *chat == trader.id)
+        .unwrap();
+    assert!(
+        at.duration_since(started) >= Duration::from_secs(1),
+        "sent again only after Telegram's retry_after"
     );
     bot.stop().await
 }

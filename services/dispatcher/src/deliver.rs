@@ -5,7 +5,7 @@ use std::time::Duration;
 use chrono::Utc;
 use herald_domain::DeliveryStatus;
 use herald_store::{Claim, UNKNOWN_TWICE};
-use herald_telegram::SendError;
+use herald_telegram::{Priority, SendError};
 
 use crate::context::DispatcherContext;
 
@@ -88,7 +88,10 @@ async fn try_deliver(ctx: &DispatcherContext, claim: &Claim) -> anyhow::Result<O
     };
 
     let started = std::time::Instant::now();
-    let result = ctx.sender.send_html(claim.chat_id, &text).await;
+    let result = ctx
+        .sender
+        .send_html(claim.chat_id, &text, Priority::Bulk)
+        .await;
     metrics::histogram!("herald_dispatcher_send_duration_seconds")
         .record(started.elapsed().as_secs_f64());
     let now = Utc::now();
@@ -122,6 +125,7 @@ async fn try_deliver(ctx: &DispatcherContext, claim: &Claim) -> anyhow::Result<O
             tracing::info!(user_id = %claim.user_id, "chat not found; trader marked inactive");
             Outcome::Done(DeliveryStatus::Blocked)
         }
+        Err(SendError::Unknown(reason)) => record_unknown(ctx, claim, &reason).await?,
         Err(SendError::Transient(reason)) if claim.attempt < ctx.policy.max_attempts => {
             let wait = ctx.policy.backoff(claim.attempt);
             store
@@ -129,7 +133,7 @@ async fn try_deliver(ctx: &DispatcherContext, claim: &Claim) -> anyhow::Result<O
                 .await?;
             Outcome::Retry(wait)
         }
-        Err(SendError::Transient(reason)) | Err(SendError::Permanent(reason)) => {
+        Err(SendError::Transient(reason) | SendError::Permanent(reason)) => {
             store
                 .record_final(id, DeliveryStatus::Failed, Some(&reason), now)
                 .await?;
@@ -141,7 +145,6 @@ async fn try_deliver(ctx: &DispatcherContext, claim: &Claim) -> anyhow::Result<O
 
 /// What to do with a send whose outcome is unknown (it timed out: Telegram may have
 /// delivered it): one retry after [`crate::Policy::unknown_retry`], then give up.
-#[allow(dead_code)]
 async fn record_unknown(
     ctx: &DispatcherContext,
     claim: &Claim,

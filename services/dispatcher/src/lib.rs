@@ -45,11 +45,23 @@ pub use context::{DispatcherContext, Policy};
 const RECONCILER_LEASE: Duration = Duration::from_secs(15);
 
 /// Runs a dispatcher replica until `shutdown` is cancelled: stops taking work, then lets the
-/// sends in flight finish.
+/// sends in flight finish. It joins the Telegram budget every process of the installation
+/// shares.
 pub async fn run(
     settings: Settings,
     listener: TcpListener,
     shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    run_with_budget(settings, listener, shutdown, None).await
+}
+
+/// [`run`], drawing on `budget` when given (`herald all` shares one among its services; the
+/// caller closes it), else on a shared budget of its own, closed when the replica stops.
+pub async fn run_with_budget(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+    budget: Option<Arc<dyn herald_telegram::Budget>>,
 ) -> anyhow::Result<()> {
     let token = settings
         .require_telegram_token()?
@@ -69,12 +81,16 @@ pub async fn run(
     )
     .await?;
     let bot = herald_telegram::bot(&token, &settings.telegram_api_url)?;
-    let limits = herald_telegram::LimiterConfig {
-        messages_per_second: (settings.telegram_rate_limit > 0)
-            .then_some(settings.telegram_rate_limit),
-        ..herald_telegram::LimiterConfig::default()
+    let own_budget = budget.is_none();
+    let budget = match budget {
+        Some(budget) => budget,
+        None => {
+            let limits = herald_telegram::LimiterConfig::with_rate(settings.telegram_rate_limit);
+            herald_bus::budget::shared(bus.client().clone(), bus.subjects(), limits).await?
+        }
     };
-    let sender = herald_telegram::Sender::new(bot, herald_telegram::Limiter::new(limits));
+    let sender = herald_telegram::Sender::new(bot, budget.clone())
+        .with_paid_broadcast(settings.telegram_paid_broadcast);
     let signals = bus.signal_consumer().await?;
     let policy = Policy::from_settings(&settings);
     let ctx = Arc::new(DispatcherContext::new(store, bus, sender, policy));
@@ -117,6 +133,11 @@ pub async fn run(
             first_error = Some(anyhow::anyhow!("a dispatcher loop stopped unexpectedly"));
         }
         stop.cancel();
+    }
+    if own_budget {
+        // Hand the pacing over, if this replica had it, without making the others wait
+        // for the lease to expire.
+        budget.close().await;
     }
     first_error.map_or(Ok(()), Err)
 }

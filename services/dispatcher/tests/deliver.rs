@@ -64,7 +64,7 @@ async fn too_many_requests_is_retried_after_telegrams_delay_and_pauses_sending()
         "a 429 does not use up an attempt"
     );
     assert!(
-        s.ctx.sender.limiter().paused_until().is_some(),
+        s.ctx.sender.budget().paused_until().is_some(),
         "every send pauses"
     );
     s.finish().await
@@ -159,5 +159,55 @@ async fn repeated_429s_do_not_use_up_the_attempts() -> anyhow::Result<()> {
     }
     assert!(matches!(deliver(&s.ctx, &job).await, Outcome::Sent { .. }));
     assert_eq!(s.status(&job).await?, (DeliveryStatus::Sent, 1));
+    s.finish().await
+}
+
+#[tokio::test]
+async fn a_send_that_times_out_is_unknown_retried_once_then_failed() -> anyhow::Result<()> {
+    let mut s = setup(Policy::default()).await?;
+    // A client that gives up after 300 ms, against a double that answers after 1 s: the
+    // message may well have arrived, nobody can tell.
+    let client = herald_telegram::teloxide::net::default_reqwest_settings()
+        .timeout(Duration::from_millis(300))
+        .build()?;
+    let bot = herald_telegram::teloxide::Bot::with_client(common::TOKEN, client)
+        .set_api_url(s.double.api_url().parse()?);
+    s.ctx.sender = herald_telegram::Sender::new(
+        bot,
+        std::sync::Arc::new(herald_telegram::Limiter::new(
+            herald_telegram::LimiterConfig::unlimited(),
+        )),
+    );
+    s.double.set_fault(20, Fault::Delay(Duration::from_secs(1)));
+    let job = s.claim(20).await?;
+    assert_eq!(
+        deliver(&s.ctx, &job).await,
+        Outcome::Retry(s.ctx.policy.unknown_retry)
+    );
+    let d = s.ctx.store.delivery(job.delivery_id).await?.expect("row");
+    assert_eq!((d.status, d.unknown_sends), (DeliveryStatus::Unknown, 1));
+    assert!(s.next(Utc::now()).await?.is_none(), "not before its delay");
+
+    let again = s
+        .next(Utc::now() + chrono::TimeDelta::from_std(s.ctx.policy.unknown_retry)?)
+        .await?
+        .expect("due after the delay");
+    assert_eq!(again.unknown_sends, 1);
+    assert_eq!(
+        deliver(&s.ctx, &again).await,
+        Outcome::Done(DeliveryStatus::Failed)
+    );
+    let d = s.ctx.store.delivery(job.delivery_id).await?.expect("row");
+    assert_eq!(d.status, DeliveryStatus::Failed);
+    assert!(
+        d.last_error
+            .unwrap_or_default()
+            .starts_with(herald_store::UNKNOWN_TWICE)
+    );
+    assert_eq!(
+        s.double.attempts_to(20),
+        2,
+        "sent twice at most, never a third time"
+    );
     s.finish().await
 }

@@ -1,4 +1,6 @@
-//! `herald all`: the four services in one process, sharing one shutdown.
+//! `herald all`: the four services in one process, sharing one shutdown and one Telegram
+//! budget (the installation's shared one, so that dispatcher replicas started beside it
+//! draw on it too).
 
 use anyhow::Context as _;
 use herald_runtime::{Settings, bind};
@@ -47,6 +49,14 @@ pub async fn run_with(
     herald_store::Store::open(&settings.database_url)
         .await
         .context("opening the database")?;
+    // One budget for the dispatcher and the command-bot.
+    let client = herald_bus::connect(&settings.nats_url).await?;
+    let budget = herald_bus::budget::shared(
+        client,
+        &herald_bus::Subjects::new(&settings.nats_prefix),
+        herald_telegram::LimiterConfig::with_rate(settings.telegram_rate_limit),
+    )
+    .await?;
 
     let mut services = JoinSet::new();
     let s = settings.clone();
@@ -59,18 +69,20 @@ pub async fn run_with(
     });
     let s = settings.clone();
     let t = shutdown.clone();
+    let b = Some(budget.clone());
     services.spawn(async move {
         (
             "dispatcher",
-            herald_dispatcher::run(s, listeners.dispatcher, t).await,
+            herald_dispatcher::run_with_budget(s, listeners.dispatcher, t, b).await,
         )
     });
     let s = settings.clone();
     let t = shutdown.clone();
+    let b = Some(budget.clone());
     services.spawn(async move {
         (
             "command-bot",
-            herald_command_bot::run(s, listeners.command_bot, t).await,
+            herald_command_bot::run_with_budget(s, listeners.command_bot, t, b).await,
         )
     });
     let t = shutdown.clone();
@@ -105,5 +117,6 @@ pub async fn run_with(
             }
         }
     }
+    budget.close().await;
     first_error.map_or(Ok(()), Err)
 }

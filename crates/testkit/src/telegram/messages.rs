@@ -130,7 +130,8 @@ pub(crate) async fn send_message(shared: &Shared, params: &Params) -> Reply {
     let reply_markup = params.json("reply_markup");
     let (message_id, chat) = {
         let mut state = shared.lock();
-        if let Some(retry_after) = state.over_limits(chat_id, Instant::now()) {
+        let now = Instant::now();
+        if let Some(retry_after) = state.over_limits(chat_id, now) {
             state.too_many_requests += 1;
             drop(state);
             shared.notify_changed();
@@ -146,10 +147,12 @@ pub(crate) async fn send_message(shared: &Shared, params: &Params) -> Reply {
             raw_text: rendered.raw_text,
             parse_mode: rendered.parse_mode,
             reply_markup: reply_markup.clone(),
+            allow_paid_broadcast: params.flag("allow_paid_broadcast"),
             at: SystemTime::now(),
         });
         let index = chat.sent.len() - 1;
         state.order.push((chat_id, index));
+        state.accepted.push((chat_id, now));
         (message_id, chat_json)
     };
     shared.notify_changed();
@@ -204,10 +207,12 @@ pub(crate) async fn edit_message_text(shared: &Shared, params: &Params) -> Reply
                  exactly the same as a current content and reply markup of the message",
             );
         }
-        if let Some(retry_after) = state.over_limits(chat_id, Instant::now()) {
+        let now = Instant::now();
+        if let Some(retry_after) = state.over_limits(chat_id, now) {
             state.too_many_requests += 1;
             return Reply::retry_after(retry_after);
         }
+        state.accepted.push((chat_id, now));
         let Some(message) = state
             .chats
             .get_mut(&chat_id)

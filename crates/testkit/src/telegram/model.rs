@@ -69,6 +69,9 @@ pub struct SentMessage {
     pub parse_mode: Option<String>,
     /// The `reply_markup` parameter, if any, as JSON.
     pub reply_markup: Option<serde_json::Value>,
+    /// The `allow_paid_broadcast` parameter (false when absent).
+    #[serde(default)]
+    pub allow_paid_broadcast: bool,
     /// When the double accepted it (serialised as milliseconds since the Unix epoch).
     #[serde(
         rename = "at_ms",
@@ -188,7 +191,8 @@ impl From<FaultWire> for Fault {
 
 /// Flood limits the double can enforce (off by default): over them, a send is answered
 /// `429 Too Many Requests: retry after N`. Counted over sliding one-second windows of
-/// accepted `sendMessage`/`editMessageText` calls.
+/// accepted `sendMessage`/`editMessageText` calls. Telegram's third limit, per group chat
+/// per minute, is switched on apart: [`super::TelegramDouble::enforce_group_limit`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Accepted sends per second across all chats (Telegram: about 30).

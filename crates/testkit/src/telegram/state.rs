@@ -50,6 +50,8 @@ pub(crate) struct Chat {
     pub persistent: Option<Fault>,
     /// Accepted sends within the last second (only kept while limits are enforced).
     pub recent: VecDeque<Instant>,
+    /// Accepted sends within the last minute (only kept while a group limit is enforced).
+    pub recent_minute: VecDeque<Instant>,
 }
 
 impl Chat {
@@ -90,7 +92,11 @@ pub(crate) struct State {
     pub commands: Vec<(String, String)>,
     pub request_counts: HashMap<String, usize>,
     pub limits: Option<LimitState>,
+    /// Most sends accepted per group chat (negative id) in any minute, when enforced.
+    pub group_per_minute: Option<u32>,
     pub too_many_requests: usize,
+    /// Every accepted `sendMessage`/`editMessageText`, in order: (chat id, when).
+    pub accepted: Vec<(i64, Instant)>,
 }
 
 impl Shared {
@@ -223,27 +229,68 @@ impl State {
     /// Checks the flood limits for one more accepted send to `chat_id`; returns the
     /// `retry_after` seconds when over them.
     pub fn over_limits(&mut self, chat_id: i64, now: Instant) -> Option<u32> {
-        let limits = self.limits.as_mut()?;
-        let window = Duration::from_secs(1);
-        let per_chat = limits.limits.per_chat_per_second as usize;
+        let second = Duration::from_secs(1);
+        let minute = Duration::from_secs(60);
+        let group_limit = self.group_per_minute.filter(|_| chat_id < 0);
+        if self.limits.is_none() && group_limit.is_none() {
+            return None;
+        }
         let chat = self.chats.entry(chat_id).or_default();
-        prune(&mut chat.recent, now, window);
-        prune(&mut limits.recent, now, window);
-        let blocked_since = if chat.recent.len() >= per_chat {
-            chat.recent.front().copied()
-        } else if limits.recent.len() >= limits.limits.per_second as usize {
-            limits.recent.front().copied()
-        } else {
-            None
+        let mut blocked_until: Option<Instant> = None;
+        let mut block = |oldest: Option<Instant>, window: Duration| {
+            if let Some(oldest) = oldest {
+                let until = oldest + window;
+                blocked_until = Some(blocked_until.map_or(until, |b| b.max(until)));
+            }
         };
-        if let Some(oldest) = blocked_since {
-            let wait = (oldest + window).saturating_duration_since(now);
+        if let Some(limits) = self.limits.as_mut() {
+            prune(&mut chat.recent, now, second);
+            prune(&mut limits.recent, now, second);
+            if chat.recent.len() >= limits.limits.per_chat_per_second as usize {
+                block(chat.recent.front().copied(), second);
+            }
+            if limits.recent.len() >= limits.limits.per_second as usize {
+                block(limits.recent.front().copied(), second);
+            }
+        }
+        if let Some(limit) = group_limit {
+            prune(&mut chat.recent_minute, now, minute);
+            if chat.recent_minute.len() >= limit as usize {
+                block(chat.recent_minute.front().copied(), minute);
+            }
+        }
+        if let Some(until) = blocked_until {
+            let wait = until.saturating_duration_since(now);
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             return Some(u32::try_from(secs.max(1)).unwrap_or(u32::MAX));
         }
-        chat.recent.push_back(now);
-        limits.recent.push_back(now);
+        if let Some(limits) = self.limits.as_mut() {
+            chat.recent.push_back(now);
+            limits.recent.push_back(now);
+        }
+        if group_limit.is_some() {
+            chat.recent_minute.push_back(now);
+        }
         None
+    }
+
+    /// The most accepted sends (to `chat_id`, or to any chat) within any `window`.
+    pub fn max_in_window(&self, chat_id: Option<i64>, window: Duration) -> usize {
+        let times: Vec<Instant> = self
+            .accepted
+            .iter()
+            .filter(|(chat, _)| chat_id.is_none_or(|c| c == *chat))
+            .map(|(_, at)| *at)
+            .collect();
+        let mut most = 0;
+        let mut first = 0;
+        for (last, at) in times.iter().enumerate() {
+            while first <= last && at.saturating_duration_since(times[first]) >= window {
+                first += 1;
+            }
+            most = most.max(last + 1 - first);
+        }
+        most
     }
 }
 

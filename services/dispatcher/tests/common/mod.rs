@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test file uses its own part
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use herald_bus::{Bus, StreamSettings, Subjects};
 use herald_dispatcher::{DispatcherContext, Policy};
@@ -35,7 +37,7 @@ pub async fn setup(policy: Policy) -> anyhow::Result<Setup> {
     )
     .await?;
     let bot = herald_telegram::bot(TOKEN, &double.api_url())?;
-    let sender = Sender::new(bot, Limiter::new(LimiterConfig::unlimited()));
+    let sender = Sender::new(bot, Arc::new(Limiter::new(LimiterConfig::unlimited())));
     Ok(Setup {
         ctx: DispatcherContext::new(store, bus, sender, policy),
         double,

@@ -1,0 +1,192 @@
+//! The pacer: the one process that holds the lease hands out slots from its own
+//! [`Limiter`] to every process's requests, renews the lease, and stops granting the moment
+//! it cannot renew.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_nats::jetstream::kv;
+use bytes::Bytes;
+use futures::StreamExt as _;
+use herald_telegram::Limiter;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::wire::{AcquireReply, AcquireRequest};
+use super::{BudgetConfig, LEASE_KEY};
+
+/// A running pacer, as the rest of its process sees it.
+#[derive(Debug, Clone)]
+pub(super) struct Pacer {
+    /// Its limiter: the bot's budget while this process leads.
+    pub limiter: Limiter,
+    /// Cancel to step down (the lease is released after the last grant has run out).
+    pub stop: CancellationToken,
+    /// Cancelled once the pacer has stopped granting and given up its lease.
+    pub done: CancellationToken,
+}
+
+impl Pacer {
+    /// Whether it still grants (neither asked to stop nor stopped on its own).
+    pub fn is_active(&self) -> bool {
+        !self.stop.is_cancelled() && !self.done.is_cancelled()
+    }
+}
+
+/// Everything the pacer task needs.
+pub(super) struct PacerTask {
+    pub client: async_nats::Client,
+    pub kv: kv::Store,
+    pub subject: String,
+    pub id: Bytes,
+    pub revision: u64,
+    pub config: BudgetConfig,
+    /// When the lease was taken (the request's start: the server stored it later).
+    pub taken_at: Instant,
+    /// A pause this process already knows of.
+    pub paused_until: Option<Instant>,
+}
+
+impl PacerTask {
+    /// Subscribes to the acquire subject and starts serving; `None` if the subscription
+    /// failed (the lease is left to expire).
+    pub async fn start(self) -> Option<Pacer> {
+        let subscriber = match self.client.subscribe(self.subject.clone()).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "budget pacer could not subscribe; not leading");
+                return None;
+            }
+        };
+        let limiter = Limiter::new(self.config.limits);
+        // A slot handed out by the previous pacer can start up to `valid + horizon` after
+        // its last renewal; the lease outlives that renewal by `lease_ttl`. Wait out the rest
+        // (and the chat spacing), so that two pacers' slots never meet.
+        let overlap = (self.config.valid() + self.config.horizon + self.config.chat_spacing())
+            .saturating_sub(self.config.lease_ttl);
+        let start_at = self.taken_at + overlap;
+        let hold = self
+            .paused_until
+            .map_or(start_at, |p| p.max(start_at))
+            .saturating_duration_since(Instant::now());
+        if !hold.is_zero() {
+            limiter.pause_for(hold);
+        }
+        let pacer = Pacer {
+            limiter: limiter.clone(),
+            stop: CancellationToken::new(),
+            done: CancellationToken::new(),
+        };
+        tokio::spawn(self.run(subscriber, pacer.clone()));
+        Some(pacer)
+    }
+
+    async fn run(self, mut subscriber: async_nats::Subscriber, pacer: Pacer) {
+        tracing::info!("pacing the Telegram budget for all processes");
+        let valid_until = Arc::new(Mutex::new(self.taken_at + self.config.valid()));
+        let granting = CancellationToken::new();
+        let mut revision = self.revision;
+        let renew_every = self.config.lease_ttl / 3;
+        let mut renew = tokio::time::interval_at(self.taken_at + renew_every, renew_every);
+        renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let release = loop {
+            tokio::select! {
+                () = pacer.stop.cancelled() => break true,
+                message = subscriber.next() => {
+                    let Some(message) = message else { break false };
+                    tokio::spawn(serve(
+                        self.client.clone(),
+                        message,
+                        pacer.limiter.clone(),
+                        self.config,
+                        valid_until.clone(),
+                        granting.clone(),
+                    ));
+                }
+                _ = renew.tick() => {
+                    let started = Instant::now();
+                    let renewed = tokio::time::timeout(
+                        renew_every,
+                        self.kv.update(LEASE_KEY, self.id.clone(), revision),
+                    )
+                    .await;
+                    match renewed {
+                        Ok(Ok(next)) => {
+                            revision = next;
+                            *lock(&valid_until) = started + self.config.valid();
+                        }
+                        Ok(Err(e)) => {
+                            tracing::warn!(error = %e, "budget lease lost; no longer pacing");
+                            break false;
+                        }
+                        Err(_) => {
+                            tracing::warn!("budget lease renewal timed out; no longer pacing");
+                            break false;
+                        }
+                    }
+                }
+            }
+        };
+        // Stop granting at once: requests now find no pacer and elect another.
+        *lock(&valid_until) = Instant::now();
+        granting.cancel();
+        let _ = subscriber.unsubscribe().await;
+        if release {
+            // Hand over only once the slots already granted (and their chats' spacing) have
+            // run out; the next pacer may then grant at once.
+            tokio::time::sleep(self.config.horizon + self.config.chat_spacing()).await;
+            if let Err(e) = self
+                .kv
+                .delete_expect_revision(LEASE_KEY, Some(revision))
+                .await
+            {
+                tracing::debug!(error = %e, "budget lease not released; it will expire");
+            }
+        }
+        tracing::info!(released = release, "stopped pacing the Telegram budget");
+        pacer.done.cancel();
+    }
+}
+
+/// Answers one acquire request: a slot within the horizon, or "ask again".
+async fn serve(
+    client: async_nats::Client,
+    message: async_nats::Message,
+    limiter: Limiter,
+    config: BudgetConfig,
+    valid_until: Arc<Mutex<Instant>>,
+    granting: CancellationToken,
+) {
+    let received = Instant::now();
+    let Some(reply_to) = message.reply else {
+        return;
+    };
+    let request: AcquireRequest = match serde_json::from_slice(&message.payload) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = %e, "malformed budget request; ignored");
+            return;
+        }
+    };
+    let grant = limiter.grant(request.chat_id, request.priority(), config.horizon);
+    let answer = tokio::select! {
+        slot = tokio::time::timeout(config.max_hold, grant) => match slot {
+            Ok(slot) if Instant::now() < *lock(&valid_until) => {
+                let now = Instant::now();
+                AcquireReply::grant(slot.saturating_duration_since(now), now - received)
+            }
+            // The lease lapsed while waiting (the slot, taken on a dead budget, goes unused),
+            // or the request waited its longest: ask again.
+            _ => AcquireReply::retry(Duration::ZERO),
+        },
+        () = granting.cancelled() => AcquireReply::retry(Duration::ZERO),
+    };
+    let payload = serde_json::to_vec(&answer).expect("a reply always serialises");
+    if let Err(e) = client.publish(reply_to, payload.into()).await {
+        tracing::debug!(error = %e, "could not answer a budget request");
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -1,0 +1,110 @@
+//! The budget's messages on the wire (JSON). Durations are relative — "in so many
+//! microseconds from when you read this" — so that no two clocks need agree.
+
+use std::time::Duration;
+
+use herald_telegram::Priority;
+use serde::{Deserialize, Serialize};
+
+/// `<prefix>.budget.v1.acquire` request: one send to `chat_id` wants a slot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AcquireRequest {
+    /// The chat the message goes to (negative for groups and channels).
+    pub chat_id: i64,
+    /// `interactive` (a command reply) or `bulk` (a broadcast).
+    pub priority: String,
+}
+
+impl AcquireRequest {
+    pub fn new(chat_id: i64, priority: Priority) -> Self {
+        Self {
+            chat_id,
+            priority: priority.as_str().to_owned(),
+        }
+    }
+
+    /// The priority, bulk if unknown (a newer client's class is never favoured by mistake).
+    pub fn priority(&self) -> Priority {
+        Priority::parse(&self.priority).unwrap_or(Priority::Bulk)
+    }
+}
+
+/// The pacer's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AcquireReply {
+    /// The slot is yours: send `in_us` microseconds from receiving this — unless a pause
+    /// reaches you before then (then the slot is void: ask again after the pause).
+    Grant {
+        /// Microseconds until the slot starts.
+        in_us: u64,
+        /// Microseconds the pacer held the request before answering (the rest of the round
+        /// trip is transit, which makes the grant late by up to that much).
+        #[serde(default)]
+        held_us: u64,
+    },
+    /// No slot for you yet: ask again in `in_us` microseconds.
+    Retry {
+        /// Microseconds to wait before asking again.
+        in_us: u64,
+    },
+}
+
+impl AcquireReply {
+    pub fn grant(after: Duration, held: Duration) -> Self {
+        AcquireReply::Grant {
+            in_us: micros(after),
+            held_us: micros(held),
+        }
+    }
+
+    pub fn retry(after: Duration) -> Self {
+        AcquireReply::Retry {
+            in_us: micros(after),
+        }
+    }
+}
+
+/// `<prefix>.budget.v1.pause`: Telegram answered 429; nobody sends for `wait_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PauseNotice {
+    /// Telegram's `retry_after`, in milliseconds, from when the notice is read.
+    pub wait_ms: u64,
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wire_shapes_are_stable() {
+        let request = AcquireRequest::new(-42, Priority::Interactive);
+        assert_eq!(
+            serde_json::to_string(&request).unwrap(),
+            r#"{"chat_id":-42,"priority":"interactive"}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&AcquireReply::grant(
+                Duration::from_millis(12),
+                Duration::from_micros(7)
+            ))
+            .unwrap(),
+            r#"{"grant":{"in_us":12000,"held_us":7}}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&AcquireReply::retry(Duration::ZERO)).unwrap(),
+            r#"{"retry":{"in_us":0}}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&PauseNotice { wait_ms: 35_000 }).unwrap(),
+            r#"{"wait_ms":35000}"#
+        );
+        let odd: AcquireRequest =
+            serde_json::from_str(r#"{"chat_id":1,"priority":"urgent"}"#).unwrap();
+        assert_eq!(odd.priority(), Priority::Bulk);
+    }
+}
