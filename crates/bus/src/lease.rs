@@ -88,7 +88,8 @@ async fn kv_bucket(bus: &Bus, name: &str, max_age: Duration) -> Result<kv::Store
         // Another process may have created it in between.
         if js.get_stream(format!("KV_{name}")).await.is_err() {
             return Err(BusError::Setup(format!(
-                "creating the lease bucket {name}: {e}"
+                "creating the lease bucket {name}: {e}{}",
+                crate::streams::replicas_hint(&format!("KV_{name}"), None, bus.settings().replicas)
             )));
         }
     }

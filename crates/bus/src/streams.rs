@@ -75,22 +75,46 @@ pub async fn ensure_streams(
     for config in configs {
         let name = config.name.clone();
         match js.get_stream(&name).await {
-            Ok(_) => {
-                js.update_stream(config)
-                    .await
-                    .map_err(|e| BusError::Setup(format!("updating stream {name}: {e}")))?;
+            Ok(mut stream) => {
+                let had = stream.info().await.map(|i| i.config.num_replicas).ok();
+                js.update_stream(config).await.map_err(|e| {
+                    BusError::Setup(format!(
+                        "updating stream {name}: {e}{}",
+                        replicas_hint(&name, had, settings.replicas)
+                    ))
+                })?;
             }
             Err(_) => {
                 if let Err(e) = js.create_stream(config.clone()).await {
                     // Another replica may have created it in between.
-                    js.get_stream(&name)
-                        .await
-                        .map_err(|_| BusError::Setup(format!("creating stream {name}: {e}")))?;
+                    js.get_stream(&name).await.map_err(|_| {
+                        BusError::Setup(format!(
+                            "creating stream {name}: {e}{}",
+                            replicas_hint(&name, None, settings.replicas)
+                        ))
+                    })?;
                 }
             }
         }
     }
     Ok(())
+}
+
+/// What to do when NATS refuses a stream's replica count: a single server keeps one copy
+/// only, a cluster at most one per node, and an existing stream may refuse a change.
+pub(crate) fn replicas_hint(name: &str, had: Option<usize>, wanted: usize) -> String {
+    match had {
+        Some(had) if had != wanted => format!(
+            " (HERALD_NATS_STREAM_REPLICAS asks for {wanted} copies of {name}, which has \
+             {had}: scale it with `nats stream edit {name} --replicas {wanted}` on a \
+             cluster of at least {wanted} nodes, or set HERALD_NATS_STREAM_REPLICAS={had})"
+        ),
+        _ if wanted > 1 => format!(
+            " (HERALD_NATS_STREAM_REPLICAS={wanted} needs a JetStream cluster of at least \
+             {wanted} nodes; a single server keeps one copy: set HERALD_NATS_STREAM_REPLICAS=1)"
+        ),
+        _ => String::new(),
+    }
 }
 
 fn consumer_config(subjects: &Subjects, settings: &StreamSettings) -> pull::Config {

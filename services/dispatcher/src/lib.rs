@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use herald_bus::{Bus, StreamSettings, Subjects};
+use herald_bus::{Bus, NatsOptions, StreamSettings, Subjects};
 use herald_runtime::http::{HealthProbe, ops_router};
 use herald_runtime::{HealthReport, Settings, serve};
 use herald_store::Store;
@@ -59,11 +59,16 @@ pub async fn run(
         .await
         .context("opening the database")?;
     let bus = Bus::connect(
-        &settings.nats_url,
+        NatsOptions {
+            url: settings.nats_url.clone(),
+            credentials_file: settings.nats_creds.clone(),
+            nkey_seed: settings.nats_nkey_seed.clone(),
+        },
         Subjects::new(&settings.nats_prefix),
         StreamSettings {
             duplicate_window: Duration::from_secs(settings.signal_dedup_window_secs),
             ack_wait: Duration::from_secs(settings.ack_wait_secs),
+            replicas: settings.nats_stream_replicas,
             ..StreamSettings::default()
         },
     )
