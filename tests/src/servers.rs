@@ -278,7 +278,12 @@ impl PrivatePostgres {
     fn run(&self, program: &str, args: &[&str]) -> anyhow::Result<()> {
         let path = self.bin.join(program);
         let mut command = if self.as_root {
-            let mut c = Command::new("runuser");
+            // Debian keeps runuser under /usr/sbin, off a normal user's PATH.
+            let runuser = ["/usr/sbin/runuser", "/sbin/runuser"]
+                .into_iter()
+                .find(|p| Path::new(p).exists())
+                .unwrap_or("runuser");
+            let mut c = Command::new(runuser);
             c.args(["-u", "postgres", "--"]).arg(&path);
             c
         } else {
