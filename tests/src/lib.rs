@@ -16,6 +16,8 @@ use herald_testkit::db::{Backend, TestDatabase};
 use herald_testkit::nats::TestNats;
 use herald_testkit::telegram::{TelegramDouble, TestUser};
 
+pub mod servers;
+
 /// Bot token the stack and the double agree on.
 pub const TOKEN: &str = "424242:e2e-secret-token";
 /// How long any wait in these tests may take before it is a failure.
@@ -97,10 +99,19 @@ pub struct Stack {
 }
 
 impl Stack {
-    /// A new installation on `backend` (nothing started yet), with `extra` settings.
+    /// A new installation on `backend` (nothing started yet), with `extra` settings. An
+    /// `HERALD_NATS_URL` among them (a NATS server of the test's own) is where the stack's
+    /// namespace lives.
     pub async fn new(backend: Backend, extra: &[(&str, &str)]) -> anyhow::Result<Self> {
-        let db = TestDatabase::new(backend).await?;
-        let nats = TestNats::new();
+        Self::on_database(TestDatabase::new(backend).await?, extra).await
+    }
+
+    /// [`Stack::new`] on a database the test made (e.g. on a PostgreSQL server of its own).
+    pub async fn on_database(db: TestDatabase, extra: &[(&str, &str)]) -> anyhow::Result<Self> {
+        let nats = match extra.iter().find(|(k, _)| *k == "HERALD_NATS_URL") {
+            Some((_, url)) => TestNats::on(url),
+            None => TestNats::new(),
+        };
         let telegram = TelegramDouble::start(TOKEN).await?;
         let mut env: Vec<(String, String)> = vec![
             ("HERALD_DATABASE_URL".into(), db.url().to_string()),
@@ -137,6 +148,13 @@ impl Stack {
     /// Starts `herald all` and waits until every service is healthy and polling.
     pub async fn start_all(backend: Backend, extra: &[(&str, &str)]) -> anyhow::Result<Self> {
         let mut stack = Self::new(backend, extra).await?;
+        stack.spawn(Service::All).await?;
+        Ok(stack)
+    }
+
+    /// Starts `herald all` on a database the test made.
+    pub async fn start_all_on(db: TestDatabase, extra: &[(&str, &str)]) -> anyhow::Result<Self> {
+        let mut stack = Self::on_database(db, extra).await?;
         stack.spawn(Service::All).await?;
         Ok(stack)
     }

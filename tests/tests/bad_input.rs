@@ -1,12 +1,10 @@
 //! Bad input on both paths gets a clear error naming the problem, loses nothing, and leaves
 //! the services serving.
 
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
 use chrono::Utc;
 use futures::StreamExt;
 use herald_testkit::db::Backend;
+use herald_tests::servers::NatsNode;
 use herald_tests::{Service, Stack, WAIT, eventually, trader};
 use serde_json::{Value, json};
 
@@ -386,71 +384,10 @@ async fn nats_bad_input_is_dead_lettered_with_its_reason() -> anyhow::Result<()>
     stack.shutdown().await
 }
 
-/// The nats-server binary: `HERALD_TEST_NATS_SERVER`, else on the PATH, else Debian's
-/// `/usr/sbin/nats-server` (off a normal user's PATH).
-fn nats_server() -> String {
-    if let Ok(path) = std::env::var("HERALD_TEST_NATS_SERVER") {
-        return path;
-    }
-    let on_path = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join("nats-server").exists()))
-        .unwrap_or(false);
-    if on_path {
-        "nats-server".into()
-    } else {
-        "/usr/sbin/nats-server".into()
-    }
-}
-
-/// A NATS server of this test's own, to stop and start at will; killed when dropped.
-struct OwnNats {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for OwnNats {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl OwnNats {
-    fn start(port: u16, dir: tempfile::TempDir) -> anyhow::Result<Self> {
-        let child = Command::new(nats_server())
-            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-            .arg(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
-        Ok(Self { child, port, dir })
-    }
-
-    fn stop(mut self) -> tempfile::TempDir {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        std::mem::replace(&mut self.dir, dir)
-    }
-
-    async fn ready(&self) -> anyhow::Result<()> {
-        let url = format!("nats://127.0.0.1:{}", self.port);
-        eventually("nats-server to accept connections", WAIT, || async {
-            Ok(async_nats::connect(&url).await.ok().map(|_| ()))
-        })
-        .await
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn with_nats_down_ingest_answers_503_and_recovers() -> anyhow::Result<()> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let nats = OwnNats::start(port, tempfile::tempdir()?)?;
-    nats.ready().await?;
-    let url = format!("nats://127.0.0.1:{port}");
+    let mut nats = NatsNode::single("").await?;
+    let url = nats.url();
     let mut stack = Stack::new(Backend::Sqlite, &[("HERALD_NATS_URL", &url)]).await?;
     stack.herald(&["migrate"]).await?;
     stack.spawn(Service::IngestApi).await?;
@@ -459,14 +396,14 @@ async fn with_nats_down_ingest_answers_503_and_recovers() -> anyhow::Result<()> 
     let (s, b) = stack.post_signal(Some(&key), valid().to_string()).await?;
     assert_eq!(s, 202, "{b}");
 
-    let dir = nats.stop();
+    nats.kill();
     let (s, b) = stack.post_signal(Some(&key), valid().to_string()).await?;
     assert_eq!(s, 503, "{b}");
     assert_eq!(b["error"]["code"], "unavailable");
     let health = reqwest::get(format!("{}/api/health", stack.ingest_url())).await?;
     assert_eq!(health.status(), 503);
 
-    let nats = OwnNats::start(port, dir)?;
+    nats.start()?;
     nats.ready().await?;
     let accepted = eventually("ingest to accept again", WAIT, || async {
         let (s, _) = stack.post_signal(Some(&key), valid().to_string()).await?;
@@ -475,7 +412,6 @@ async fn with_nats_down_ingest_answers_503_and_recovers() -> anyhow::Result<()> 
     .await;
     accepted?;
     stack.kill(Service::IngestApi)?;
-    nats.stop();
-    tokio::time::sleep(Duration::from_millis(10)).await;
+    drop(nats);
     stack.shutdown_without_nats().await
 }

@@ -9,6 +9,7 @@ use async_nats::jetstream::{self, Context};
 use bytes::Bytes;
 use herald_domain::Signal;
 
+use crate::connect::{self, NatsOptions};
 use crate::streams::{self, StreamSettings};
 use crate::subjects::Subjects;
 use crate::{HEADER_ORIGINAL_SUBJECT, HEADER_REJECTION};
@@ -16,13 +17,21 @@ use crate::{HEADER_ORIGINAL_SUBJECT, HEADER_REJECTION};
 /// What went wrong on the bus.
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
-    /// Could not reach NATS.
+    /// Could not reach NATS, or NATS refused our credentials.
     #[error("cannot connect to NATS at {url}: {reason}")]
     Connect {
         /// The server URL (without credentials).
         url: String,
         /// Why.
         reason: String,
+    },
+    /// A NATS setting is wrong.
+    #[error("{setting}: {problem}")]
+    Config {
+        /// The environment variable, e.g. `HERALD_NATS_URL`.
+        setting: &'static str,
+        /// What is wrong with it (never the secret itself).
+        problem: String,
     },
     /// A stream or consumer could not be created.
     #[error("JetStream setup: {0}")]
@@ -56,13 +65,14 @@ const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
 const PIPELINE: usize = 512;
 
 impl Bus {
-    /// Connects to NATS at `url` and makes sure the streams exist.
+    /// Connects to NATS (a URL, or [`NatsOptions`] with credentials) and makes sure the
+    /// streams exist.
     pub async fn connect(
-        url: &str,
+        nats: impl Into<NatsOptions>,
         subjects: Subjects,
         settings: StreamSettings,
     ) -> Result<Self, BusError> {
-        let client = connect(url).await?;
+        let client = connect::client(&nats.into()).await?;
         let js = jetstream::ContextBuilder::new()
             .timeout(PUBLISH_TIMEOUT)
             .max_ack_inflight(4 * PIPELINE)
@@ -177,59 +187,5 @@ impl Bus {
             &self.settings,
         )
         .await
-    }
-}
-
-/// A plain NATS connection to `url`, as the bus makes it (for services that need core NATS
-/// without the streams, such as the command-bot's budget).
-pub async fn connect(url: &str) -> Result<async_nats::Client, BusError> {
-    async_nats::ConnectOptions::new()
-        .name("herald")
-        .connection_timeout(Duration::from_secs(5))
-        .connect(url)
-        .await
-        .map_err(|e| BusError::Connect {
-            url: without_credentials(url),
-            reason: e.to_string(),
-        })
-}
-
-/// `url` without any `user:password@` or `token@` part, for error messages.
-fn without_credentials(url: &str) -> String {
-    url.split(',')
-        .map(|server| match (server.find("://"), server.rfind('@')) {
-            (Some(scheme), Some(at)) if at > scheme => {
-                format!("{}://***@{}", &server[..scheme], &server[at + 1..])
-            }
-            (None, Some(at)) => format!("***@{}", &server[at + 1..]),
-            _ => server.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::without_credentials;
-
-    #[test]
-    fn credentials_never_reach_error_messages() {
-        assert_eq!(
-            without_credentials("nats://127.0.0.1:4222"),
-            "nats://127.0.0.1:4222"
-        );
-        assert_eq!(
-            without_credentials("nats://u:secret@h:4222"),
-            "nats://***@h:4222"
-        );
-        assert_eq!(
-            without_credentials("nats://s3cr3tT0ken@h:4222"),
-            "nats://***@h:4222"
-        );
-        assert_eq!(without_credentials("tok@h:4222"), "***@h:4222");
-        assert_eq!(
-            without_credentials("nats://a:b@h1:4222,nats://h2:4222"),
-            "nats://***@h1:4222,nats://h2:4222"
-        );
     }
 }

@@ -87,8 +87,10 @@ async fn kv_bucket(bus: &Bus, name: &str, max_age: Duration) -> Result<kv::Store
     if let Err(e) = js.create_stream(config).await {
         // Another process may have created it in between.
         if js.get_stream(format!("KV_{name}")).await.is_err() {
+            let (stream, e) = (format!("KV_{name}"), e.to_string());
+            let hint = crate::streams::replicas_hint(&stream, &e, None, bus.settings().replicas);
             return Err(BusError::Setup(format!(
-                "creating the lease bucket {name}: {e}"
+                "creating the lease bucket {name}: {e}{hint}"
             )));
         }
     }

@@ -1,5 +1,7 @@
 //! Herald's NATS JetStream bus: every hand-off between services goes through here.
 //!
+//! - [`connect`]: where NATS is and how Herald proves who it is ([`NatsOptions`]: a user
+//!   and password or a token in the URL, a `.creds` file, or an nkey seed).
 //! - [`subjects`]: every subject, stream and consumer name, all under `HERALD_NATS_PREFIX`.
 //! - [`streams`]: creating (or updating) the streams and the shared durable pull consumers.
 //! - [`Bus`]: a connected JetStream context with typed publishes — a signal with its id as
@@ -28,12 +30,14 @@
 
 pub mod budget;
 mod bus;
+pub mod connect;
 pub mod consume;
 pub mod lease;
 pub mod streams;
 pub mod subjects;
 
-pub use bus::{Bus, BusError, PublishOutcome, connect};
+pub use bus::{Bus, BusError, PublishOutcome};
+pub use connect::{NatsOptions, client as connect, redact_url};
 pub use consume::{Decode, Job, Json, Raw, consume};
 pub use lease::Leadership;
 pub use streams::StreamSettings;

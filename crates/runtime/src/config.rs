@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 /// Telegram's budget per bot, in messages per second.
@@ -36,8 +36,18 @@ pub enum LogFormat {
 pub struct Settings {
     /// `sqlite://herald.db?mode=rwc` (embedded) or `postgres://user@host/db`.
     pub database_url: String,
-    /// NATS server, e.g. `nats://127.0.0.1:4222`.
+    /// NATS server, e.g. `nats://127.0.0.1:4222`, or several, comma-separated (the nodes of
+    /// a cluster). Each may carry `user:password@` or `token@` (percent-encoded): Herald
+    /// shows the URL only without them.
     pub nats_url: String,
+    /// A NATS credentials file (user JWT and nkey seed), for servers with decentralised auth.
+    pub nats_creds: Option<PathBuf>,
+    /// An nkey seed (`SU…`), for servers that know Herald's user by its public nkey.
+    #[serde(skip_serializing)]
+    pub nats_nkey_seed: Option<SecretString>,
+    /// Copies JetStream keeps of every stream and lease bucket: 1 on a single server, 3 on a
+    /// three-node cluster (losing one node then loses nothing). 1 to 5.
+    pub nats_stream_replicas: usize,
     /// Prefix of every NATS subject, stream and consumer (`A-Z a-z 0-9 _ -`), so several
     /// installations (and parallel tests) share one NATS.
     pub nats_prefix: String,
@@ -94,6 +104,9 @@ impl Default for Settings {
         Self {
             database_url: "sqlite://herald.db?mode=rwc".into(),
             nats_url: "nats://127.0.0.1:4222".into(),
+            nats_creds: None,
+            nats_nkey_seed: None,
+            nats_stream_replicas: 1,
             nats_prefix: "herald".into(),
             telegram_token: None,
             telegram_api_url: "https://api.telegram.org".into(),
@@ -174,6 +187,7 @@ impl Settings {
                 ),
             );
         }
+        self.validate_nats()?;
         if !(self.database_url.starts_with("sqlite:")
             || self.database_url.starts_with("postgres://")
             || self.database_url.starts_with("postgresql://"))
@@ -239,6 +253,61 @@ impl Settings {
             return invalid(
                 "HERALD_SIGNAL_DEDUP_WINDOW_SECS",
                 "must be at least 1".into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// The NATS rules: one way of giving credentials, a readable creds file, a seed that
+    /// looks like one (never echoed), a replica count NATS allows.
+    fn validate_nats(&self) -> Result<(), ConfigError> {
+        let invalid = |name, problem: String| Err(ConfigError::Invalid { name, problem });
+        if !(1..=5).contains(&self.nats_stream_replicas) {
+            return invalid(
+                "HERALD_NATS_STREAM_REPLICAS",
+                format!(
+                    "must be from 1 to 5 (1 on a single server, 3 on a three-node cluster), \
+                     got {}",
+                    self.nats_stream_replicas
+                ),
+            );
+        }
+        let url_credentials = self.nats_url.contains('@');
+        match (url_credentials, &self.nats_creds, &self.nats_nkey_seed) {
+            (true, Some(_), _) | (true, _, Some(_)) => {
+                return invalid(
+                    if self.nats_creds.is_some() {
+                        "HERALD_NATS_CREDS"
+                    } else {
+                        "HERALD_NATS_NKEY_SEED"
+                    },
+                    "give NATS credentials in one way only: HERALD_NATS_URL already carries \
+                     some (user:password@ or token@)"
+                        .into(),
+                );
+            }
+            (_, Some(_), Some(_)) => {
+                return invalid(
+                    "HERALD_NATS_NKEY_SEED",
+                    "give NATS credentials in one way only: HERALD_NATS_CREDS is set too".into(),
+                );
+            }
+            _ => {}
+        }
+        if let Some(path) = &self.nats_creds
+            && let Err(e) = std::fs::File::open(path)
+        {
+            return invalid(
+                "HERALD_NATS_CREDS",
+                format!("cannot read {}: {e}", path.display()),
+            );
+        }
+        if let Some(seed) = &self.nats_nkey_seed
+            && !seed.expose_secret().trim().starts_with("SU")
+        {
+            return invalid(
+                "HERALD_NATS_NKEY_SEED",
+                "is not an nkey user seed (those start with SU; the value is not shown)".into(),
             );
         }
         Ok(())
@@ -372,6 +441,57 @@ mod tests {
             let s = load_in(jail).unwrap();
             assert!(!format!("{s:?}").contains("very-secret"));
             assert!(!serde_json::to_string(&s).unwrap().contains("very-secret"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn stream_replicas_are_from_one_to_five() {
+        Jail::expect_with(|jail| {
+            assert_eq!(load_in(jail).unwrap().nats_stream_replicas, 1);
+            jail.set_env("HERALD_NATS_STREAM_REPLICAS", "3");
+            assert_eq!(load_in(jail).unwrap().nats_stream_replicas, 3);
+            for bad in ["0", "6"] {
+                jail.set_env("HERALD_NATS_STREAM_REPLICAS", bad);
+                let e = load_in(jail).unwrap_err().to_string();
+                assert!(
+                    e.starts_with("configuration: HERALD_NATS_STREAM_REPLICAS: "),
+                    "{e}"
+                );
+            }
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn nats_credentials_are_checked_and_never_printed() {
+        Jail::expect_with(|jail| {
+            jail.set_env("HERALD_NATS_NKEY_SEED", "SUAVERYSECRETSEED");
+            let s = load_in(jail).unwrap();
+            assert!(!format!("{s:?}").contains("VERYSECRET"));
+            assert!(!serde_json::to_string(&s).unwrap().contains("VERYSECRET"));
+
+            jail.set_env("HERALD_NATS_NKEY_SEED", "not-a-seed-secret");
+            let e = load_in(jail).unwrap_err().to_string();
+            assert!(e.contains("HERALD_NATS_NKEY_SEED"), "{e}");
+            assert!(!e.contains("not-a-seed-secret"), "{e}");
+
+            jail.set_env("HERALD_NATS_NKEY_SEED", "SUAVERYSECRETSEED");
+            jail.set_env("HERALD_NATS_URL", "nats://herald:pw@nats:4222");
+            let e = load_in(jail).unwrap_err().to_string();
+            assert!(
+                e.contains("HERALD_NATS_NKEY_SEED: give NATS credentials in one way"),
+                "{e}"
+            );
+            assert!(!e.contains("pw@"), "{e}");
+
+            jail.clear_env();
+            jail.set_env("HERALD_NATS_CREDS", "/nonexistent/herald.creds");
+            let e = load_in(jail).unwrap_err().to_string();
+            assert!(
+                e.contains("HERALD_NATS_CREDS: cannot read /nonexistent/herald.creds"),
+                "{e}"
+            );
             Ok(())
         });
     }

@@ -90,6 +90,11 @@ impl TestDatabase {
     pub async fn postgres() -> anyhow::Result<Self> {
         let base_url =
             std::env::var(POSTGRES_URL_ENV).unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_string());
+        Self::postgres_on(base_url).await
+    }
+
+    /// A fresh schema in the PostgreSQL database at `base_url` (a server of the test's own).
+    pub async fn postgres_on(base_url: String) -> anyhow::Result<Self> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default()

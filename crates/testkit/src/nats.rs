@@ -55,9 +55,19 @@ impl TestNats {
         }
     }
 
+    /// A fresh prefix on the server(s) at `url` (comma-separated for a cluster), e.g. a
+    /// nats-server of the test's own.
+    pub fn on(url: &str) -> Self {
+        Self {
+            url: url.to_string(),
+            prefix: unique_prefix(),
+        }
+    }
+
     /// Connects a plain client (to publish as the Signal Engine would, or to inspect).
     pub async fn client(&self) -> anyhow::Result<async_nats::Client> {
-        Ok(async_nats::connect(&self.url).await?)
+        let servers: Vec<&str> = self.url.split(',').map(str::trim).collect();
+        Ok(async_nats::connect(servers).await?)
     }
 
     /// Deletes every stream whose name starts with this prefix (key-value buckets too: their

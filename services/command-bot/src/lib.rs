@@ -64,7 +64,12 @@ pub async fn run_with_budget(
     let budget = match budget {
         Some(budget) => budget,
         None => {
-            let client = herald_bus::connect(&settings.nats_url).await?;
+            let client = herald_bus::connect(&herald_bus::NatsOptions::new(
+                &settings.nats_url,
+                settings.nats_creds.as_ref(),
+                settings.nats_nkey_seed.as_ref(),
+            ))
+            .await?;
             let limits = LimiterConfig::with_rate(settings.telegram_rate_limit);
             herald_bus::budget::shared(client, &Subjects::new(&settings.nats_prefix), limits)
                 .await?

@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use herald_bus::{Bus, StreamSettings, Subjects};
+use herald_bus::{Bus, NatsOptions, StreamSettings, Subjects};
 use herald_runtime::http::{HealthProbe, ops_router};
 use herald_runtime::{HealthReport, Settings, serve};
 use herald_store::Store;
@@ -71,11 +71,16 @@ pub async fn run_with_budget(
         .await
         .context("opening the database")?;
     let bus = Bus::connect(
-        &settings.nats_url,
+        NatsOptions::new(
+            &settings.nats_url,
+            settings.nats_creds.as_ref(),
+            settings.nats_nkey_seed.as_ref(),
+        ),
         Subjects::new(&settings.nats_prefix),
         StreamSettings {
             duplicate_window: Duration::from_secs(settings.signal_dedup_window_secs),
             ack_wait: Duration::from_secs(settings.ack_wait_secs),
+            replicas: settings.nats_stream_replicas,
             ..StreamSettings::default()
         },
     )

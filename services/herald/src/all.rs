@@ -50,7 +50,12 @@ pub async fn run_with(
         .await
         .context("opening the database")?;
     // One budget for the dispatcher and the command-bot.
-    let client = herald_bus::connect(&settings.nats_url).await?;
+    let client = herald_bus::connect(&herald_bus::NatsOptions::new(
+        &settings.nats_url,
+        settings.nats_creds.as_ref(),
+        settings.nats_nkey_seed.as_ref(),
+    ))
+    .await?;
     let budget = herald_bus::budget::shared(
         client,
         &herald_bus::Subjects::new(&settings.nats_prefix),

@@ -55,7 +55,8 @@ pub async fn run(mut settings: Settings, args: Args) -> anyhow::Result<()> {
     println!("  database   {}", settings.database_url);
     println!(
         "  nats       {} (prefix {})",
-        settings.nats_url, settings.nats_prefix
+        herald_bus::redact_url(&settings.nats_url),
+        settings.nats_prefix
     );
     println!("  telegram   Bot API double at {}", double.api_url());
     println!("  ingest-api {ingest_url}");
@@ -176,13 +177,14 @@ fn indent(text: &str) -> String {
 }
 
 async fn cleanup(settings: &Settings) {
-    if let Ok(client) = async_nats_connect(&settings.nats_url).await {
+    let nats = herald_bus::NatsOptions::new(
+        &settings.nats_url,
+        settings.nats_creds.as_ref(),
+        settings.nats_nkey_seed.as_ref(),
+    );
+    if let Ok(client) = herald_bus::connect::client(&nats).await {
         let js = async_nats::jetstream::new(client);
         herald_bus::streams::delete_streams(&js, &herald_bus::Subjects::new(&settings.nats_prefix))
             .await;
     }
-}
-
-async fn async_nats_connect(url: &str) -> anyhow::Result<async_nats::Client> {
-    Ok(async_nats::connect(url).await?)
 }

@@ -31,7 +31,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::post;
 use herald_auth::{ApiKeyVerifier, KeyInfo, KeyLookup};
-use herald_bus::{Bus, StreamSettings, Subjects};
+use herald_bus::{Bus, NatsOptions, StreamSettings, Subjects};
 use herald_runtime::http::{HealthProbe, ops_router};
 use herald_runtime::{HealthReport, Settings, serve};
 use herald_store::Store;
@@ -80,10 +80,15 @@ pub async fn run(
         .await
         .context("opening the database")?;
     let bus = Bus::connect(
-        &settings.nats_url,
+        NatsOptions::new(
+            &settings.nats_url,
+            settings.nats_creds.as_ref(),
+            settings.nats_nkey_seed.as_ref(),
+        ),
         Subjects::new(&settings.nats_prefix),
         StreamSettings {
             duplicate_window: Duration::from_secs(settings.signal_dedup_window_secs),
+            replicas: settings.nats_stream_replicas,
             ..StreamSettings::default()
         },
     )
