@@ -29,6 +29,8 @@ const FIRST_ID: i64 = 7_000_000;
 /// The settings every broadcast here runs with, beside the servers'.
 fn broadcast_settings(concurrency: &str) -> Vec<(&str, &str)> {
     vec![
+        // A paid broadcast's pace, so the broadcast lasts long enough to interrupt.
+        ("HERALD_TELEGRAM_PAID_BROADCAST", "true"),
         ("HERALD_TELEGRAM_RATE_LIMIT", "100"),
         ("HERALD_DISPATCHER_CONCURRENCY", concurrency),
         ("HERALD_ACK_WAIT_SECS", "5"),
