@@ -60,7 +60,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     )
     .await?;
     let key = stack.api_key().await?;
-    let baseline_url = start_baseline(&stack).await?;
+    let baseline_url =
+        start_bare_handler(&stack.settings.nats_url, &stack.settings.nats_prefix).await?;
     let duration = Duration::from_secs(args.seconds);
 
     // Warm both up, then measure.
@@ -165,12 +166,14 @@ async fn load(url: &str, key: Option<&str>, duration: Duration, connections: usi
 }
 
 /// The bare handler: publish the body with a fresh `Nats-Msg-Id`, await the ack, answer 202.
-async fn start_baseline(stack: &Stack) -> anyhow::Result<String> {
-    let client = async_nats::connect(&stack.settings.nats_url).await?;
+/// Serves on a free loopback port (returned as a base URL) in this process, with a stream of
+/// its own under `prefix`.
+pub(crate) async fn start_bare_handler(nats_url: &str, prefix: &str) -> anyhow::Result<String> {
+    let client = async_nats::connect(nats_url).await?;
     let js = jetstream::new(client);
-    let subject = format!("{}.baseline", stack.settings.nats_prefix);
+    let subject = format!("{prefix}.baseline");
     js.get_or_create_stream(jetstream::stream::Config {
-        name: format!("{}_baseline", stack.settings.nats_prefix),
+        name: format!("{prefix}_baseline"),
         subjects: vec![subject.clone()],
         storage: jetstream::stream::StorageType::File,
         retention: jetstream::stream::RetentionPolicy::WorkQueue,

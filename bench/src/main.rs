@@ -8,6 +8,7 @@
 //! Every run uses its own NATS prefix and database and removes them afterwards. Load is
 //! generated in this process on loopback, and every loop is bounded in count and time.
 
+mod external;
 mod fanout;
 mod ingest;
 mod latency;
@@ -29,6 +30,9 @@ struct Cli {
 enum Bench {
     /// `POST /api/signals` throughput and latency, beside a bare publish-and-ack handler.
     Ingest(ingest::Args),
+    /// `POST /api/signals` from outside: wrk against the real `herald-ingest-api` binary and the
+    /// bare handler.
+    Wrk(external::Args),
     /// POST → `sendMessage` at the Telegram double, at light load.
     Latency(latency::Args),
     /// One signal to many subscribers, against a double that answers at once.
@@ -46,6 +50,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.bench {
         Bench::Ingest(args) => ingest::run(args).await,
+        Bench::Wrk(args) => external::run(args).await,
         Bench::Latency(args) => latency::run(args).await,
         Bench::Fanout(args) => fanout::run(args).await,
         Bench::Writes(args) => writes::run(args).await,

@@ -4,11 +4,9 @@
 //! first 8 characters, never the key. A plain, fast hash is right here: the key is 192 random
 //! bits, so there is nothing for a slow password hash to protect.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
@@ -62,70 +60,6 @@ pub type KeyLookup = Arc<
         + Sync,
 >;
 
-/// Why a request's key was not accepted.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum VerifyError {
-    /// No key was given.
-    #[error("missing X-API-Key header")]
-    Missing,
-    /// The key is unknown or revoked.
-    #[error("invalid API key")]
-    Invalid,
-    /// The store could not be asked; the caller should answer 503.
-    #[error("cannot verify API keys right now: {0}")]
-    Unavailable(String),
-}
-
-/// Checks presented keys, caching answers for `ttl` (a revoked key stops working within
-/// `ttl`). Unknown keys are cached too, so guessing does not hammer the database; the cache
-/// is bounded and simply cleared when full.
-#[derive(Clone)]
-pub struct ApiKeyVerifier {
-    lookup: KeyLookup,
-    ttl: Duration,
-    cache: Arc<Mutex<HashMap<String, CachedAnswer>>>,
-}
-
-/// What the store said about a key hash, and when.
-type CachedAnswer = (Option<KeyInfo>, Instant);
-
-const CACHE_CAPACITY: usize = 10_000;
-
-impl ApiKeyVerifier {
-    /// A verifier asking `lookup`, remembering answers for `ttl`.
-    pub fn new(lookup: KeyLookup, ttl: Duration) -> Self {
-        Self {
-            lookup,
-            ttl,
-            cache: Arc::new(Mutex::new(HashMap::new())),
-        }
-    }
-
-    /// Verifies a presented key (the `X-API-Key` header value).
-    pub async fn verify(&self, presented: Option<&str>) -> Result<KeyInfo, VerifyError> {
-        let presented = presented.map(str::trim).filter(|k| !k.is_empty());
-        let Some(key) = presented else {
-            return Err(VerifyError::Missing);
-        };
-        let hash = hash_key(key);
-        let now = Instant::now();
-        if let Some((answer, at)) = self.cache.lock().expect("cache lock").get(&hash)
-            && now.duration_since(*at) < self.ttl
-        {
-            return answer.clone().ok_or(VerifyError::Invalid);
-        }
-        let answer = (self.lookup)(hash.clone())
-            .await
-            .map_err(VerifyError::Unavailable)?;
-        let mut cache = self.cache.lock().expect("cache lock");
-        if cache.len() >= CACHE_CAPACITY {
-            cache.clear();
-        }
-        cache.insert(hash, (answer.clone(), now));
-        answer.ok_or(VerifyError::Invalid)
-    }
-}
-
 /// Exposes a generated key's text, for the one place that prints it.
 pub fn reveal(key: &GeneratedKey) -> &str {
     key.key.expose_secret()
@@ -134,18 +68,6 @@ pub fn reveal(key: &GeneratedKey) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    fn lookup_for(valid_hash: String, calls: Arc<AtomicUsize>) -> KeyLookup {
-        Arc::new(move |hash| {
-            calls.fetch_add(1, Ordering::SeqCst);
-            let found = (hash == valid_hash).then(|| KeyInfo {
-                id: Uuid::nil(),
-                name: "engine".into(),
-            });
-            Box::pin(async move { Ok(found) })
-        })
-    }
 
     #[test]
     fn generated_keys_are_unique_and_hash_to_stored_form() {
@@ -158,42 +80,5 @@ mod tests {
         assert_eq!(a.hash.len(), 64);
         assert!(reveal(&a).starts_with(&a.prefix));
         assert!(!a.hash.contains(reveal(&a)));
-    }
-
-    #[tokio::test]
-    async fn verifies_caches_and_rejects() {
-        let key = generate();
-        let calls = Arc::new(AtomicUsize::new(0));
-        let v = ApiKeyVerifier::new(
-            lookup_for(key.hash.clone(), calls.clone()),
-            Duration::from_secs(60),
-        );
-        assert_eq!(v.verify(None).await, Err(VerifyError::Missing));
-        assert_eq!(v.verify(Some("  ")).await, Err(VerifyError::Missing));
-        assert_eq!(v.verify(Some("hk_wrong")).await, Err(VerifyError::Invalid));
-        assert_eq!(v.verify(Some(reveal(&key))).await.unwrap().name, "engine");
-        assert_eq!(v.verify(Some(reveal(&key))).await.unwrap().name, "engine");
-        assert_eq!(v.verify(Some("hk_wrong")).await, Err(VerifyError::Invalid));
-        assert_eq!(calls.load(Ordering::SeqCst), 2, "answers are cached");
-    }
-
-    #[tokio::test]
-    async fn expired_answers_are_asked_again() {
-        let key = generate();
-        let calls = Arc::new(AtomicUsize::new(0));
-        let v = ApiKeyVerifier::new(lookup_for(key.hash.clone(), calls.clone()), Duration::ZERO);
-        v.verify(Some(reveal(&key))).await.unwrap();
-        v.verify(Some(reveal(&key))).await.unwrap();
-        assert_eq!(calls.load(Ordering::SeqCst), 2);
-    }
-
-    #[tokio::test]
-    async fn store_outage_is_unavailable_not_invalid() {
-        let lookup: KeyLookup = Arc::new(|_| Box::pin(async { Err("db down".to_string()) }));
-        let v = ApiKeyVerifier::new(lookup, Duration::from_secs(60));
-        assert!(matches!(
-            v.verify(Some("hk_x")).await,
-            Err(VerifyError::Unavailable(_))
-        ));
     }
 }

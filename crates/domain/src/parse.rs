@@ -134,7 +134,7 @@ pub fn parse_signal_or_id(
     let given = |name: &str| {
         body.fields
             .get(name)
-            .map(|raw| &**raw)
+            .copied()
             .filter(|raw| JsonType::of(raw) != JsonType::Null)
     };
     let mut problems = Problems::default();
@@ -270,7 +270,7 @@ fn read_texts(given: &Given<'_>, problems: &mut Problems) -> Texts {
 }
 
 /// Reports repeated and unknown keys.
-fn check_keys(body: &body::Body, problems: &mut Problems) {
+fn check_keys(body: &body::Body<'_>, problems: &mut Problems) {
     for name in &body.duplicates {
         let why = "appears more than once; send each field once";
         problems.push(name, "invalid_value", why);
@@ -278,7 +278,7 @@ fn check_keys(body: &body::Body, problems: &mut Problems) {
     let unknown = body
         .fields
         .keys()
-        .filter(|k| !FIELD_NAMES.contains(&k.as_str()));
+        .filter(|k| !FIELD_NAMES.contains(&k.as_ref()));
     for name in unknown {
         problems.push(name, "unknown_field", unknown_field_message(name));
     }

@@ -75,6 +75,12 @@ pub struct Settings {
     pub ingest_max_body_bytes: usize,
     /// How long JetStream remembers a signal id to drop a re-sent duplicate, in seconds.
     pub signal_dedup_window_secs: u64,
+    /// How long ingest-api trusts the database's answer about an API key before asking again,
+    /// in seconds: a revoked key stops working within this time while the database is up.
+    pub ingest_key_cache_ttl_secs: u64,
+    /// How long after the database last confirmed a key ingest-api keeps accepting it while
+    /// the database cannot be reached, in seconds.
+    pub ingest_key_max_stale_secs: u64,
     /// Sends in flight at once per dispatcher.
     pub dispatcher_concurrency: usize,
     /// Attempts per delivery before it is recorded as failed.
@@ -118,6 +124,8 @@ impl Default for Settings {
             command_bot_addr: ([127, 0, 0, 1], 8083).into(),
             ingest_max_body_bytes: 64 * 1024,
             signal_dedup_window_secs: 600,
+            ingest_key_cache_ttl_secs: 30,
+            ingest_key_max_stale_secs: 24 * 3600,
             dispatcher_concurrency: 64,
             delivery_max_attempts: 5,
             signal_ttl_secs: 900,
@@ -253,6 +261,15 @@ impl Settings {
             return invalid(
                 "HERALD_SIGNAL_DEDUP_WINDOW_SECS",
                 "must be at least 1".into(),
+            );
+        }
+        if self.ingest_key_max_stale_secs < self.ingest_key_cache_ttl_secs {
+            return invalid(
+                "HERALD_INGEST_KEY_MAX_STALE_SECS",
+                format!(
+                    "must be at least HERALD_INGEST_KEY_CACHE_TTL_SECS ({})",
+                    self.ingest_key_cache_ttl_secs
+                ),
             );
         }
         Ok(())

@@ -1,9 +1,11 @@
-//! The HTTP pieces every service shares: `GET /api/health`, `GET /metrics`, the JSON error
-//! body, and serving a router until shutdown.
+//! The HTTP pieces every service shares: the probes (`GET /livez`, `GET /readyz`,
+//! `GET /api/health`), `GET /metrics`, the JSON error body, and serving a router until
+//! shutdown.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
@@ -59,12 +61,17 @@ pub struct Check {
     pub name: &'static str,
     /// `ok`, or what is wrong.
     pub status: String,
+    /// Whether the service is unready while this check fails. A failing check that is not
+    /// required is reported (the service is `degraded`) but the service stays ready.
+    pub required: bool,
 }
 
-/// What `GET /api/health` answers: 200 when every check is ok, 503 otherwise.
+/// What `GET /api/health` and `GET /readyz` answer: 200 when the service can do its job
+/// (every required check is ok), 503 otherwise.
 #[derive(Debug, Clone, Serialize)]
 pub struct HealthReport {
-    /// `ok` or `degraded`.
+    /// `ok` (every check passes), `degraded` (only checks that are not required fail: still
+    /// ready) or `unavailable` (a required check fails: not ready).
     pub status: &'static str,
     /// The service's name.
     pub service: &'static str,
@@ -75,27 +82,56 @@ pub struct HealthReport {
 }
 
 impl HealthReport {
-    /// Builds a report from named check results.
+    /// Builds a report from named check results, every one of them required.
     pub fn new(service: &'static str, checks: Vec<(&'static str, Result<(), String>)>) -> Self {
-        let healthy = checks.iter().all(|(_, r)| r.is_ok());
-        Self {
-            status: if healthy { "ok" } else { "degraded" },
+        let mut report = Self {
+            status: "ok",
             service,
             version: env!("CARGO_PKG_VERSION"),
-            checks: checks
-                .into_iter()
-                .map(|(name, r)| Check {
-                    name,
-                    status: r.err().unwrap_or_else(|| "ok".into()),
-                })
-                .collect(),
+            checks: Vec::with_capacity(checks.len()),
+        };
+        for (name, result) in checks {
+            report.push(name, result, true);
         }
+        report
+    }
+
+    /// Adds a check that makes the service unready when it fails.
+    pub fn with_required(mut self, name: &'static str, result: Result<(), String>) -> Self {
+        self.push(name, result, true);
+        self
+    }
+
+    /// Adds a check that is reported but does not make the service unready when it fails.
+    pub fn with_optional(mut self, name: &'static str, result: Result<(), String>) -> Self {
+        self.push(name, result, false);
+        self
+    }
+
+    /// Whether the service can do its job: every required check passes.
+    pub fn is_ready(&self) -> bool {
+        self.status != "unavailable"
+    }
+
+    fn push(&mut self, name: &'static str, result: Result<(), String>, required: bool) {
+        if let Err(why) = &result {
+            tracing::debug!(check = name, required, problem = %why, "health check failing");
+            self.status = match (self.status, required) {
+                (_, true) | ("unavailable", false) => "unavailable",
+                (_, false) => "degraded",
+            };
+        }
+        self.checks.push(Check {
+            name,
+            status: result.err().unwrap_or_else(|| "ok".into()),
+            required,
+        });
     }
 }
 
 impl IntoResponse for HealthReport {
     fn into_response(self) -> Response {
-        let status = if self.status == "ok" {
+        let status = if self.is_ready() {
             StatusCode::OK
         } else {
             StatusCode::SERVICE_UNAVAILABLE
@@ -108,11 +144,41 @@ impl IntoResponse for HealthReport {
 pub type HealthProbe =
     Arc<dyn Fn() -> Pin<Box<dyn Future<Output = HealthReport> + Send>> + Send + Sync>;
 
-/// `GET /api/health` (answered by `probe`) and `GET /metrics` (Prometheus text).
+/// How long one dependency check in a health probe may take: less than the probes' 2 s
+/// timeout in `deploy/k8s/`, so a dependency that hangs shows as failing rather than as a
+/// probe that timed out.
+pub const CHECK_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Runs one dependency check, giving up after [`CHECK_TIMEOUT`]; the error is what is wrong.
+pub async fn check<E: std::fmt::Display>(
+    check: impl Future<Output = Result<(), E>>,
+) -> Result<(), String> {
+    match tokio::time::timeout(CHECK_TIMEOUT, check).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no answer within {} ms", CHECK_TIMEOUT.as_millis())),
+    }
+}
+
+/// The operational routes:
+///
+/// - `GET /livez` — liveness: 200 whenever the process serves HTTP. It runs no checks, so a
+///   database or NATS outage never gets a healthy process restarted.
+/// - `GET /readyz` — readiness: `probe`'s report, 200 when the service can do its job, 503
+///   when it cannot (take it out of the load balancer, do not restart it).
+/// - `GET /api/health` — the same report and status as `/readyz`, under the product's name.
+/// - `GET /metrics` — Prometheus text.
 pub fn ops_router(probe: HealthProbe) -> Router {
+    let ready = probe.clone();
     Router::new()
+        .route("/livez", get(live))
+        .route("/readyz", get(move || (ready.clone())()))
         .route("/api/health", get(move || (probe.clone())()))
         .route("/metrics", get(metrics))
+}
+
+async fn live() -> impl IntoResponse {
+    Json(serde_json::json!({ "status": "ok" }))
 }
 
 async fn metrics() -> impl IntoResponse {
@@ -133,4 +199,39 @@ pub async fn serve(
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_required_checks_make_a_service_unready() {
+        let ok = HealthReport::new("s", vec![("nats", Ok(()))]).with_optional("database", Ok(()));
+        assert_eq!((ok.status, ok.is_ready()), ("ok", true));
+
+        let degraded = HealthReport::new("s", vec![("nats", Ok(()))])
+            .with_optional("database", Err("down".into()));
+        assert_eq!((degraded.status, degraded.is_ready()), ("degraded", true));
+        assert_eq!(degraded.checks[1].status, "down");
+        assert!(!degraded.checks[1].required);
+
+        let unavailable = HealthReport::new("s", vec![("nats", Err("disconnected".into()))])
+            .with_optional("database", Err("down".into()));
+        assert_eq!(
+            (unavailable.status, unavailable.is_ready()),
+            ("unavailable", false)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_check_that_hangs_fails_after_the_timeout() {
+        let hanging = std::future::pending::<Result<(), String>>();
+        let got = check(hanging).await;
+        assert!(got.unwrap_err().starts_with("no answer within"));
+        assert_eq!(
+            check(async { Err::<(), _>("refused") }).await,
+            Err("refused".into())
+        );
+    }
 }

@@ -8,7 +8,10 @@
 //! - [`db`]: a fresh, isolated database per test: a new SQLite file, or a new PostgreSQL
 //!   schema that is dropped afterwards.
 //! - [`nats`]: a unique `HERALD_NATS_PREFIX` per test, with its streams removed afterwards.
+//! - [`tcp_proxy`]: a TCP proxy in front of a real server that a test can cut and restore, to
+//!   take PostgreSQL or NATS away from one service without disturbing other tests.
 
 pub mod db;
 pub mod nats;
+pub mod tcp_proxy;
 pub mod telegram;

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use herald_runtime::http::{HealthProbe, ops_router};
+use herald_runtime::http::{HealthProbe, check, ops_router};
 use herald_runtime::{HealthReport, Settings, serve};
 use herald_store::Store;
 use tokio::net::TcpListener;
@@ -24,7 +24,7 @@ pub async fn run(
     let probe: HealthProbe = Arc::new(move || {
         let store = store.clone();
         Box::pin(async move {
-            let database = store.ping().await.map_err(|e| e.to_string());
+            let database = check(store.ping()).await;
             HealthReport::new("admin-api", vec![("database", database)])
         })
     });

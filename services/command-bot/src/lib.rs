@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use herald_bus::Subjects;
-use herald_runtime::http::{HealthProbe, ops_router};
+use herald_runtime::http::{HealthProbe, check, ops_router};
 use herald_runtime::{HealthReport, Settings, serve};
 use herald_store::Store;
 use herald_telegram::{Budget, LimiterConfig, Sender};
@@ -90,7 +90,7 @@ pub async fn run_with_budget(
     let probe: HealthProbe = Arc::new(move || {
         let store = probe_store.clone();
         Box::pin(async move {
-            let database = store.ping().await.map_err(|e| e.to_string());
+            let database = check(store.ping()).await;
             HealthReport::new("command-bot", vec![("database", database)])
         })
     });

@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use herald_bus::{Bus, NatsOptions, StreamSettings, Subjects};
-use herald_runtime::http::{HealthProbe, ops_router};
+use herald_runtime::http::{HealthProbe, check, ops_router};
 use herald_runtime::{HealthReport, Settings, serve};
 use herald_store::Store;
 use secrecy::ExposeSecret;
@@ -153,6 +153,6 @@ async fn health(ctx: &DispatcherContext) -> HealthReport {
     } else {
         Err("disconnected".to_string())
     };
-    let database = ctx.store.ping().await.map_err(|e| e.to_string());
+    let database = check(ctx.store.ping()).await;
     HealthReport::new("dispatcher", vec![("nats", nats), ("database", database)])
 }

@@ -16,9 +16,24 @@
 //! | 401 `unauthorized` | missing or unknown key |
 //! | 413 `body_too_large` | over `HERALD_INGEST_MAX_BODY_BYTES` |
 //! | 415 `unsupported_media_type` | a Content-Type other than JSON |
-//! | 503 `unavailable` | NATS (or the key store) is down: retry with the same id |
+//! | 503 `unavailable` | NATS is down, or the key store is and the key is not known from before: retry with the same id |
 //!
-//! Also `GET /api/health` and `GET /metrics`.
+//! Also the probes and metrics of [`herald_runtime::http::ops_router`].
+//!
+//! # When the database is down
+//!
+//! The database holds only the API keys as far as ingest is concerned, and keys are checked
+//! through [`ApiKeyVerifier`]'s cache: while the database cannot be reached, keys it confirmed
+//! within `HERALD_INGEST_KEY_MAX_STALE_SECS` keep working (their signals go to JetStream as
+//! usual), unknown keys get 503 rather than 401, and a key revoked meanwhile is refused at the
+//! latest `HERALD_INGEST_KEY_CACHE_TTL_SECS` after its revocation or 2 s after the database
+//! is back, whichever is later (see [`herald_auth::verifier`]).
+//!
+//! Readiness (`GET /readyz`, and `GET /api/health`) follows: NATS is required; the database
+//! is required only while no key could be accepted from the cache. With keys in the cache a
+//! database outage shows as `degraded` with 200, and the pod stays in the Service; a replica
+//! with nothing cached goes unready, so traffic goes to the replicas that can take it.
+//! Liveness (`GET /livez`) never looks at either.
 
 mod error;
 mod signals;
@@ -30,9 +45,9 @@ use anyhow::Context as _;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::post;
-use herald_auth::{ApiKeyVerifier, KeyInfo, KeyLookup};
+use herald_auth::{ApiKeyVerifier, KeyCachePolicy, KeyInfo, KeyLookup};
 use herald_bus::{Bus, NatsOptions, StreamSettings, Subjects};
-use herald_runtime::http::{HealthProbe, ops_router};
+use herald_runtime::http::{HealthProbe, check, ops_router};
 use herald_runtime::{HealthReport, Settings, serve};
 use herald_store::Store;
 use tokio::net::TcpListener;
@@ -67,9 +82,6 @@ pub struct Shared {
     meters: signals::Meters,
 }
 
-/// How long a key check is remembered: a revoked key stops working within this time.
-const KEY_CACHE_TTL: Duration = Duration::from_secs(30);
-
 /// Runs ingest-api on `listener` until `shutdown` is cancelled.
 pub async fn run(
     settings: Settings,
@@ -94,7 +106,7 @@ pub async fn run(
     )
     .await?;
     let state = AppState(Arc::new(Shared {
-        keys: ApiKeyVerifier::new(key_lookup(store.clone()), KEY_CACHE_TTL),
+        keys: ApiKeyVerifier::new(key_lookup(store.clone()), key_cache_policy(&settings)),
         bus,
         store,
         max_body_bytes: settings.ingest_max_body_bytes,
@@ -122,14 +134,35 @@ pub fn router(state: AppState) -> Router {
         .merge(ops_router(probe))
 }
 
+/// The key cache's bounds from the settings; the rest are [`KeyCachePolicy`]'s defaults.
+pub fn key_cache_policy(settings: &Settings) -> KeyCachePolicy {
+    KeyCachePolicy {
+        ttl: Duration::from_secs(settings.ingest_key_cache_ttl_secs),
+        max_stale: Duration::from_secs(settings.ingest_key_max_stale_secs),
+        ..KeyCachePolicy::default()
+    }
+}
+
+/// NATS is required; the database only while no key could be accepted without it.
 async fn health(state: &AppState) -> HealthReport {
     let nats = if state.bus.is_connected() {
         Ok(())
     } else {
         Err("disconnected".to_string())
     };
-    let database = state.store.ping().await.map_err(|e| e.to_string());
-    HealthReport::new("ingest-api", vec![("nats", nats), ("database", database)])
+    let database = check(state.store.ping()).await;
+    let report = HealthReport::new("ingest-api", vec![("nats", nats)]);
+    let cached = state.keys.servable_keys();
+    match database {
+        Err(why) if cached > 0 => report.with_optional(
+            "database",
+            Err(format!(
+                "{why}; accepting the {cached} API key(s) confirmed in the last {} s",
+                state.keys.policy().max_stale.as_secs()
+            )),
+        ),
+        database => report.with_required("database", database),
+    }
 }
 
 fn key_lookup(store: Store) -> KeyLookup {

@@ -4,11 +4,11 @@ use std::time::Instant;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use herald_auth::VerifyError;
+use herald_auth::{StoreReach, VerifyError};
 use herald_domain::{MAX_FUTURE_SKEW, SignalId, check_fresh, parse_signal_or_id};
 use serde::Serialize;
 
@@ -21,16 +21,18 @@ struct Accepted {
     status: &'static str,
 }
 
-#[tracing::instrument(skip_all, fields(signal_id))]
-pub(crate) async fn post_signal(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
+/// The handler. It takes the whole request rather than the `HeaderMap` extractor, which
+/// clones every header; and it opens no tracing span: formatting a span's fields for the JSON
+/// log on every request cost more than the few log lines in it are worth, so those lines name
+/// what they are about themselves.
+pub(crate) async fn post_signal(State(state): State<AppState>, request: Request) -> Response {
     let started = Instant::now();
+    let (mut parts, body) = request.into_parts();
+    let headers = std::mem::take(&mut parts.headers);
+    // The body limit (`DefaultBodyLimit`) travels in the request's extensions, kept here.
+    let body = Bytes::from_request(Request::from_parts(parts, body), &()).await;
     let (outcome, response) = match accept(&state, &headers, body).await {
         Ok((id, duplicate)) => {
-            tracing::Span::current().record("signal_id", id.as_str());
             let (status, label) = if duplicate {
                 (StatusCode::OK, "duplicate")
             } else {
@@ -113,8 +115,9 @@ async fn accept(
             return Err(ApiError::Unauthorized("missing X-API-Key header"));
         }
         Err(VerifyError::Invalid) => return Err(ApiError::Unauthorized("invalid API key")),
-        Err(VerifyError::Unavailable(e)) => {
-            tracing::error!(error = %e, "API key store unavailable");
+        // The verifier logs when the store goes away and comes back; the refusal itself is
+        // logged once below.
+        Err(VerifyError::Unavailable(_)) => {
             return Err(ApiError::Unavailable("cannot verify API keys right now"));
         }
     }
@@ -156,11 +159,18 @@ async fn accept(
     // signals — nearly all of them — never touch the database here.
     let window = chrono::Duration::from_std(state.dedup_window).unwrap_or(chrono::Duration::MAX);
     let could_be_old_repost = signal.generated_at + window - MAX_FUTURE_SKEW <= chrono::Utc::now();
-    if could_be_old_repost {
-        match state.store.signal_exists(signal.id).await {
-            Ok(true) => return Ok((id, true)),
-            Ok(false) => {}
-            Err(e) => tracing::warn!(error = %e, "could not check for a stored duplicate"),
+    // While the database is unreachable the check is skipped (and bounded in time when the
+    // outage is not known yet): the dispatcher recognises a stored signal again anyway.
+    if could_be_old_repost && state.keys.store_reach() == StoreReach::Reachable {
+        let limit = state.keys.policy().lookup_timeout;
+        match tokio::time::timeout(limit, state.store.signal_exists(signal.id)).await {
+            Ok(Ok(true)) => return Ok((id, true)),
+            Ok(Ok(false)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "could not check for a stored duplicate"),
+            Err(_) => tracing::warn!(
+                timeout_ms = limit.as_millis() as u64,
+                "could not check for a stored duplicate in time"
+            ),
         }
     }
     if !state.bus.is_connected() {
