@@ -99,6 +99,26 @@ impl MigrationTrait for Migration {
                         WHEN 'close' THEN 1 WHEN 'alert' THEN 1 ELSE 2 END",
         )
         .await?;
+        // Deliveries left open by the version before: the deadline they had (one hour after
+        // they were recorded, `HERALD_DELIVERY_MAX_AGE_SECS`'s default), so a backlog is not
+        // sent however stale; and an attempt in flight when that version stopped may have
+        // reached Telegram: `unknown`, tried once more, like a claim whose replica died.
+        let in_an_hour = match manager.get_database_backend() {
+            sea_orm_migration::sea_orm::DatabaseBackend::Postgres => {
+                "created_at + interval '1 hour'"
+            }
+            _ => "strftime('%Y-%m-%dT%H:%M:%f+00:00', created_at, '+1 hour')",
+        };
+        db.execute_unprepared(&format!(
+            "UPDATE signal_deliveries SET deadline = {in_an_hour} \
+             WHERE status IN ('pending', 'sending') AND deadline IS NULL"
+        ))
+        .await?;
+        db.execute_unprepared(
+            "UPDATE signal_deliveries SET status = 'unknown', unknown_sends = 1 \
+             WHERE status = 'sending'",
+        )
+        .await?;
         for index in INDEXES {
             db.execute_unprepared(index).await?;
         }

@@ -102,6 +102,9 @@ pub struct BudgetConfig {
     pub lease_ttl: Duration,
     /// The longest the pacer holds a request before answering "ask again".
     pub max_hold: Duration,
+    /// Copies of the lease bucket in a NATS cluster (`HERALD_NATS_STREAM_REPLICAS`): on one
+    /// node of three, losing that node would stop every send.
+    pub replicas: usize,
 }
 
 impl Default for BudgetConfig {
@@ -118,6 +121,7 @@ impl BudgetConfig {
             horizon: Duration::from_millis(250),
             lease_ttl: Duration::from_secs(3),
             max_hold: Duration::from_secs(2),
+            replicas: 1,
         }
     }
 
@@ -185,31 +189,17 @@ impl SharedBudget {
     ) -> Result<Self, BusError> {
         let js = jetstream::new(client.clone());
         let bucket = subjects.budget_bucket();
-        // The bucket's stream, as `create_key_value` would make it (which cannot be used
-        // here: it first reads the account info, whose NATS 2.9 form async-nats 0.51 cannot
-        // parse). Creating an existing stream with the same settings succeeds; with other
-        // settings (another version's), the bucket is used as it is.
-        let stream = jetstream::stream::Config {
-            name: format!("KV_{bucket}"),
-            description: Some("Herald: the lease of the process pacing the Telegram budget".into()),
-            subjects: vec![format!("$KV.{bucket}.>")],
-            max_messages_per_subject: 1,
-            max_age: config.lease_ttl,
-            storage: jetstream::stream::StorageType::Memory,
-            allow_rollup: true,
-            deny_delete: true,
-            allow_direct: true,
-            discard: jetstream::stream::DiscardPolicy::New,
-            num_replicas: 1,
-            ..Default::default()
-        };
-        if let Err(e) = js.create_stream(stream).await {
-            tracing::debug!(error = %e, "budget bucket not created; using the existing one");
-        }
-        let kv = js
-            .get_key_value(bucket)
-            .await
-            .map_err(|e| BusError::Setup(format!("the budget bucket: {e}")))?;
+        let kv = crate::lease::lease_bucket(
+            &js,
+            crate::lease::LeaseBucket {
+                name: &bucket,
+                description: "Herald: the lease of the process pacing the Telegram budget",
+                max_age: config.lease_ttl,
+                storage: jetstream::stream::StorageType::Memory,
+                replicas: config.replicas,
+            },
+        )
+        .await?;
         let pauses = client
             .subscribe(subjects.budget_pause())
             .await
@@ -253,13 +243,19 @@ impl SharedBudget {
 }
 
 /// The bot's budget for a service: a [`SharedBudget`] over `client` for the installation
-/// named by `subjects`, with Telegram's limits at `limits` and the default coordination.
+/// named by `subjects`, with Telegram's limits at `limits`, the lease kept in `replicas`
+/// copies, and the default coordination.
 pub async fn shared(
     client: async_nats::Client,
     subjects: &Subjects,
     limits: LimiterConfig,
+    replicas: usize,
 ) -> Result<Arc<dyn Budget>, BusError> {
-    let budget = SharedBudget::start(client, subjects, BudgetConfig::new(limits)).await?;
+    let config = BudgetConfig {
+        replicas,
+        ..BudgetConfig::new(limits)
+    };
+    let budget = SharedBudget::start(client, subjects, config).await?;
     Ok(Arc::new(budget))
 }
 

@@ -52,7 +52,17 @@ impl Bus {
         shutdown: CancellationToken,
     ) -> Result<Leadership, BusError> {
         let bucket = self.subjects().lease_bucket(name);
-        let store = kv_bucket(self, &bucket, ttl).await?;
+        let store = lease_bucket(
+            self.jetstream(),
+            LeaseBucket {
+                name: &bucket,
+                description: "Herald: a leader's lease",
+                max_age: ttl,
+                storage: async_nats::jetstream::stream::StorageType::File,
+                replicas: self.settings().replicas,
+            },
+        )
+        .await?;
         let (tx, rx) = watch::channel(false);
         let me = Bytes::from(uuid::Uuid::new_v4().to_string());
         tokio::spawn(hold(store, me, ttl, tx, shutdown));
@@ -60,27 +70,45 @@ impl Bus {
     }
 }
 
-/// The bucket `name` whose keys live `max_age`, created if missing. The stream is created
-/// with the definition async-nats would give it, but directly: async-nats's
-/// `create_key_value` first asks for the account's limits, and reads NATS 2.9's answer as an
-/// error.
-async fn kv_bucket(bus: &Bus, name: &str, max_age: Duration) -> Result<kv::Store, BusError> {
-    let js = bus.jetstream();
+/// How a one-key bucket (a lease) is kept.
+pub(crate) struct LeaseBucket<'a> {
+    /// The bucket's name (its stream is `KV_<name>`).
+    pub name: &'a str,
+    /// What it is for, shown by `nats stream info`.
+    pub description: &'a str,
+    /// How long a key lives after its last write.
+    pub max_age: Duration,
+    /// File or memory.
+    pub storage: async_nats::jetstream::stream::StorageType,
+    /// Copies in a cluster (`HERALD_NATS_STREAM_REPLICAS`): a lease on one node of three
+    /// would stop everything that needs it when that node goes.
+    pub replicas: usize,
+}
+
+/// The bucket, created if missing. The stream is created with the definition async-nats
+/// would give it, but directly: async-nats's `create_key_value` first asks for the account's
+/// limits, and reads NATS 2.9's answer as an error. An existing bucket is used as it is.
+pub(crate) async fn lease_bucket(
+    js: &async_nats::jetstream::Context,
+    bucket: LeaseBucket<'_>,
+) -> Result<kv::Store, BusError> {
+    let name = bucket.name;
     if let Ok(store) = js.get_key_value(name).await {
         return Ok(store);
     }
     let config = async_nats::jetstream::stream::Config {
         name: format!("KV_{name}"),
+        description: Some(bucket.description.to_string()),
         subjects: vec![format!("$KV.{name}.>")],
         max_messages_per_subject: 1,
         max_bytes: -1,
         max_message_size: -1,
-        max_age,
-        storage: async_nats::jetstream::stream::StorageType::File,
+        max_age: bucket.max_age,
+        storage: bucket.storage,
         allow_rollup: true,
         deny_delete: true,
         allow_direct: true,
-        num_replicas: bus.settings().replicas,
+        num_replicas: bucket.replicas,
         discard: async_nats::jetstream::stream::DiscardPolicy::New,
         ..Default::default()
     };
@@ -88,7 +116,7 @@ async fn kv_bucket(bus: &Bus, name: &str, max_age: Duration) -> Result<kv::Store
         // Another process may have created it in between.
         if js.get_stream(format!("KV_{name}")).await.is_err() {
             let (stream, e) = (format!("KV_{name}"), e.to_string());
-            let hint = crate::streams::replicas_hint(&stream, &e, None, bus.settings().replicas);
+            let hint = crate::streams::replicas_hint(&stream, &e, None, bucket.replicas);
             return Err(BusError::Setup(format!(
                 "creating the lease bucket {name}: {e}{hint}"
             )));

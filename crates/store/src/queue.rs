@@ -40,10 +40,12 @@ use herald_domain::{DeliveryStatus, SignalFormat, SignalId};
 use sea_orm::sea_query::{Cond, Expr, ExprTrait, LockBehavior, LockType, Order, Query, SimpleExpr};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
+    TransactionTrait,
 };
 use uuid::Uuid;
 
 use crate::entity::signal_deliveries::{self, Column as C};
+use crate::entity::signals;
 use crate::{Store, StoreError};
 
 /// Deliveries per batched statement (well under SQLite's bind-parameter limit).
@@ -139,7 +141,12 @@ impl Store {
         pick.column(C::Id)
             .from(signal_deliveries::Entity)
             .and_where(Expr::col(C::Status).is_in(WAITING.map(|s| s.as_str())))
-            .and_where(Expr::col(C::NextAttemptAt).lte(now))
+            .cond_where(
+                // Null: written by a version before the queue (see the migration).
+                Cond::any()
+                    .add(Expr::col(C::NextAttemptAt).is_null())
+                    .add(Expr::col(C::NextAttemptAt).lte(now)),
+            )
             .order_by(C::Priority, Order::Asc)
             .order_by(C::SignalGeneratedAt, Order::Desc)
             .order_by(C::Id, Order::Asc)
@@ -147,6 +154,9 @@ impl Store {
         if self.db.get_database_backend() == DbBackend::Postgres {
             pick.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
         }
+        // The claim and the order rule are one transaction: if the rule cannot be applied
+        // (the database drops mid-way), the claim is undone instead of stranding its rows.
+        let txn = self.db.begin().await?;
         let stmt = Query::update()
             .table(signal_deliveries::Entity)
             .value(C::Status, DeliveryStatus::Sending.as_str())
@@ -168,7 +178,7 @@ impl Store {
             ]))
             .to_owned();
         let mut claims = Vec::new();
-        for row in self.db.query_all(&stmt).await? {
+        for row in txn.query_all(&stmt).await? {
             let id: Uuid = row.try_get("", "id")?;
             let corrupt = |why: String| StoreError::corrupt("signal_deliveries", id, why);
             let attempts: i32 = row.try_get("", "attempts")?;
@@ -188,6 +198,7 @@ impl Store {
             });
         }
         if claims.is_empty() {
+            txn.commit().await?;
             return Ok(claims);
         }
         // `RETURNING` comes in no particular order: put the claim back in queue order.
@@ -203,94 +214,8 @@ impl Store {
                     b.delivery_id,
                 ))
         });
-        self.keep_trader_order(claims, now, order_wait).await
-    }
-
-    /// The per-trader order rule of [`Store::claim_deliveries`].
-    async fn keep_trader_order(
-        &self,
-        mut claims: Vec<Claim>,
-        now: DateTime<Utc>,
-        order_wait: TimeDelta,
-    ) -> Result<Vec<Claim>, StoreError> {
-        let claimed: HashSet<Uuid> = claims.iter().map(|c| c.delivery_id).collect();
-        let users: Vec<Uuid> = claims
-            .iter()
-            .map(|c| c.user_id)
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        // Every other open delivery of these traders, oldest first.
-        let mut others: HashMap<Uuid, Vec<OpenDelivery>> = HashMap::new();
-        for chunk in users.chunks(BATCH) {
-            let rows: Vec<(Uuid, Uuid, Option<DateTime<Utc>>, String)> =
-                signal_deliveries::Entity::find()
-                    .select_only()
-                    .columns([C::Id, C::UserId, C::SignalGeneratedAt, C::Status])
-                    .filter(C::UserId.is_in(chunk.iter().copied()))
-                    .filter(C::Status.is_in(OPEN.map(|s| s.as_str())))
-                    .into_tuple()
-                    .all(&self.db)
-                    .await?;
-            for (id, user, generated, status) in rows {
-                if claimed.contains(&id) {
-                    continue;
-                }
-                let status = status
-                    .parse()
-                    .map_err(|e| StoreError::corrupt("signal_deliveries", id, e))?;
-                others
-                    .entry(user)
-                    .or_default()
-                    .push((generated, id, status));
-            }
-        }
-        let mut give_back = Vec::new();
-        let mut pull_ahead = Vec::new();
-        claims.retain(|c| {
-            let key = (c.signal_generated_at, c.delivery_id);
-            let older: Vec<_> = others
-                .get(&c.user_id)
-                .into_iter()
-                .flatten()
-                .filter(|(generated, id, _)| (*generated, *id) < key)
-                .collect();
-            if older.is_empty() {
-                return true;
-            }
-            give_back.push(c.delivery_id);
-            pull_ahead.extend(
-                older
-                    .into_iter()
-                    .filter(|(_, _, status)| *status != DeliveryStatus::Sending)
-                    .map(|(_, id, _)| *id),
-            );
-            false
-        });
-        self.release_claims(&give_back, now + order_wait, now)
-            .await?;
-        for chunk in pull_ahead.chunks(BATCH) {
-            signal_deliveries::Entity::update_many()
-                .col_expr(C::Priority, Expr::value(PULLED_AHEAD))
-                .filter(C::Id.is_in(chunk.iter().copied()))
-                .filter(C::Status.is_in(WAITING.map(|s| s.as_str())))
-                .exec(&self.db)
-                .await?;
-        }
-        // Queue order between traders (as claimed), signal order within one trader.
-        let rank: HashMap<Uuid, usize> = claims
-            .iter()
-            .enumerate()
-            .rev()
-            .map(|(i, c)| (c.user_id, i))
-            .collect();
-        claims.sort_by(|a, b| {
-            (rank[&a.user_id], a.signal_generated_at, a.delivery_id).cmp(&(
-                rank[&b.user_id],
-                b.signal_generated_at,
-                b.delivery_id,
-            ))
-        });
+        let claims = keep_trader_order(&txn, claims, now, order_wait).await?;
+        txn.commit().await?;
         Ok(claims)
     }
 
@@ -301,25 +226,7 @@ impl Store {
         due: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        for chunk in ids.chunks(BATCH) {
-            let back = Expr::case(
-                Expr::col(C::UnknownSends).gt(0),
-                DeliveryStatus::Unknown.as_str(),
-            )
-            .finally(DeliveryStatus::Pending.as_str());
-            let stmt = Query::update()
-                .table(signal_deliveries::Entity)
-                .value(C::Status, SimpleExpr::Case(Box::new(back)))
-                .value(C::Attempts, Expr::col(C::Attempts).sub(1))
-                .value(C::LeaseUntil, Option::<DateTime<Utc>>::None)
-                .value(C::NextAttemptAt, due)
-                .value(C::UpdatedAt, now)
-                .and_where(Expr::col(C::Id).is_in(chunk.iter().copied()))
-                .and_where(Expr::col(C::Status).eq(DeliveryStatus::Sending.as_str()))
-                .to_owned();
-            self.db.execute(&stmt).await?;
-        }
-        Ok(())
+        release(&self.db, ids, due, now).await
     }
 
     /// Extends the lease of claims still being worked on to `until`.
@@ -660,6 +567,147 @@ impl Store {
             })
             .transpose()
     }
+}
+
+/// The per-trader order rule of [`Store::claim_deliveries`], on the claim's transaction.
+async fn keep_trader_order(
+    conn: &impl ConnectionTrait,
+    mut claims: Vec<Claim>,
+    now: DateTime<Utc>,
+    order_wait: TimeDelta,
+) -> Result<Vec<Claim>, StoreError> {
+    let claimed: HashSet<Uuid> = claims.iter().map(|c| c.delivery_id).collect();
+    let users: Vec<Uuid> = claims
+        .iter()
+        .map(|c| c.user_id)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    // Every other open delivery of these traders, oldest first.
+    let mut others: HashMap<Uuid, Vec<OpenDelivery>> = HashMap::new();
+    for chunk in users.chunks(BATCH) {
+        let rows: Vec<(Uuid, Uuid, Option<DateTime<Utc>>, String)> =
+            signal_deliveries::Entity::find()
+                .select_only()
+                .columns([C::Id, C::UserId, C::SignalGeneratedAt, C::Status])
+                .filter(C::UserId.is_in(chunk.iter().copied()))
+                .filter(C::Status.is_in(OPEN.map(|s| s.as_str())))
+                .into_tuple()
+                .all(conn)
+                .await?;
+        for (id, user, generated, status) in rows {
+            if claimed.contains(&id) {
+                continue;
+            }
+            let status = status
+                .parse()
+                .map_err(|e| StoreError::corrupt("signal_deliveries", id, e))?;
+            others
+                .entry(user)
+                .or_default()
+                .push((generated, id, status));
+        }
+    }
+    // Signals still fanning out, which may yet give these traders an older message.
+    let fanning_out: Vec<(Uuid, DateTime<Utc>, Option<Uuid>)> = signals::Entity::find()
+        .select_only()
+        .columns([
+            signals::Column::Id,
+            signals::Column::GeneratedAt,
+            signals::Column::FanoutCursor,
+        ])
+        .filter(signals::Column::FanoutDoneAt.is_null())
+        .filter(
+            Cond::any()
+                .add(signals::Column::Deadline.is_null())
+                .add(signals::Column::Deadline.gt(now)),
+        )
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let mut give_back = Vec::new();
+    let mut pull_ahead = Vec::new();
+    claims.retain(|c| {
+        let awaited = fanning_out.iter().any(|(signal, generated, cursor)| {
+            *signal != c.signal_id.0
+                && c.signal_generated_at.is_none_or(|mine| *generated < mine)
+                && cursor.is_none_or(|cursor| cursor < c.user_id)
+        });
+        if awaited {
+            give_back.push(c.delivery_id);
+            return false;
+        }
+        let key = (c.signal_generated_at, c.delivery_id);
+        let older: Vec<_> = others
+            .get(&c.user_id)
+            .into_iter()
+            .flatten()
+            .filter(|(generated, id, _)| (*generated, *id) < key)
+            .collect();
+        if older.is_empty() {
+            return true;
+        }
+        give_back.push(c.delivery_id);
+        pull_ahead.extend(
+            older
+                .into_iter()
+                .filter(|(_, _, status)| *status != DeliveryStatus::Sending)
+                .map(|(_, id, _)| *id),
+        );
+        false
+    });
+    release(conn, &give_back, now + order_wait, now).await?;
+    for chunk in pull_ahead.chunks(BATCH) {
+        signal_deliveries::Entity::update_many()
+            .col_expr(C::Priority, Expr::value(PULLED_AHEAD))
+            .filter(C::Id.is_in(chunk.iter().copied()))
+            .filter(C::Status.is_in(WAITING.map(|s| s.as_str())))
+            .exec(conn)
+            .await?;
+    }
+    // Queue order between traders (as claimed), signal order within one trader.
+    let rank: HashMap<Uuid, usize> = claims
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(i, c)| (c.user_id, i))
+        .collect();
+    claims.sort_by(|a, b| {
+        (rank[&a.user_id], a.signal_generated_at, a.delivery_id).cmp(&(
+            rank[&b.user_id],
+            b.signal_generated_at,
+            b.delivery_id,
+        ))
+    });
+    Ok(claims)
+}
+
+/// [`Store::release_claims`] on `conn`.
+async fn release(
+    conn: &impl ConnectionTrait,
+    ids: &[Uuid],
+    due: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    for chunk in ids.chunks(BATCH) {
+        let back = Expr::case(
+            Expr::col(C::UnknownSends).gt(0),
+            DeliveryStatus::Unknown.as_str(),
+        )
+        .finally(DeliveryStatus::Pending.as_str());
+        let stmt = Query::update()
+            .table(signal_deliveries::Entity)
+            .value(C::Status, SimpleExpr::Case(Box::new(back)))
+            .value(C::Attempts, Expr::col(C::Attempts).sub(1))
+            .value(C::LeaseUntil, Option::<DateTime<Utc>>::None)
+            .value(C::NextAttemptAt, due)
+            .value(C::UpdatedAt, now)
+            .and_where(Expr::col(C::Id).is_in(chunk.iter().copied()))
+            .and_where(Expr::col(C::Status).eq(DeliveryStatus::Sending.as_str()))
+            .to_owned();
+        conn.execute(&stmt).await?;
+    }
+    Ok(())
 }
 
 /// `last_error` of a delivery not sent by its signal's deadline.

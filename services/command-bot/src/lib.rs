@@ -71,8 +71,13 @@ pub async fn run_with_budget(
             ))
             .await?;
             let limits = LimiterConfig::with_rate(settings.telegram_rate_limit);
-            herald_bus::budget::shared(client, &Subjects::new(&settings.nats_prefix), limits)
-                .await?
+            herald_bus::budget::shared(
+                client,
+                &Subjects::new(&settings.nats_prefix),
+                limits,
+                settings.nats_stream_replicas,
+            )
+            .await?
         }
     };
     let sender = Sender::new(bot.clone(), budget.clone());

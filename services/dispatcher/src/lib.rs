@@ -91,7 +91,13 @@ pub async fn run_with_budget(
         Some(budget) => budget,
         None => {
             let limits = herald_telegram::LimiterConfig::with_rate(settings.telegram_rate_limit);
-            herald_bus::budget::shared(bus.client().clone(), bus.subjects(), limits).await?
+            herald_bus::budget::shared(
+                bus.client().clone(),
+                bus.subjects(),
+                limits,
+                settings.nats_stream_replicas,
+            )
+            .await?
         }
     };
     let sender = herald_telegram::Sender::new(bot, budget.clone())

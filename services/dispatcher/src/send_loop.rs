@@ -32,7 +32,10 @@ pub async fn run_sends(
 ) -> anyhow::Result<()> {
     let slots = Arc::new(Semaphore::new(ctx.policy.concurrency));
     let held: Held = Arc::default();
-    let renewer = tokio::spawn(renew_leases(ctx.clone(), held.clone(), shutdown.clone()));
+    // Leases are renewed until the sends in flight have drained, not just until shutdown
+    // begins: a send finishing during the drain must still hold its claim.
+    let sends_done = CancellationToken::new();
+    let renewer = tokio::spawn(renew_leases(ctx.clone(), held.clone(), sends_done.clone()));
     let nudges = tokio::spawn(listen_for_nudges(ctx.clone(), shutdown.clone()));
     let mut tasks = JoinSet::new();
     loop {
@@ -98,7 +101,8 @@ pub async fn run_sends(
             "shutdown: sends still in flight were abandoned; the reconciler will take their claims back"
         );
     }
-    renewer.abort();
+    sends_done.cancel();
+    let _ = renewer.await;
     nudges.abort();
     Ok(())
 }
@@ -125,6 +129,12 @@ async fn send_in_order(
     held: Held,
     shutdown: CancellationToken,
 ) {
+    // Whatever happens to this task (a panic included), its claims leave `held`, so the
+    // renewer stops extending them and the reconciler can take them back.
+    let _unhold = Unhold {
+        held: held.clone(),
+        ids: claims.iter().map(|c| c.delivery_id).collect(),
+    };
     let mut rest = claims.into_iter();
     while let Some(claim) = rest.next() {
         let stop = shutdown.is_cancelled();
@@ -133,7 +143,9 @@ async fn send_in_order(
         } else {
             Some(deliver(&ctx, &claim).await)
         };
-        held.lock().expect("held lock").remove(&claim.delivery_id);
+        held.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&claim.delivery_id);
         permits.pop();
         let in_order = matches!(outcome, Some(Outcome::Sent { .. } | Outcome::Done(_)));
         if !in_order {
@@ -146,12 +158,27 @@ async fn send_in_order(
                 if let Err(e) = ctx.store.release_claims(&back, due, Utc::now()).await {
                     tracing::warn!(error = %e, "could not give claims back; the reconciler will");
                 }
-                let mut held = held.lock().expect("held lock");
+                let mut held = held.lock().unwrap_or_else(|e| e.into_inner());
                 for id in &back {
                     held.remove(id);
                 }
             }
             return;
+        }
+    }
+}
+
+/// Takes a task's claims out of `held` when the task ends, however it ends.
+struct Unhold {
+    held: Held,
+    ids: Vec<Uuid>,
+}
+
+impl Drop for Unhold {
+    fn drop(&mut self) {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        for id in &self.ids {
+            held.remove(id);
         }
     }
 }
@@ -165,7 +192,12 @@ async fn renew_leases(ctx: Arc<DispatcherContext>, held: Held, shutdown: Cancell
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(every) => {}
         }
-        let ids: Vec<Uuid> = held.lock().expect("held lock").iter().copied().collect();
+        let ids: Vec<Uuid> = held
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .copied()
+            .collect();
         if ids.is_empty() {
             continue;
         }

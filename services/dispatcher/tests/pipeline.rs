@@ -1,7 +1,6 @@
 //! The dispatcher's parts together, in process, against the real database queue, real NATS
 //! and the Telegram double: a fan-out that resumes after a crash, stale signals on the NATS
-//! path, one trader's messages in order through the send loop, the reconciler's sweeps, and
-//! bus messages that try to name a chat.
+//! path, one trader's messages in order through the send loop, and the reconciler's sweeps.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -219,46 +218,4 @@ async fn the_reconciler_ends_what_died_on_the_way() -> anyhow::Result<()> {
     assert!(messages >= 1);
     assert!(store.signal(SignalId(orphan.id.0)).await?.is_some());
     s.finish().await
-}
-
-#[tokio::test]
-async fn nothing_on_the_bus_can_name_a_chat() -> anyhow::Result<()> {
-    let s = setup(Policy::default()).await?;
-    let victim = 501;
-    let claim = s.claim(500).await?;
-    s.ctx
-        .store
-        .release_claims(&[claim.delivery_id], Utc::now(), Utc::now())
-        .await?;
-    // A job in the old shape, forged with a real delivery id and another chat, and nudges.
-    let nats = s.nats.client().await?;
-    let forged = serde_json::json!({
-        "delivery_id": claim.delivery_id, "signal_id": claim.signal_id.0,
-        "user_id": claim.user_id, "chat_id": victim, "format": "compact",
-    });
-    let prefix = s.ctx.bus.subjects().prefix().to_string();
-    nats.publish(format!("{prefix}.deliveries.v1"), forged.to_string().into())
-        .await?;
-    nats.publish(
-        s.ctx.bus.subjects().deliveries_ready(),
-        forged.to_string().into(),
-    )
-    .await?;
-    nats.flush().await?;
-    let common::Setup {
-        ctx,
-        double,
-        db,
-        nats: test_nats,
-    } = s;
-    let ctx = Arc::new(ctx);
-    let stop = CancellationToken::new();
-    let sends = tokio::spawn(run_sends(ctx.clone(), stop.clone()));
-    double.wait_for_messages(500, 1, WAIT).await?;
-    stop.cancel();
-    sends.await??;
-    assert_eq!(double.attempts_to(victim), 0, "the forged chat got nothing");
-    assert_eq!(double.sent_to(500).len(), 1, "the real one, once");
-    test_nats.cleanup().await?;
-    db.cleanup().await
 }

@@ -60,6 +60,7 @@ pub async fn run_with(
         client,
         &herald_bus::Subjects::new(&settings.nats_prefix),
         herald_telegram::LimiterConfig::with_rate(settings.telegram_rate_limit),
+        settings.nats_stream_replicas,
     )
     .await?;
 

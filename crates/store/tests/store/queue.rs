@@ -14,6 +14,7 @@ on_both_backends!(
     urgent_and_newer_go_first,
     one_traders_messages_keep_their_order,
     a_retried_message_holds_back_the_next,
+    an_older_signal_still_fanning_out_holds_back_a_newer_one,
     leases_and_their_reclaim,
     outcomes,
     sweeps_and_requeue,
@@ -43,7 +44,10 @@ async fn queued(
             format: herald_domain::SignalFormat::Detailed,
         })
         .collect();
-    store.create_deliveries(&q, &recipients, noon()).await?;
+    // The whole fan-out, done.
+    store
+        .record_fanout_page(&q, &recipients, None, true, noon())
+        .await?;
     Ok(q)
 }
 
@@ -458,5 +462,31 @@ async fn concurrent_claims_never_overlap(store: Store) -> anyhow::Result<()> {
         }
     }
     ensure!(total == 300 && seen.len() == 300);
+    Ok(())
+}
+
+async fn an_older_signal_still_fanning_out_holds_back_a_newer_one(
+    store: Store,
+) -> anyhow::Result<()> {
+    let now = noon();
+    let trader = subscriber(&store, 1, now).await?;
+    // A buy whose fan-out has not reached anyone yet (another replica is still paging).
+    let buy = signal(SignalKind::Buy, 80, now - Duration::minutes(5));
+    store
+        .insert_signal(&buy, now, now + Duration::hours(1))
+        .await?;
+    let close = queued(&store, SignalKind::Close, 1, &[&trader]).await?;
+    ensure!(
+        claim(&store, 10, now).await?.is_empty(),
+        "the close waits for the buy's fan-out"
+    );
+    // The buy's fan-out reaches the trader and finishes.
+    let bq = QueuedSignal::new(&buy, Some(now + Duration::hours(1)));
+    let page = store.recipients_page(&buy, now, None, 10).await?;
+    store
+        .record_fanout_page(&bq, &page.recipients, page.last_scanned, true, now)
+        .await?;
+    let both = claim(&store, 10, now + ORDER_WAIT).await?;
+    ensure!(signals_of(&both) == vec![buy.id, close.id], "{both:?}");
     Ok(())
 }

@@ -125,11 +125,13 @@ pub async fn run(settings: &Settings, store: &Store, args: Args) -> anyhow::Resu
 async fn nudge(settings: &Settings) -> anyhow::Result<()> {
     let subject = Subjects::new(&settings.nats_prefix).deliveries_ready();
     let attempt = async {
-        let client = async_nats::ConnectOptions::new()
-            .name("herald-cli")
-            .connection_timeout(NUDGE_TIMEOUT)
-            .connect(&settings.nats_url)
-            .await?;
+        // With the installation's login (URL credentials, creds file or nkey), never printed.
+        let client = herald_bus::connect(&herald_bus::NatsOptions::new(
+            &settings.nats_url,
+            settings.nats_creds.as_ref(),
+            settings.nats_nkey_seed.as_ref(),
+        ))
+        .await?;
         client.publish(subject, "".into()).await?;
         client.flush().await?;
         anyhow::Ok(())
