@@ -5,7 +5,7 @@
 //! # How
 //!
 //! - **One pacer, elected by a lease.** The key `pacer` in the key-value bucket
-//!   `<prefix>_budget` (memory storage, history 1, `max_age` = [`BudgetConfig::lease_ttl`],
+//!   `<prefix>_budget` (file storage, so it outlives a NATS restart; history 1, `max_age` = [`BudgetConfig::lease_ttl`],
 //!   3 s) names the process that paces. It renews the key every `lease_ttl / 3` with a
 //!   compare-and-set `update(key, value, revision)`; a renewal that fails or times out makes
 //!   it stop granting at once. It considers its lease good for `lease_ttl / 2` after the
@@ -195,7 +195,9 @@ impl SharedBudget {
                 name: &bucket,
                 description: "Herald: the lease of the process pacing the Telegram budget",
                 max_age: config.lease_ttl,
-                storage: jetstream::stream::StorageType::Memory,
+                // On disk: a memory bucket vanishes when its server restarts, and with it
+                // every process's way to elect a pacer.
+                storage: jetstream::stream::StorageType::File,
                 replicas: config.replicas,
             },
         )

@@ -21,7 +21,7 @@
 //! |---|---|---|---|
 //! | `<prefix>_signals` | `<prefix>.signals.v1.>` | work queue, dedupe window | `dispatcher` |
 //! | `<prefix>_dead_letters` | `<prefix>.signals.dlq` | 30 days | (operators) |
-//! | `KV_<prefix>_budget` | key-value bucket `<prefix>_budget` | memory, 3 s | (the budget's lease) |
+//! | `KV_<prefix>_budget` | key-value bucket `<prefix>_budget` | 3 s | (the budget's lease) |
 //! | `KV_<prefix>_lease_reconciler` | key-value bucket `<prefix>_lease_reconciler` | 15 s | (the reconciler's lease) |
 //!
 //! Deliveries do not travel on the bus: their rows in the database are the dispatcher's work
