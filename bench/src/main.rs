@@ -8,6 +8,7 @@
 //! Every run uses its own NATS prefix and database and removes them afterwards. Load is
 //! generated in this process on loopback, and every loop is bounded in count and time.
 
+mod budget;
 mod external;
 mod fanout;
 mod ingest;
@@ -41,6 +42,9 @@ enum Bench {
     Writes(writes::Args),
     /// Recipient selection page by page at a million traders.
     Select(select::Args),
+    /// The shared Telegram budget: slots/s of one pacer, its round trip, and paced
+    /// broadcasts from 1 and 3 processes against the double enforcing the limits.
+    Budget(budget::Args),
     /// All three with their default sizes.
     All,
 }
@@ -55,6 +59,7 @@ async fn main() -> anyhow::Result<()> {
         Bench::Fanout(args) => fanout::run(args).await,
         Bench::Writes(args) => writes::run(args).await,
         Bench::Select(args) => select::run(args).await,
+        Bench::Budget(args) => budget::run(args).await,
         Bench::All => {
             ingest::run(ingest::Args::default()).await?;
             latency::run(latency::Args::default()).await?;
