@@ -559,3 +559,13 @@ pub fn trader(id: i64, first_name: &str) -> TestUser {
         last_name: None,
     }
 }
+
+/// A valid 1H buy signal for `asset` with this `id`, generated now: what the broadcast tests
+/// post.
+pub fn buy_signal(id: uuid::Uuid, asset: &str) -> serde_json::Value {
+    serde_json::json!({
+        "id": id, "kind": "buy", "asset": asset,
+        "entry_price": "150", "target_price": "160", "stop_loss": "145",
+        "timeframe": "1H", "confidence": 77, "generated_at": chrono::Utc::now().to_rfc3339(),
+    })
+}

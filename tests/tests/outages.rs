@@ -14,13 +14,10 @@
 
 use std::collections::HashMap;
 
-use chrono::Utc;
 use herald_domain::{DeliveryStatus, SignalId};
-use herald_store::{Store, TelegramProfile};
 use herald_testkit::db::{Backend, TestDatabase};
 use herald_tests::servers::{NatsCluster, NatsNode, PrivatePostgres};
-use herald_tests::{Stack, WAIT, eventually};
-use serde_json::json;
+use herald_tests::{Stack, WAIT, buy_signal, eventually};
 
 const TRADERS: i64 = 300;
 const CONCURRENCY: usize = 8;
@@ -39,39 +36,16 @@ fn broadcast_settings(concurrency: &str) -> Vec<(&str, &str)> {
 
 /// Registers and subscribes `TRADERS` traders straight in the database (the command path
 /// has tests of its own; a few hundred chats through it would only slow this down).
-async fn seed_traders(store: &Store) -> anyhow::Result<Vec<i64>> {
-    let now = Utc::now();
-    let mut ids = Vec::new();
-    for i in 0..TRADERS {
-        let telegram_id = FIRST_ID + i;
-        let profile = TelegramProfile {
-            telegram_id,
-            chat_id: telegram_id,
-            username: Some(format!("trader_{i}")),
-            first_name: Some("Trader".into()),
-            last_name: None,
-        };
-        let user = store.register_user(&profile, now).await?.user;
-        store.subscribe(user.id, now).await?;
-        ids.push(telegram_id);
-    }
+async fn seed_traders(stack: &Stack) -> anyhow::Result<Vec<i64>> {
+    let ids: Vec<i64> = (0..TRADERS).map(|i| FIRST_ID + i).collect();
+    stack.seed_subscribers(&ids).await?;
     Ok(ids)
-}
-
-/// A signal for `asset`, generated now.
-fn signal(id: uuid::Uuid, asset: &str) -> String {
-    json!({
-        "id": id, "kind": "buy", "asset": asset,
-        "entry_price": "150", "target_price": "160", "stop_loss": "145",
-        "timeframe": "1H", "confidence": 77, "generated_at": Utc::now().to_rfc3339(),
-    })
-    .to_string()
 }
 
 /// Posts a signal as the Signal Engine does: a 503 (NATS could not store it right now) is
 /// retried with the same id until it is accepted.
 async fn post(stack: &Stack, key: &str, id: uuid::Uuid, asset: &str) -> anyhow::Result<()> {
-    let body = signal(id, asset);
+    let body = buy_signal(id, asset).to_string();
     let deadline = std::time::Instant::now() + WAIT * 2;
     loop {
         let (status, answer) = stack.post_signal(Some(key), body.clone()).await?;
@@ -168,7 +142,7 @@ async fn a_nats_node_lost_mid_broadcast_loses_nothing() -> anyhow::Result<()> {
         ("HERALD_NATS_STREAM_REPLICAS", "3"),
     ]);
     let stack = Stack::start_all(Backend::Postgres, &settings).await?;
-    let traders = seed_traders(&stack.store().await?).await?;
+    let traders = seed_traders(&stack).await?;
     let key = stack.api_key().await?;
 
     // The streams really are kept on all three nodes.
@@ -222,7 +196,7 @@ async fn a_nats_restart_mid_broadcast_loses_nothing() -> anyhow::Result<()> {
     let mut settings = broadcast_settings(&concurrency);
     settings.push(("HERALD_NATS_URL", url.as_str()));
     let stack = Stack::start_all(Backend::Postgres, &settings).await?;
-    let traders = seed_traders(&stack.store().await?).await?;
+    let traders = seed_traders(&stack).await?;
     let key = stack.api_key().await?;
 
     let first = broadcast_under_way(&stack, &key, "SOL/USD").await?;
@@ -254,7 +228,7 @@ async fn a_postgres_restart_mid_broadcast_loses_nothing() -> anyhow::Result<()> 
     let db = TestDatabase::postgres_on(pg.url()).await?;
     let concurrency = CONCURRENCY.to_string();
     let stack = Stack::start_all_on(db, &broadcast_settings(&concurrency)).await?;
-    let traders = seed_traders(&stack.store().await?).await?;
+    let traders = seed_traders(&stack).await?;
     let key = stack.api_key().await?;
 
     let first = broadcast_under_way(&stack, &key, "SOL/USD").await?;

@@ -8,21 +8,11 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use herald_testkit::db::Backend;
 use herald_testkit::telegram::Limits;
-use herald_tests::{Service, Stack, trader};
-use serde_json::json;
+use herald_tests::{Service, Stack, buy_signal, trader};
 
 const RATE: usize = 30;
-
-fn buy(asset: &str) -> serde_json::Value {
-    json!({
-        "id": uuid::Uuid::new_v4(), "kind": "buy", "asset": asset,
-        "entry_price": "150", "target_price": "160", "stop_loss": "145",
-        "timeframe": "1H", "confidence": 77, "generated_at": Utc::now().to_rfc3339(),
-    })
-}
 
 /// How many messages mentioning `needle` each chat received.
 fn received(stack: &Stack, needle: &str) -> HashMap<i64, usize> {
@@ -70,7 +60,10 @@ async fn three_replicas_and_the_bot_share_one_budget() -> anyhow::Result<()> {
 
     let key = stack.api_key().await?;
     let (status, body) = stack
-        .post_signal(Some(&key), buy("SCALE/USD").to_string())
+        .post_signal(
+            Some(&key),
+            buy_signal(uuid::Uuid::new_v4(), "SCALE/USD").to_string(),
+        )
         .await?;
     assert_eq!(status, 202, "{body}");
     // While the broadcast runs, 50 traders (who also get it) ask for help, one every 0.2 s.
@@ -148,7 +141,10 @@ async fn a_replica_killed_and_another_started_mid_broadcast_lose_nobody() -> any
     stack.telegram.enforce_limits(Limits::default());
     let key = stack.api_key().await?;
     let (status, body) = stack
-        .post_signal(Some(&key), buy("KILL/USD").to_string())
+        .post_signal(
+            Some(&key),
+            buy_signal(uuid::Uuid::new_v4(), "KILL/USD").to_string(),
+        )
         .await?;
     assert_eq!(status, 202, "{body}");
     wait_for(

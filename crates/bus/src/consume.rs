@@ -79,11 +79,6 @@ impl<T> Job<T> {
         ))
     }
 
-    /// How many times JetStream has handed this message out (1 the first time).
-    pub fn delivered(&self) -> i64 {
-        self.msg.info().map(|i| i.delivered).unwrap_or(1)
-    }
-
     /// Done: JetStream removes the message.
     pub async fn ack(&self) {
         settle(&self.msg, AckKind::Ack).await;

@@ -34,11 +34,6 @@ impl Leadership {
     pub fn is_leader(&self) -> bool {
         *self.rx.borrow()
     }
-
-    /// Waits until leadership changes.
-    pub async fn changed(&mut self) {
-        let _ = self.rx.changed().await;
-    }
 }
 
 impl Bus {

