@@ -18,6 +18,12 @@
 //!   again". It holds a request until a slot comes within the horizon (at most
 //!   [`BudgetConfig::max_hold`]), so waiting senders cost nothing and the queue, with its
 //!   priorities, lives in one place.
+//! - **Batched requests.** A process keeps at most two broadcast requests on the wire (and
+//!   four for replies, apart); the sends that want a slot meanwhile go together in the next
+//!   one (up to 512 chats). The pacer grants
+//!   the first chat through its queue and the others only if their slots already lie
+//!   within the horizon (never ahead of a waiting reply); the rest ask again. So a
+//!   fan-out pays a round trip per batch, not per send, and a lone send is not delayed.
 //! - **Election on demand.** A request that finds no responder (or times out) makes the
 //!   asking process try to take the lease with `create`, which succeeds only once the key
 //!   has expired or been released; it then retries. Sends wait meanwhile: they never bypass
@@ -83,6 +89,7 @@
 mod pacer;
 mod wire;
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -90,19 +97,24 @@ use async_nats::jetstream::{self, kv};
 use bytes::Bytes;
 use futures::StreamExt as _;
 use herald_telegram::{BoxFuture, Budget, LATE_TOLERANCE, LimiterConfig, MAX_LATE_SLOTS, Priority};
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::BusError;
 use crate::subjects::Subjects;
 use pacer::{Pacer, PacerTask};
-use wire::{AcquireReply, AcquireRequest, PauseNotice};
+use wire::{AcquireReply, AcquireRequest, MAX_BATCH, PauseNotice};
 
 /// The key of the pacer's lease in the budget bucket.
 const LEASE_KEY: &str = "pacer";
 
 /// How often one process may try to take the lease.
 const ELECTION_INTERVAL: Duration = Duration::from_millis(200);
+
+/// How many batches of requests one process has on the wire at once: replies, broadcasts.
+/// Few broadcast batches make the many sends of a fan-out gather into large ones.
+const BATCHES_IN_FLIGHT: [usize; 2] = [4, 2];
 
 /// How a [`SharedBudget`] paces and coordinates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,8 +193,18 @@ struct Inner {
     state: Mutex<State>,
     /// One election at a time in this process.
     electing: tokio::sync::Mutex<Option<Instant>>,
+    /// Requests for slots not yet sent to the pacer.
+    pending: Mutex<Pending>,
     /// Cancelled when the last handle is dropped.
     stop: CancellationToken,
+}
+
+/// Requests for slots waiting to go to the pacer: replies, then broadcasts.
+#[derive(Debug, Default)]
+struct Pending {
+    queues: [VecDeque<(i64, oneshot::Sender<Ask>)>; 2],
+    /// Whether a [`send_batches`] task is running, per lane.
+    sending: [bool; 2],
 }
 
 #[derive(Debug, Default)]
@@ -232,6 +254,7 @@ impl SharedBudget {
             id: Bytes::from(uuid::Uuid::new_v4().to_string()),
             state: Mutex::new(State::default()),
             electing: tokio::sync::Mutex::new(None),
+            pending: Mutex::default(),
             stop: stop.clone(),
         });
         tokio::spawn(listen_for_pauses(
@@ -277,9 +300,13 @@ pub async fn shared(
     Ok(Arc::new(budget))
 }
 
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl Inner {
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.state)
     }
 
     /// When a pause in force ends.
@@ -305,9 +332,27 @@ impl Inner {
         }
     }
 
-    /// Asks the pacer for a slot.
-    async fn ask(&self, chat_id: i64, priority: Priority) -> Ask {
-        let payload = serde_json::to_vec(&AcquireRequest::new(chat_id, priority))
+    /// Asks the pacer for a slot for one send to `chat_id`. Requests made while others are
+    /// on the wire travel together in the next batch (see [`send_batches`]).
+    async fn ask(self: &Arc<Self>, chat_id: i64, priority: Priority) -> Ask {
+        let (tx, rx) = oneshot::channel();
+        let lane = usize::from(priority == Priority::Bulk);
+        {
+            let mut pending = lock(&self.pending);
+            pending.queues[lane].push_back((chat_id, tx));
+            if !pending.sending[lane] {
+                pending.sending[lane] = true;
+                tokio::spawn(send_batches(self.clone(), lane));
+            }
+        }
+        // The batch task answers every request it takes; it only goes away with the runtime.
+        rx.await.unwrap_or(Ask::Retry(Duration::from_millis(100)))
+    }
+
+    /// Asks the pacer for a slot for a send to each of `chats` (one request, one round
+    /// trip): one answer per chat, in order.
+    async fn ask_many(&self, chats: &[i64], priority: Priority) -> Vec<Ask> {
+        let payload = serde_json::to_vec(&AcquireRequest::new(chats, priority))
             .expect("a request always serialises");
         let asked = Instant::now();
         let request = async_nats::Request::new()
@@ -327,25 +372,36 @@ impl Inner {
                 ) {
                     tracing::debug!(error = %e, "budget request failed");
                 }
-                return Ask::NoPacer;
+                return vec![Ask::NoPacer; chats.len()];
             }
         };
         let received = Instant::now();
         match serde_json::from_slice::<AcquireReply>(&reply.payload) {
-            Ok(AcquireReply::Grant { in_us, held_us }) => {
-                // The slot starts `in_us` after the pacer answered, which was at most the
-                // round trip's transit ago: sending at `received + in_us` is never early,
-                // and late by at most that transit.
+            Ok(AcquireReply::Grant {
+                in_us,
+                held_us,
+                more,
+            }) => {
+                // A slot starts `in_us` after the pacer answered, which was at most the round
+                // trip's transit ago: sending at `received + in_us` is never early, and late
+                // by at most that transit.
                 let transit = (received - asked).saturating_sub(Duration::from_micros(held_us));
-                Ask::Grant {
+                let grant = |in_us: u64| Ask::Grant {
                     at: received + Duration::from_micros(in_us),
                     transit,
-                }
+                };
+                std::iter::once(Some(in_us))
+                    .chain(more.into_iter().chain(std::iter::repeat(None)))
+                    .take(chats.len())
+                    .map(|slot| slot.map_or(Ask::Retry(Duration::ZERO), grant))
+                    .collect()
             }
-            Ok(AcquireReply::Retry { in_us }) => Ask::Retry(Duration::from_micros(in_us)),
+            Ok(AcquireReply::Retry { in_us }) => {
+                vec![Ask::Retry(Duration::from_micros(in_us)); chats.len()]
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "unreadable budget reply; asking again");
-                Ask::Retry(Duration::from_millis(100))
+                vec![Ask::Retry(Duration::from_millis(100)); chats.len()]
             }
         }
     }
@@ -402,7 +458,54 @@ impl Inner {
     }
 }
 
+/// Sends the requests of one priority (`lane`: 0 replies, 1 broadcasts) waiting in
+/// `inner.pending` to the pacer, at most [`BATCHES_IN_FLIGHT`]`[lane]` batches at a time,
+/// and hands each answer to its request; ends when none is left.
+///
+/// Batching costs no wait: a request that finds a batch slot free goes at once, alone if it
+/// is alone; requests that come while the lane's batches are on the wire (a fan-out's many
+/// sends) gather and go together, up to [`MAX_BATCH`]. One round trip then carries as many
+/// slots as the budget has within the horizon, instead of one. Replies have a lane of their
+/// own, so they never wait behind a broadcast's batch that the pacer is holding.
+async fn send_batches(inner: Arc<Inner>, lane: usize) {
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(BATCHES_IN_FLIGHT[lane]));
+    let priority = if lane == 0 {
+        Priority::Interactive
+    } else {
+        Priority::Bulk
+    };
+    loop {
+        let permit = in_flight
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("never closed");
+        let batch: Vec<_> = {
+            let mut pending = lock(&inner.pending);
+            let queue = &mut pending.queues[lane];
+            // Requests whose sender gave up need no slot.
+            queue.retain(|(_, tx)| !tx.is_closed());
+            if queue.is_empty() {
+                pending.sending[lane] = false;
+                return;
+            }
+            let take = queue.len().min(MAX_BATCH);
+            queue.drain(..take).collect()
+        };
+        let inner = inner.clone();
+        tokio::spawn(async move {
+            let chats: Vec<i64> = batch.iter().map(|(chat, _)| *chat).collect();
+            let answers = inner.ask_many(&chats, priority).await;
+            for ((_, tx), answer) in batch.into_iter().zip(answers) {
+                let _ = tx.send(answer);
+            }
+            drop(permit);
+        });
+    }
+}
+
 /// What the pacer said.
+#[derive(Debug, Clone, Copy)]
 enum Ask {
     /// Send at `at`, which may be late by up to `transit`.
     Grant {
@@ -430,9 +533,16 @@ impl Budget for SharedBudget {
                         if inner.paused_until().is_some() {
                             continue;
                         }
-                        // So does lateness (see `herald_telegram::LATE_TOLERANCE`).
-                        // The reply's own leg of the round trip is about half of it.
-                        if at.elapsed() + transit / 2 > LATE_TOLERANCE && late < MAX_LATE_SLOTS {
+                        // So does lateness (see `herald_telegram::LATE_TOLERANCE`) under an
+                        // overall rate, where late sends would bunch into one second. The
+                        // reply's own leg of the round trip is about half of it. (Without
+                        // one, only a chat's own spacing could shrink, and its guard covers
+                        // that.)
+                        let paced = inner.config.limits.messages_per_second.is_some();
+                        if paced
+                            && at.elapsed() + transit / 2 > LATE_TOLERANCE
+                            && late < MAX_LATE_SLOTS
+                        {
                             late += 1;
                             continue;
                         }

@@ -302,3 +302,51 @@ async fn interactive_sends_overtake_a_bulk_backlog() -> anyhow::Result<()> {
     assert_eq!(rig.double.too_many_requests_count(), 0);
     rig.finish().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_sends_asks_for_its_slots_in_batches() -> anyhow::Result<()> {
+    // No overall rate (a paid broadcast's budget is far above what this burst needs): every
+    // slot lies within the horizon, so a batch is granted whole.
+    let rig = rig(2, LimiterConfig::unlimited()).await?;
+    rig.double.enforce_limits(Limits {
+        per_second: 1_000_000,
+        per_chat_per_second: 1,
+    });
+    // Warm up: elect the pacer, out of the counted burst.
+    let mut warm = JoinSet::new();
+    rig.send_all(0, [-1], &mut warm);
+    rig.send_all(1, [-2], &mut warm);
+    join(warm).await;
+    let watcher = rig.nats.client().await?;
+    let mut requests = watcher
+        .subscribe(Subjects::new(&rig.nats.prefix).budget_acquire())
+        .await?;
+    watcher.flush().await?;
+    let mut tasks = JoinSet::new();
+    rig.send_all(0, 1..=1000, &mut tasks);
+    rig.send_all(1, 2001..=2500, &mut tasks);
+    join(tasks).await;
+
+    assert_eq!(rig.double.sent().len(), 1502, "every message arrived");
+    let mut asked = 0;
+    let mut chats = 0;
+    while let Ok(Some(request)) = tokio::time::timeout(
+        Duration::from_millis(200),
+        futures::StreamExt::next(&mut requests),
+    )
+    .await
+    {
+        let body: serde_json::Value = serde_json::from_slice(&request.payload)?;
+        asked += 1;
+        chats += 1 + body["more"].as_array().map_or(0, Vec::len);
+    }
+    assert!(
+        chats >= 1500,
+        "every send asked for its slot ({chats} slots asked)"
+    );
+    assert!(
+        asked * 5 < 1500,
+        "{asked} requests for 1,500 slots: they were not gathered into batches"
+    );
+    rig.finish().await
+}

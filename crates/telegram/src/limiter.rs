@@ -199,6 +199,20 @@ impl Limiter {
         rx.await.unwrap_or_else(|_| Instant::now())
     }
 
+    /// Takes a slot for `chat_id` that starts at most `ahead` from now if there is one,
+    /// without waiting: `None` if there is none, or if a waiter of a more urgent priority is
+    /// queued (it is never overtaken; waiters of the same priority may be). A coordinator
+    /// that has granted the first send of a batch through [`Limiter::grant`] uses it for the
+    /// rest, so that one round trip can carry many slots when the budget has them. The same
+    /// rules as for `grant`'s slots apply.
+    pub fn try_grant(&self, chat_id: i64, priority: Priority, ahead: Duration) -> Option<Instant> {
+        let mut state = self.inner.lock();
+        if state.more_urgent_waits(priority) {
+            return None;
+        }
+        state.try_take(&self.inner.config, chat_id, ahead, Instant::now())
+    }
+
     /// Holds every send back for `duration` from now (extends, never shortens, a pause in
     /// force). Call it when Telegram answers 429: sending on during a flood wait makes
     /// Telegram lengthen it. Slots already granted that start before the end are void.

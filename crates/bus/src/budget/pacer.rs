@@ -12,7 +12,7 @@ use herald_telegram::Limiter;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::wire::{AcquireReply, AcquireRequest};
+use super::wire::{AcquireReply, AcquireRequest, MAX_BATCH};
 use super::{BudgetConfig, LEASE_KEY};
 
 /// A running pacer, as the rest of its process sees it.
@@ -168,12 +168,25 @@ async fn serve(
             return;
         }
     };
-    let grant = limiter.grant(request.chat_id, request.priority(), config.horizon);
+    let priority = request.priority();
+    let grant = limiter.grant(request.chat_id, priority, config.horizon);
     let answer = tokio::select! {
         slot = tokio::time::timeout(config.max_hold, grant) => match slot {
             Ok(slot) if Instant::now() < *lock(&valid_until) => {
+                // The rest of a batch gets what the budget has within the horizon now.
+                let more = request
+                    .more
+                    .iter()
+                    .take(MAX_BATCH - 1)
+                    .map(|&chat| limiter.try_grant(chat, priority, config.horizon))
+                    .collect::<Vec<_>>();
                 let now = Instant::now();
-                AcquireReply::grant(slot.saturating_duration_since(now), now - received)
+                let until = |slot: Instant| slot.saturating_duration_since(now);
+                AcquireReply::grant(
+                    until(slot),
+                    now - received,
+                    more.into_iter().map(|s| s.map(until)).collect(),
+                )
             }
             // The lease lapsed while waiting (the slot, taken on a dead budget, goes unused),
             // or the request waited its longest: ask again.

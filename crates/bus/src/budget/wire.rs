@@ -6,20 +6,32 @@ use std::time::Duration;
 use herald_telegram::Priority;
 use serde::{Deserialize, Serialize};
 
-/// `<prefix>.budget.v1.acquire` request: one send to `chat_id` wants a slot.
+/// The most chats one request may name; the pacer grants none beyond it.
+pub const MAX_BATCH: usize = 512;
+
+/// `<prefix>.budget.v1.acquire` request: one send to `chat_id` wants a slot, and as many of
+/// the sends to `more` as the budget has slots for now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AcquireRequest {
     /// The chat the message goes to (negative for groups and channels).
     pub chat_id: i64,
     /// `interactive` (a command reply) or `bulk` (a broadcast).
     pub priority: String,
+    /// Further sends of the same priority, one chat each, granted only if their slots lie
+    /// within the horizon once `chat_id`'s is granted (a pacer that predates the field
+    /// ignores it and grants `chat_id` alone).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more: Vec<i64>,
 }
 
 impl AcquireRequest {
-    pub fn new(chat_id: i64, priority: Priority) -> Self {
+    /// A request for a slot for each of `chats` (at least one).
+    pub fn new(chats: &[i64], priority: Priority) -> Self {
+        let (first, more) = chats.split_first().expect("a request names a chat");
         Self {
-            chat_id,
+            chat_id: *first,
             priority: priority.as_str().to_owned(),
+            more: more.to_vec(),
         }
     }
 
@@ -30,7 +42,7 @@ impl AcquireRequest {
 }
 
 /// The pacer's answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AcquireReply {
     /// The slot is yours: send `in_us` microseconds from receiving this — unless a pause
@@ -42,6 +54,10 @@ pub enum AcquireReply {
         /// trip is transit, which makes the grant late by up to that much).
         #[serde(default)]
         held_us: u64,
+        /// For each chat of the request's `more`, in order: microseconds until its slot
+        /// starts, or `null` for no slot yet (ask again). Missing entries are no slot.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        more: Vec<Option<u64>>,
     },
     /// No slot for you yet: ask again in `in_us` microseconds.
     Retry {
@@ -51,10 +67,12 @@ pub enum AcquireReply {
 }
 
 impl AcquireReply {
-    pub fn grant(after: Duration, held: Duration) -> Self {
+    /// The first slot starts `after` from now; the others at theirs (`None`: no slot).
+    pub fn grant(after: Duration, held: Duration, more: Vec<Option<Duration>>) -> Self {
         AcquireReply::Grant {
             in_us: micros(after),
             held_us: micros(held),
+            more: more.into_iter().map(|d| d.map(micros)).collect(),
         }
     }
 
@@ -82,18 +100,45 @@ mod tests {
 
     #[test]
     fn the_wire_shapes_are_stable() {
-        let request = AcquireRequest::new(-42, Priority::Interactive);
+        let request = AcquireRequest::new(&[-42], Priority::Interactive);
         assert_eq!(
             serde_json::to_string(&request).unwrap(),
             r#"{"chat_id":-42,"priority":"interactive"}"#
         );
         assert_eq!(
+            serde_json::to_string(&AcquireRequest::new(&[1, 2, 3], Priority::Bulk)).unwrap(),
+            r#"{"chat_id":1,"priority":"bulk","more":[2,3]}"#
+        );
+        assert_eq!(
             serde_json::to_string(&AcquireReply::grant(
                 Duration::from_millis(12),
-                Duration::from_micros(7)
+                Duration::from_micros(7),
+                Vec::new()
             ))
             .unwrap(),
             r#"{"grant":{"in_us":12000,"held_us":7}}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&AcquireReply::grant(
+                Duration::ZERO,
+                Duration::ZERO,
+                vec![Some(Duration::from_micros(5)), None]
+            ))
+            .unwrap(),
+            r#"{"grant":{"in_us":0,"held_us":0,"more":[5,null]}}"#
+        );
+        // Either side may predate batches: a single request and a single grant still read.
+        let old: AcquireRequest =
+            serde_json::from_str(r#"{"chat_id":7,"priority":"bulk"}"#).unwrap();
+        assert!(old.more.is_empty());
+        let old: AcquireReply = serde_json::from_str(r#"{"grant":{"in_us":3}}"#).unwrap();
+        assert_eq!(
+            old,
+            AcquireReply::Grant {
+                in_us: 3,
+                held_us: 0,
+                more: Vec::new()
+            }
         );
         assert_eq!(
             serde_json::to_string(&AcquireReply::retry(Duration::ZERO)).unwrap(),

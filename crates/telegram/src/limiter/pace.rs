@@ -68,6 +68,13 @@ impl State {
         self.queues.iter().all(VecDeque::is_empty)
     }
 
+    /// Whether a waiter of a more urgent priority than `priority` is queued.
+    pub fn more_urgent_waits(&self, priority: Priority) -> bool {
+        self.queues[..queue_index(priority)]
+            .iter()
+            .any(|q| !q.is_empty())
+    }
+
     /// The earliest start of the next slot, for any chat.
     fn global_slot(&self, now: Instant) -> Instant {
         self.next_global.map_or(now, |next| next.max(now))

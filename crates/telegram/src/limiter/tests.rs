@@ -173,6 +173,53 @@ async fn grant_hands_out_slots_ahead_but_no_further() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn try_grant_takes_what_lies_within_reach_and_never_overtakes_a_reply() {
+    let limiter = limiter(Some(10), 1000);
+    let start = Instant::now();
+    let ahead = Duration::from_millis(250);
+    // Slots at 0, 100 and 200 ms lie within reach; the next one (300 ms) does not.
+    let taken: Vec<_> = (0..4)
+        .map(|chat| {
+            limiter
+                .try_grant(chat, Priority::Bulk, ahead)
+                .map(|s| s - start)
+        })
+        .collect();
+    assert_eq!(
+        taken,
+        [Some(0), Some(100), Some(200), None].map(|o| o.map(Duration::from_millis))
+    );
+    // A chat's own spacing holds as well: chat 0 sent at 0 ms, so not before 1 s.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(limiter.try_grant(0, Priority::Bulk, ahead), None);
+    // A reply waiting in line is never overtaken by a bulk batch: the slot at 300 ms goes
+    // now, the reply waits for the one at 400 ms, and the batch gets nothing meanwhile.
+    assert_eq!(
+        limiter
+            .try_grant(5, Priority::Bulk, ahead)
+            .map(|s| s - start),
+        Some(Duration::from_millis(300))
+    );
+    let waiting = {
+        let limiter = limiter.clone();
+        tokio::spawn(async move {
+            limiter
+                .grant(9, Priority::Interactive, Duration::ZERO)
+                .await
+        })
+    };
+    tokio::task::yield_now().await;
+    assert_eq!(limiter.try_grant(6, Priority::Bulk, ahead), None);
+    assert_eq!(waiting.await.unwrap() - start, Duration::from_millis(400));
+    assert_eq!(
+        limiter
+            .try_grant(6, Priority::Bulk, ahead)
+            .map(|s| s - start),
+        Some(Duration::from_millis(500))
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_cancelled_wait_takes_no_slot() {
     let limiter = limiter(Some(10), 0);
     let start = Instant::now();
