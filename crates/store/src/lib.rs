@@ -41,7 +41,9 @@ pub use api_keys::ApiKeyRecord;
 pub use connect::redact_url;
 pub use deliveries::{Delivery, DeliveryCounts, QueuedSignal};
 pub use error::StoreError;
-pub use queue::{Claim, PAST_DEADLINE, PULLED_AHEAD, REQUEUEABLE, Requeued, UNKNOWN_TWICE};
+pub use queue::{
+    Claim, ClaimRef, PAST_DEADLINE, PULLED_AHEAD, REQUEUEABLE, Requeued, UNKNOWN_TWICE,
+};
 pub use recipients::{Recipient, RecipientsPage};
 pub use signals::{Fanout, priority_of};
 pub use subscriptions::{SIGNALS_SUBSCRIPTION, SubscriptionChange};

@@ -113,6 +113,51 @@ pub struct Claim {
     pub deadline: Option<DateTime<Utc>>,
 }
 
+/// Whose claim a write is for. From a [`Claim`]: that claim only — refused once the
+/// delivery's lease ran out and another replica claimed it again, so a replica that stalled
+/// past its lease cannot move someone else's claim. From a bare id: whoever holds the
+/// delivery (tests, operator tools).
+///
+/// A claim is recognised by `attempts`: every claim raises it and nothing lowers it while the
+/// row stays `sending`, so `(sending, attempts)` names one claim. (One corner is left: an
+/// operator's [`Store::requeue`] resets `attempts`, so a replica stalled through a whole
+/// retry cycle and a requeue could match a new claim of the same number.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimRef {
+    /// The delivery.
+    pub id: Uuid,
+    /// The claim's attempt number; `None`: any.
+    pub attempt: Option<u32>,
+}
+
+impl From<Uuid> for ClaimRef {
+    fn from(id: Uuid) -> Self {
+        Self { id, attempt: None }
+    }
+}
+
+impl From<&Claim> for ClaimRef {
+    fn from(claim: &Claim) -> Self {
+        Self {
+            id: claim.delivery_id,
+            attempt: Some(claim.attempt),
+        }
+    }
+}
+
+/// The rows `held` names, each only while still held under its own claim where one is given.
+fn held_rows(held: &[ClaimRef]) -> Cond {
+    held.iter().fold(Cond::any(), |any, h| {
+        let row = Cond::all().add(Expr::col(C::Id).eq(h.id));
+        any.add(match h.attempt {
+            Some(attempt) => row
+                .add(Expr::col(C::Status).eq(DeliveryStatus::Sending.as_str()))
+                .add(Expr::col(C::Attempts).eq(i64::from(attempt))),
+            None => row,
+        })
+    })
+}
+
 impl Claim {
     /// Whether the signal's deadline has passed at `now`.
     pub fn is_past_deadline(&self, now: DateTime<Utc>) -> bool {
@@ -220,13 +265,14 @@ impl Store {
     }
 
     /// Gives claims back untouched (the attempt is not counted), due again at `due`.
-    pub async fn release_claims(
+    pub async fn release_claims<H: Into<ClaimRef> + Copy>(
         &self,
-        ids: &[Uuid],
+        held: &[H],
         due: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        release(&self.db, ids, due, now).await
+        let held: Vec<ClaimRef> = held.iter().map(|&h| h.into()).collect();
+        release(&self.db, &held, due, now).await
     }
 
     /// Extends the lease of claims still being worked on to `until`.
@@ -294,34 +340,41 @@ impl Store {
     /// attempt budget.
     pub async fn record_throttled(
         &self,
-        delivery_id: Uuid,
+        held: impl Into<ClaimRef>,
         error: &str,
         due: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.release_claims(&[delivery_id], due, now).await?;
-        self.note_error(delivery_id, error).await
+        let held = held.into();
+        self.transition(
+            held,
+            &[DeliveryStatus::Sending],
+            vec![
+                (C::Status, SimpleExpr::Case(Box::new(back_to_waiting()))),
+                (C::Attempts, Expr::col(C::Attempts).sub(1)),
+                (C::NextAttemptAt, Expr::value(due)),
+                (C::LastError, bounded(error)),
+                (C::UpdatedAt, Expr::value(now)),
+                (C::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None)),
+            ],
+        )
+        .await
     }
 
     /// The attempt surely failed but may be retried: back to waiting, due at `due`, with the
     /// error noted (the attempt counts).
     pub async fn record_retry(
         &self,
-        delivery_id: Uuid,
+        held: impl Into<ClaimRef>,
         error: &str,
         due: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let back = Expr::case(
-            Expr::col(C::UnknownSends).gt(0),
-            DeliveryStatus::Unknown.as_str(),
-        )
-        .finally(DeliveryStatus::Pending.as_str());
         self.transition(
-            delivery_id,
+            held.into(),
             &[DeliveryStatus::Sending],
             vec![
-                (C::Status, SimpleExpr::Case(Box::new(back))),
+                (C::Status, SimpleExpr::Case(Box::new(back_to_waiting()))),
                 (C::NextAttemptAt, Expr::value(due)),
                 (C::LastError, bounded(error)),
                 (C::UpdatedAt, Expr::value(now)),
@@ -335,13 +388,13 @@ impl Store {
     /// `unknown`, due again at `due`.
     pub async fn record_unknown(
         &self,
-        delivery_id: Uuid,
+        held: impl Into<ClaimRef>,
         error: &str,
         due: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.transition(
-            delivery_id,
+            held.into(),
             &[DeliveryStatus::Sending],
             vec![
                 (C::Status, Expr::value(DeliveryStatus::Unknown.as_str())),
@@ -360,7 +413,7 @@ impl Store {
     /// delivery that is already final.
     pub async fn record_final(
         &self,
-        delivery_id: Uuid,
+        held: impl Into<ClaimRef>,
         status: DeliveryStatus,
         error: Option<&str>,
         now: DateTime<Utc>,
@@ -381,22 +434,23 @@ impl Store {
         if let Some(error) = error {
             set.push((C::LastError, bounded(error)));
         }
-        self.transition(delivery_id, &OPEN, set).await
+        self.transition(held.into(), &OPEN, set).await
     }
 
     /// Records many claimed deliveries as `expired` (past their signal's deadline) at once.
-    pub async fn record_expired_many(
+    pub async fn record_expired_many<H: Into<ClaimRef> + Copy>(
         &self,
-        ids: &[Uuid],
+        held: &[H],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        for chunk in ids.chunks(BATCH) {
+        let held: Vec<ClaimRef> = held.iter().map(|&h| h.into()).collect();
+        for chunk in held.chunks(BATCH) {
             signal_deliveries::Entity::update_many()
                 .col_expr(C::Status, Expr::value(DeliveryStatus::Expired.as_str()))
                 .col_expr(C::LastError, bounded(PAST_DEADLINE))
                 .col_expr(C::UpdatedAt, Expr::value(now))
                 .col_expr(C::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
-                .filter(C::Id.is_in(chunk.iter().copied()))
+                .filter(held_rows(chunk))
                 .filter(C::Status.is_in(OPEN.map(|s| s.as_str())))
                 .exec(&self.db)
                 .await?;
@@ -524,31 +578,23 @@ impl Store {
     /// One conditional `UPDATE` of a delivery that is in one of `from`.
     async fn transition(
         &self,
-        delivery_id: Uuid,
+        held: ClaimRef,
         from: &[DeliveryStatus],
         set: Vec<(C, SimpleExpr)>,
     ) -> Result<(), StoreError> {
+        let delivery_id = held.id;
         let mut update = signal_deliveries::Entity::update_many();
         for (column, value) in set {
             update = update.col_expr(column, value);
         }
         let result = update
-            .filter(C::Id.eq(delivery_id))
+            .filter(held_rows(&[held]))
             .filter(C::Status.is_in(from.iter().map(|s| s.as_str())))
             .exec(&self.db)
             .await?;
         if result.rows_affected == 0 && self.status_of(delivery_id).await?.is_none() {
             return Err(StoreError::UnknownDelivery(delivery_id));
         }
-        Ok(())
-    }
-
-    async fn note_error(&self, delivery_id: Uuid, error: &str) -> Result<(), StoreError> {
-        signal_deliveries::Entity::update_many()
-            .col_expr(C::LastError, bounded(error))
-            .filter(C::Id.eq(delivery_id))
-            .exec(&self.db)
-            .await?;
         Ok(())
     }
 
@@ -634,7 +680,7 @@ async fn keep_trader_order(
                 && cursor.is_none_or(|cursor| cursor < c.user_id)
         });
         if awaited {
-            give_back.push(c.delivery_id);
+            give_back.push(ClaimRef::from(c));
             return false;
         }
         let key = (c.signal_generated_at, c.delivery_id);
@@ -647,7 +693,7 @@ async fn keep_trader_order(
         if older.is_empty() {
             return true;
         }
-        give_back.push(c.delivery_id);
+        give_back.push(ClaimRef::from(c));
         pull_ahead.extend(
             older
                 .into_iter()
@@ -683,26 +729,30 @@ async fn keep_trader_order(
 }
 
 /// [`Store::release_claims`] on `conn`.
+/// Back to `pending`, or `unknown` if a send of the delivery ended without an answer.
+fn back_to_waiting() -> sea_orm::sea_query::CaseStatement {
+    Expr::case(
+        Expr::col(C::UnknownSends).gt(0),
+        DeliveryStatus::Unknown.as_str(),
+    )
+    .finally(DeliveryStatus::Pending.as_str())
+}
+
 async fn release(
     conn: &impl ConnectionTrait,
-    ids: &[Uuid],
+    held: &[ClaimRef],
     due: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    for chunk in ids.chunks(BATCH) {
-        let back = Expr::case(
-            Expr::col(C::UnknownSends).gt(0),
-            DeliveryStatus::Unknown.as_str(),
-        )
-        .finally(DeliveryStatus::Pending.as_str());
+    for chunk in held.chunks(BATCH) {
         let stmt = Query::update()
             .table(signal_deliveries::Entity)
-            .value(C::Status, SimpleExpr::Case(Box::new(back)))
+            .value(C::Status, SimpleExpr::Case(Box::new(back_to_waiting())))
             .value(C::Attempts, Expr::col(C::Attempts).sub(1))
             .value(C::LeaseUntil, Option::<DateTime<Utc>>::None)
             .value(C::NextAttemptAt, due)
             .value(C::UpdatedAt, now)
-            .and_where(Expr::col(C::Id).is_in(chunk.iter().copied()))
+            .cond_where(held_rows(chunk))
             .and_where(Expr::col(C::Status).eq(DeliveryStatus::Sending.as_str()))
             .to_owned();
         conn.execute(&stmt).await?;

@@ -5,7 +5,9 @@ use std::collections::HashSet;
 use anyhow::ensure;
 use chrono::{DateTime, Duration, Utc};
 use herald_domain::{DeliveryStatus, SignalKind};
-use herald_store::{Claim, PULLED_AHEAD, QueuedSignal, Recipient, Store, StoreError, User};
+use herald_store::{
+    Claim, ClaimRef, PULLED_AHEAD, QueuedSignal, Recipient, Store, StoreError, User,
+};
 use uuid::Uuid;
 
 use crate::common::{noon, on_both_backends, signal, subscriber};
@@ -20,6 +22,7 @@ on_both_backends!(
     sweeps_and_requeue,
     requeue_rules,
     concurrent_claims_never_overlap,
+    a_lapsed_claim_cannot_touch_the_next_one,
 );
 
 const LEASE: Duration = Duration::seconds(30);
@@ -190,6 +193,54 @@ async fn leases_and_their_reclaim(store: Store) -> anyhow::Result<()> {
         "{d:?}"
     );
     ensure!(d.last_error.as_deref() == Some(herald_store::UNKNOWN_TWICE));
+    Ok(())
+}
+
+/// A replica that stalled past its lease (its delivery reclaimed and claimed again by
+/// another) and then wakes up cannot move the new claim: every write it makes is refused.
+async fn a_lapsed_claim_cannot_touch_the_next_one(store: Store) -> anyhow::Result<()> {
+    let now = noon();
+    let traders = [
+        subscriber(&store, 1, now).await?,
+        subscriber(&store, 2, now).await?,
+    ];
+    queued(&store, SignalKind::Buy, 10, &[&traders[0], &traders[1]]).await?;
+    let at = |secs| now + Duration::seconds(secs);
+    let stale = claim(&store, 2, at(0)).await?;
+    ensure!(stale.len() == 2);
+    ensure!(store.reclaim_abandoned(at(31), at(31)).await? == 2);
+    let fresh = claim(&store, 2, at(31)).await?;
+    ensure!(fresh.len() == 2 && fresh.iter().all(|c| c.attempt == 2));
+
+    let (a, b) = (&stale[0], &stale[1]);
+    store.record_retry(a, "late", at(40), at(32)).await?;
+    store.record_unknown(a, "late", at(40), at(32)).await?;
+    store.record_throttled(a, "late", at(40), at(32)).await?;
+    store
+        .record_final(a, DeliveryStatus::Failed, Some("late"), at(32))
+        .await?;
+    store
+        .record_expired_many(&[ClaimRef::from(b)], at(32))
+        .await?;
+    store
+        .release_claims(&[ClaimRef::from(a), ClaimRef::from(b)], at(40), at(32))
+        .await?;
+    for c in &fresh {
+        let d = store.delivery(c.delivery_id).await?.unwrap();
+        ensure!(
+            d.status == DeliveryStatus::Sending && d.attempts == 2,
+            "the new claim was moved by the lapsed one: {d:?}"
+        );
+    }
+    // The new claim's own writes apply.
+    store.record_retry(&fresh[0], "500", at(40), at(32)).await?;
+    store
+        .release_claims(&[ClaimRef::from(&fresh[1])], at(40), at(32))
+        .await?;
+    for c in &fresh {
+        let d = store.delivery(c.delivery_id).await?.unwrap();
+        ensure!(d.status == DeliveryStatus::Unknown, "{d:?}");
+    }
     Ok(())
 }
 
