@@ -106,16 +106,17 @@ impl Store {
         }))
     }
 
-    /// Signals received before `before` whose fan-out never finished (its worker died and
-    /// its bus message is gone), oldest first: the reconciler publishes them again.
+    /// Signals received before `before` whose fan-out has not finished, oldest first, each
+    /// with its fan-out cursor (`None`: no page recorded yet). The reconciler publishes again
+    /// those that make no progress (their worker died and their bus message is gone).
     pub async fn unfinished_fanouts(
         &self,
         before: DateTime<Utc>,
         limit: u64,
-    ) -> Result<Vec<SignalId>, StoreError> {
-        let ids: Vec<Uuid> = signals::Entity::find()
+    ) -> Result<Vec<(SignalId, Option<Uuid>)>, StoreError> {
+        let rows: Vec<(Uuid, Option<Uuid>)> = signals::Entity::find()
             .select_only()
-            .column(C::Id)
+            .columns([C::Id, C::FanoutCursor])
             .filter(C::FanoutDoneAt.is_null())
             .filter(C::ReceivedAt.lt(before))
             .order_by_asc(C::ReceivedAt)
@@ -123,7 +124,10 @@ impl Store {
             .into_tuple()
             .all(&self.db)
             .await?;
-        Ok(ids.into_iter().map(SignalId).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(id, cursor)| (SignalId(id), cursor))
+            .collect())
     }
 
     /// Signals whose deadline passed between `since` and `now`: the reconciler expires what

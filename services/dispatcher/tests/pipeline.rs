@@ -11,7 +11,7 @@ use chrono::{TimeDelta, Utc};
 use herald_bus::Raw;
 use herald_dispatcher::Policy;
 use herald_dispatcher::fanout::{SignalOutcome, handle_signal};
-use herald_dispatcher::reconciler::sweep;
+use herald_dispatcher::reconciler::{FanoutWatch, sweep};
 use herald_dispatcher::send_loop::run_sends;
 use herald_domain::{DeliveryStatus, parse_signal};
 use herald_store::QueuedSignal;
@@ -203,7 +203,7 @@ async fn the_reconciler_ends_what_died_on_the_way() -> anyhow::Result<()> {
         .insert_signal(&orphan, now, now + TimeDelta::hours(1))
         .await?;
 
-    let swept = sweep(&s.ctx, now, later).await?;
+    let swept = sweep(&s.ctx, &mut FanoutWatch::default(), now, later).await?;
     assert_eq!(swept.reclaimed, 1);
     assert_eq!(swept.expired, 1);
     assert!(swept.republished >= 1, "{swept:?}");

@@ -74,7 +74,7 @@ async fn fanout_progress_and_sweeps(store: Store) -> anyhow::Result<()> {
         store
             .unfinished_fanouts(now + Duration::minutes(3), 10)
             .await?
-            == vec![s.id]
+            == vec![(s.id, None)]
     );
 
     let a = subscriber(&store, 1, now).await?;
@@ -87,6 +87,13 @@ async fn fanout_progress_and_sweeps(store: Store) -> anyhow::Result<()> {
         .record_fanout_page(&queued, &page.recipients, page.last_scanned, false, now)
         .await?;
     ensure!(store.fanout(s.id).await?.unwrap().cursor == Some(first.id));
+    ensure!(
+        store
+            .unfinished_fanouts(now + Duration::minutes(3), 10)
+            .await?
+            == vec![(s.id, Some(first.id))],
+        "the reconciler sees how far an unfinished fan-out has got"
+    );
     // A late, slower worker cannot move the cursor back.
     store
         .record_fanout_page(&queued, &[], None, false, now)
