@@ -96,7 +96,26 @@ impl Sender {
         text: &str,
         priority: Priority,
     ) -> Result<SentMessageId, SendError> {
+        self.wait_for_slot(chat_id, priority).await;
+        self.send_html_now(chat_id, text, priority).await
+    }
+
+    /// Waits for the budget to allow one message to `chat_id` now, in line by `priority`,
+    /// and takes that slot: [`Sender::send_html_now`] must follow at once. Dropping the wait
+    /// takes no slot, so a caller may give up waiting (at shutdown) — but not the send once
+    /// it has begun: its outcome would be unknown.
+    pub async fn wait_for_slot(&self, chat_id: i64, priority: Priority) {
         self.budget.acquire(chat_id, priority).await;
+    }
+
+    /// [`Sender::send_html`] for a slot already taken with [`Sender::wait_for_slot`].
+    #[tracing::instrument(name = "telegram.send_html_now", skip_all, fields(chat_id = chat_id))]
+    pub async fn send_html_now(
+        &self,
+        chat_id: i64,
+        text: &str,
+        priority: Priority,
+    ) -> Result<SentMessageId, SendError> {
         let started = Instant::now();
         let mut request = self
             .bot

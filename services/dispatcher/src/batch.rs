@@ -3,13 +3,15 @@
 //! Every send starts with "mark the attempt" and ends with "record it sent": two writes per
 //! trader. Done one by one, a fan-out to 100,000 traders is 200,000 statements, each with its
 //! own commit. A [`Batcher`] gathers the calls that many concurrent sends make at the same
-//! moment into one statement: while one batch is being written, the next one fills up, so
+//! moment into one statement: while batches are being written, the next one fills up, so
 //! under load a batch holds as many calls as there are sends in flight, and with a single
 //! send it costs one extra task hop.
 
 use std::future::Future;
 
-use tokio::sync::{mpsc, oneshot};
+use std::sync::Arc;
+
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 type Reply<T> = oneshot::Sender<Result<T, String>>;
 
@@ -25,38 +27,52 @@ where
     Resp: Send + 'static,
 {
     /// Starts the batching task. `run` receives up to `max` requests and must return one
-    /// answer per request, in order; its error goes to every caller of that batch.
-    pub fn spawn<F, Fut>(max: usize, run: F) -> Self
+    /// answer per request, in order; its error goes to every caller of that batch. Up to
+    /// `in_flight` batches run at once: a database commits concurrent transactions with one
+    /// flush of its log, so a batch waiting for that flush does not hold up the next one.
+    pub fn spawn<F, Fut>(max: usize, in_flight: usize, run: F) -> Self
     where
-        F: Fn(Vec<Req>) -> Fut + Send + 'static,
-        Fut: Future<Output = anyhow::Result<Vec<Resp>>> + Send,
+        F: Fn(Vec<Req>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = anyhow::Result<Vec<Resp>>> + Send + 'static,
     {
         let (tx, mut rx) = mpsc::channel::<(Req, Reply<Resp>)>(max * 4);
+        let run = Arc::new(run);
+        let slots = Arc::new(Semaphore::new(in_flight.max(1)));
         tokio::spawn(async move {
-            let mut batch = Vec::with_capacity(max);
-            while rx.recv_many(&mut batch, max).await > 0 {
-                let (requests, replies): (Vec<Req>, Vec<Reply<Resp>>) = batch.drain(..).unzip();
-                let count = requests.len();
-                metrics::histogram!("herald_dispatcher_write_batch_size").record(count as f64);
-                match run(requests).await {
-                    Ok(answers) if answers.len() == count => {
-                        for (reply, answer) in replies.into_iter().zip(answers) {
-                            let _ = reply.send(Ok(answer));
-                        }
-                    }
-                    Ok(answers) => {
-                        let why = format!("batch of {count} answered {}", answers.len());
-                        for reply in replies {
-                            let _ = reply.send(Err(why.clone()));
-                        }
-                    }
-                    Err(e) => {
-                        let why = format!("{e:#}");
-                        for reply in replies {
-                            let _ = reply.send(Err(why.clone()));
-                        }
-                    }
+            loop {
+                let slot = slots.clone().acquire_owned().await.expect("never closed");
+                let mut batch = Vec::with_capacity(max);
+                if rx.recv_many(&mut batch, max).await == 0 {
+                    return;
                 }
+                let run = run.clone();
+                tokio::spawn(async move {
+                    let (requests, replies): (Vec<Req>, Vec<Reply<Resp>>) =
+                        batch.into_iter().unzip();
+                    let count = requests.len();
+                    metrics::histogram!("herald_dispatcher_write_batch_size").record(count as f64);
+                    let outcome = run(requests).await;
+                    drop(slot);
+                    match outcome {
+                        Ok(answers) if answers.len() == count => {
+                            for (reply, answer) in replies.into_iter().zip(answers) {
+                                let _ = reply.send(Ok(answer));
+                            }
+                        }
+                        Ok(answers) => {
+                            let why = format!("batch of {count} answered {}", answers.len());
+                            for reply in replies {
+                                let _ = reply.send(Err(why.clone()));
+                            }
+                        }
+                        Err(e) => {
+                            let why = format!("{e:#}");
+                            for reply in replies {
+                                let _ = reply.send(Err(why.clone()));
+                            }
+                        }
+                    }
+                });
             }
         });
         Self { tx }
@@ -79,14 +95,13 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     #[tokio::test]
     async fn concurrent_calls_share_batches_and_get_their_own_answers() {
         let batches = Arc::new(AtomicUsize::new(0));
         let counter = batches.clone();
-        let doubler = Arc::new(Batcher::spawn(64, move |xs: Vec<u32>| {
+        let doubler = Arc::new(Batcher::spawn(64, 2, move |xs: Vec<u32>| {
             counter.fetch_add(1, Ordering::SeqCst);
             async move {
                 tokio::task::yield_now().await;
@@ -108,10 +123,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_batch_fails_each_of_its_callers() {
-        let b = Batcher::spawn(8, |_: Vec<u32>| async { anyhow::bail!("database down") });
+        let b = Batcher::spawn(8, 1, |_: Vec<u32>| async { anyhow::bail!("database down") });
         let e: anyhow::Result<u32> = b.call(1).await;
         assert!(e.unwrap_err().to_string().contains("database down"));
-        let short = Batcher::spawn(8, |_: Vec<u32>| async { Ok(Vec::<u32>::new()) });
+        let short = Batcher::spawn(8, 1, |_: Vec<u32>| async { Ok(Vec::<u32>::new()) });
         assert!(short.call(1).await.is_err());
     }
 }

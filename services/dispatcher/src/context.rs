@@ -8,6 +8,7 @@ use herald_runtime::Settings;
 use herald_store::Store;
 use herald_telegram::Sender;
 use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::batch::Batcher;
@@ -118,22 +119,31 @@ pub struct DispatcherContext {
     /// Wakes this replica's sender when deliveries were queued (by its own fan-out, or by a
     /// nudge from another replica's).
     pub work: Notify,
+    /// Cancelled when the replica stops: sends still waiting for the budget give their
+    /// claims back instead of waiting on.
+    pub stopping: CancellationToken,
 }
 
 /// Most calls gathered into one statement.
 const WRITE_BATCH: usize = 500;
+/// Batched statements running at once.
+const WRITES_IN_FLIGHT: usize = 4;
 
 impl DispatcherContext {
     /// Assembles a context.
     pub fn new(store: Store, bus: Bus, sender: Sender, policy: Policy) -> Self {
         let s = store.clone();
-        let sent = Batcher::spawn(WRITE_BATCH, move |sends: Vec<(Uuid, i64)>| {
-            let s = s.clone();
-            async move {
-                s.record_sent_many(&sends, Utc::now()).await?;
-                Ok(vec![(); sends.len()])
-            }
-        });
+        let sent = Batcher::spawn(
+            WRITE_BATCH,
+            WRITES_IN_FLIGHT,
+            move |sends: Vec<(Uuid, i64)>| {
+                let s = s.clone();
+                async move {
+                    s.record_sent_many(&sends, Utc::now()).await?;
+                    Ok(vec![(); sends.len()])
+                }
+            },
+        );
         Self {
             store,
             bus,
@@ -142,7 +152,14 @@ impl DispatcherContext {
             messages: MessageCache::default(),
             sent,
             work: Notify::new(),
+            stopping: CancellationToken::new(),
         }
+    }
+
+    /// The same context, stopping when `stopping` is cancelled.
+    pub fn with_stopping(mut self, stopping: CancellationToken) -> Self {
+        self.stopping = stopping;
+        self
     }
 
     /// A claim's lease as a database interval.

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use herald_domain::DeliveryStatus;
-use herald_store::{Claim, UNKNOWN_TWICE};
+use herald_store::{Claim, ClaimRef, UNKNOWN_TWICE};
 use herald_telegram::{Priority, SendError};
 
 use crate::context::DispatcherContext;
@@ -54,7 +54,7 @@ pub async fn deliver(ctx: &DispatcherContext, claim: &Claim) -> Outcome {
             let due = ctx.after(STORE_RETRY);
             let _ = ctx
                 .store
-                .release_claims(&[claim.delivery_id], due, Utc::now())
+                .release_claims(&[ClaimRef::from(claim)], due, Utc::now())
                 .await;
             Outcome::Retry(STORE_RETRY)
         }
@@ -66,7 +66,8 @@ pub async fn deliver(ctx: &DispatcherContext, claim: &Claim) -> Outcome {
 
 async fn try_deliver(ctx: &DispatcherContext, claim: &Claim) -> anyhow::Result<Outcome> {
     let store = &ctx.store;
-    let id = claim.delivery_id;
+    // Every write below applies only while this claim still holds the delivery.
+    let id = ClaimRef::from(claim);
     if claim.is_past_deadline(Utc::now()) {
         store.record_expired_many(&[id], Utc::now()).await?;
         return Ok(Outcome::Done(DeliveryStatus::Expired));
@@ -87,10 +88,19 @@ async fn try_deliver(ctx: &DispatcherContext, claim: &Claim) -> anyhow::Result<O
         return Ok(Outcome::Done(DeliveryStatus::Failed));
     };
 
+    // Waiting for the budget can take long (a 429 pause, a busy chat): at shutdown, stop
+    // waiting and give the claim back untouched rather than hold it through the drain.
+    tokio::select! {
+        () = ctx.sender.wait_for_slot(claim.chat_id, Priority::Bulk) => {}
+        () = ctx.stopping.cancelled() => {
+            store.release_claims(&[id], Utc::now(), Utc::now()).await?;
+            return Ok(Outcome::Retry(Duration::ZERO));
+        }
+    }
     let started = std::time::Instant::now();
     let result = ctx
         .sender
-        .send_html(claim.chat_id, &text, Priority::Bulk)
+        .send_html_now(claim.chat_id, &text, Priority::Bulk)
         .await;
     metrics::histogram!("herald_dispatcher_send_duration_seconds")
         .record(started.elapsed().as_secs_f64());
@@ -155,7 +165,7 @@ async fn record_unknown(
     if claim.unknown_sends >= 1 || claim.attempt >= ctx.policy.max_attempts {
         ctx.store
             .record_final(
-                claim.delivery_id,
+                claim,
                 DeliveryStatus::Failed,
                 Some(&format!("{UNKNOWN_TWICE} (last: {reason})")),
                 now,
@@ -165,7 +175,7 @@ async fn record_unknown(
     }
     let wait = ctx.policy.unknown_retry;
     ctx.store
-        .record_unknown(claim.delivery_id, reason, ctx.after(wait), now)
+        .record_unknown(claim, reason, ctx.after(wait), now)
         .await?;
     Ok(Outcome::Retry(wait))
 }

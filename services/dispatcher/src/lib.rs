@@ -104,8 +104,9 @@ pub async fn run_with_budget(
         .with_paid_broadcast(settings.telegram_paid_broadcast);
     let signals = bus.signal_consumer().await?;
     let policy = Policy::from_settings(&settings);
-    let ctx = Arc::new(DispatcherContext::new(store, bus, sender, policy));
     let stop = shutdown.child_token();
+    let ctx =
+        Arc::new(DispatcherContext::new(store, bus, sender, policy).with_stopping(stop.clone()));
     let leadership = ctx
         .bus
         .campaign(

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
 use futures::StreamExt;
-use herald_store::Claim;
+use herald_store::{Claim, ClaimRef};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -31,6 +31,8 @@ pub async fn run_sends(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let slots = Arc::new(Semaphore::new(ctx.policy.concurrency));
+    let min_claim =
+        u32::try_from((ctx.policy.concurrency / 4).clamp(1, ctx.policy.claim_batch)).unwrap_or(1);
     let held: Held = Arc::default();
     // Leases are renewed until the sends in flight have drained, not just until shutdown
     // begins: a send finishing during the drain must still hold its claim.
@@ -39,21 +41,25 @@ pub async fn run_sends(
     let nudges = tokio::spawn(listen_for_nudges(ctx.clone(), shutdown.clone()));
     let mut tasks = JoinSet::new();
     loop {
-        let first = tokio::select! {
+        // Under load, wait until a quarter of the send slots are free and claim them
+        // together: a claim costs a transaction whatever its size. At light load they are
+        // all free, so nothing waits.
+        let mut permits = tokio::select! {
             _ = shutdown.cancelled() => break,
-            p = slots.clone().acquire_owned() => p.expect("semaphore never closed"),
+            p = slots.clone().acquire_many_owned(min_claim) => p.expect("semaphore never closed"),
         };
-        let mut permits = vec![first];
-        while permits.len() < ctx.policy.claim_batch {
-            match slots.clone().try_acquire_owned() {
-                Ok(p) => permits.push(p),
-                Err(_) => break,
-            }
+        let more = slots
+            .available_permits()
+            .min(ctx.policy.claim_batch.saturating_sub(permits.num_permits()));
+        if more > 0
+            && let Ok(extra) = slots.clone().try_acquire_many_owned(more as u32)
+        {
+            permits.merge(extra);
         }
         let claims = match ctx
             .store
             .claim_deliveries(
-                permits.len(),
+                permits.num_permits(),
                 Utc::now(),
                 ctx.lease(),
                 chrono::TimeDelta::from_std(ctx.policy.order_wait).unwrap_or_default(),
@@ -70,7 +76,13 @@ pub async fn run_sends(
                 }
             }
         };
-        permits.truncate(claims.len());
+        // Keep a slot per claimed delivery; the rest go back.
+        let mut permits = {
+            let mut asked = permits;
+            asked
+                .split(claims.len())
+                .expect("a claim returns at most the deliveries asked for")
+        };
         if claims.is_empty() {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -83,7 +95,9 @@ pub async fn run_sends(
             .expect("held lock")
             .extend(claims.iter().map(|c| c.delivery_id));
         for group in by_trader(claims) {
-            let group_permits: Vec<_> = permits.drain(..group.len()).collect();
+            let group_permits = permits
+                .split(group.len())
+                .expect("a slot per claimed delivery");
             tasks.spawn(send_in_order(
                 ctx.clone(),
                 group,
@@ -125,7 +139,7 @@ fn by_trader(claims: Vec<Claim>) -> Vec<Vec<Claim>> {
 async fn send_in_order(
     ctx: Arc<DispatcherContext>,
     claims: Vec<Claim>,
-    mut permits: Vec<OwnedSemaphorePermit>,
+    mut permits: OwnedSemaphorePermit,
     held: Held,
     shutdown: CancellationToken,
 ) {
@@ -146,12 +160,13 @@ async fn send_in_order(
         held.lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&claim.delivery_id);
-        permits.pop();
+        // This delivery's send slot is free again.
+        drop(permits.split(1));
         let in_order = matches!(outcome, Some(Outcome::Sent { .. } | Outcome::Done(_)));
         if !in_order {
-            let mut back: Vec<Uuid> = rest.by_ref().map(|c| c.delivery_id).collect();
+            let mut back: Vec<ClaimRef> = rest.by_ref().map(|c| ClaimRef::from(&c)).collect();
             if stop {
-                back.push(claim.delivery_id);
+                back.push(ClaimRef::from(&claim));
             }
             if !back.is_empty() {
                 let due = ctx.after(ctx.policy.order_wait);
@@ -159,8 +174,8 @@ async fn send_in_order(
                     tracing::warn!(error = %e, "could not give claims back; the reconciler will");
                 }
                 let mut held = held.lock().unwrap_or_else(|e| e.into_inner());
-                for id in &back {
-                    held.remove(id);
+                for b in &back {
+                    held.remove(&b.id);
                 }
             }
             return;
