@@ -15,15 +15,16 @@
 //!   budget: overall rate, 1/s per chat, 20/min per group, interactive before bulk, the
 //!   guard against jitter) and answers `<prefix>.budget.v1.acquire` (core NATS) with "send
 //!   in X µs" — never further ahead than [`BudgetConfig::horizon`] (250 ms) — or "ask
-//!   again". It holds a request until a slot comes within the horizon (at most
-//!   [`BudgetConfig::max_hold`]), so waiting senders cost nothing and the queue, with its
-//!   priorities, lives in one place.
+//!   again". It holds a reply's request until a slot comes within the horizon (at most
+//!   [`BudgetConfig::max_hold`]): replies queue in one place and take the next slot ahead of
+//!   any broadcast. A broadcast's request is answered at once: its slot, or "ask again in
+//!   X" — when its first slot could come within the horizon — so that sends which must wait
+//!   (a trader's second message within a second, a busy group) never hold up the others.
 //! - **Batched requests.** A process keeps at most two broadcast requests on the wire (and
 //!   four for replies, apart); the sends that want a slot meanwhile go together in the next
-//!   one (up to 512 chats). The pacer grants
-//!   the first chat through its queue and the others only if their slots already lie
-//!   within the horizon (never ahead of a waiting reply); the rest ask again. So a
-//!   fan-out pays a round trip per batch, not per send, and a lone send is not delayed.
+//!   one (up to 512 chats). The pacer grants every chat of a batch whose slot lies within
+//!   the horizon now, never one a waiting reply needs; the rest ask again. So a fan-out pays
+//!   a round trip per batch, not per send, and a lone send is not delayed.
 //! - **Election on demand.** A request that finds no responder (or times out) makes the
 //!   asking process try to take the lease with `create`, which succeeds only once the key
 //!   has expired or been released; it then retries. Sends wait meanwhile: they never bypass
@@ -195,6 +196,8 @@ struct Inner {
     electing: tokio::sync::Mutex<Option<Instant>>,
     /// Requests for slots not yet sent to the pacer.
     pending: Mutex<Pending>,
+    /// Batches on the wire, per lane (see [`BATCHES_IN_FLIGHT`]).
+    in_flight: [Arc<tokio::sync::Semaphore>; 2],
     /// Cancelled when the last handle is dropped.
     stop: CancellationToken,
 }
@@ -255,6 +258,7 @@ impl SharedBudget {
             state: Mutex::new(State::default()),
             electing: tokio::sync::Mutex::new(None),
             pending: Mutex::default(),
+            in_flight: BATCHES_IN_FLIGHT.map(|n| Arc::new(tokio::sync::Semaphore::new(n))),
             stop: stop.clone(),
         });
         tokio::spawn(listen_for_pauses(
@@ -376,26 +380,28 @@ impl Inner {
             }
         };
         let received = Instant::now();
+        // A slot starts `in_us` after the pacer answered, which was at most the round trip's
+        // transit ago: sending at `received + in_us` is never early, and late by at most
+        // that transit.
+        let slots = |in_us: Vec<Option<u64>>, held_us: u64| -> Vec<Ask> {
+            let transit = (received - asked).saturating_sub(Duration::from_micros(held_us));
+            in_us
+                .into_iter()
+                .chain(std::iter::repeat(None))
+                .take(chats.len())
+                .map(|slot| {
+                    slot.map_or(Ask::Retry(Duration::ZERO), |in_us| Ask::Grant {
+                        at: received + Duration::from_micros(in_us),
+                        transit,
+                    })
+                })
+                .collect()
+        };
         match serde_json::from_slice::<AcquireReply>(&reply.payload) {
-            Ok(AcquireReply::Grant {
-                in_us,
-                held_us,
-                more,
-            }) => {
-                // A slot starts `in_us` after the pacer answered, which was at most the round
-                // trip's transit ago: sending at `received + in_us` is never early, and late
-                // by at most that transit.
-                let transit = (received - asked).saturating_sub(Duration::from_micros(held_us));
-                let grant = |in_us: u64| Ask::Grant {
-                    at: received + Duration::from_micros(in_us),
-                    transit,
-                };
-                std::iter::once(Some(in_us))
-                    .chain(more.into_iter().chain(std::iter::repeat(None)))
-                    .take(chats.len())
-                    .map(|slot| slot.map_or(Ask::Retry(Duration::ZERO), grant))
-                    .collect()
-            }
+            // A grant answers the first chat only (a pacer that predates batches reads a
+            // batch as its first chat): the others ask again.
+            Ok(AcquireReply::Grant { in_us, held_us }) => slots(vec![Some(in_us)], held_us),
+            Ok(AcquireReply::Slots { in_us, held_us }) => slots(in_us, held_us),
             Ok(AcquireReply::Retry { in_us }) => {
                 vec![Ask::Retry(Duration::from_micros(in_us)); chats.len()]
             }
@@ -468,7 +474,7 @@ impl Inner {
 /// slots as the budget has within the horizon, instead of one. Replies have a lane of their
 /// own, so they never wait behind a broadcast's batch that the pacer is holding.
 async fn send_batches(inner: Arc<Inner>, lane: usize) {
-    let in_flight = Arc::new(tokio::sync::Semaphore::new(BATCHES_IN_FLIGHT[lane]));
+    let in_flight = inner.in_flight[lane].clone();
     let priority = if lane == 0 {
         Priority::Interactive
     } else {
@@ -533,14 +539,22 @@ impl Budget for SharedBudget {
                         if inner.paused_until().is_some() {
                             continue;
                         }
-                        // So does lateness (see `herald_telegram::LATE_TOLERANCE`) under an
-                        // overall rate, where late sends would bunch into one second. The
-                        // reply's own leg of the round trip is about half of it. (Without
-                        // one, only a chat's own spacing could shrink, and its guard covers
-                        // that.)
-                        let paced = inner.config.limits.messages_per_second.is_some();
-                        if paced
-                            && at.elapsed() + transit / 2 > LATE_TOLERANCE
+                        // So does lateness (see `herald_telegram::LATE_TOLERANCE`): late
+                        // sends bunch into one window. Under an overall rate any lateness past
+                        // the tolerance counts (the reply's own leg of the round trip is about
+                        // half of it); without one, only per-chat and group windows remain,
+                        // and their guard absorbs lateness up to its own width.
+                        let limits = inner.config.limits;
+                        let tolerance = if limits.messages_per_second.is_some() {
+                            Some(LATE_TOLERANCE)
+                        } else if !limits.per_chat_interval.is_zero()
+                            || limits.group_messages_per_minute.is_some()
+                        {
+                            Some(limits.guard)
+                        } else {
+                            None
+                        };
+                        if tolerance.is_some_and(|t| at.elapsed() + transit / 2 > t)
                             && late < MAX_LATE_SLOTS
                         {
                             late += 1;
@@ -550,7 +564,11 @@ impl Budget for SharedBudget {
                     }
                     Ask::Retry(after) => tokio::time::sleep(after).await,
                     Ask::NoPacer => {
-                        inner.elect().await;
+                        // In a task of its own: a caller that stops waiting (a replica
+                        // shutting down) must not cut an election off half-way, with the
+                        // lease taken and no pacer behind it.
+                        let electing = inner.clone();
+                        let _ = tokio::spawn(async move { electing.elect().await }).await;
                         if !self.is_pacer() {
                             // Someone else holds (or is taking) the lease: give it a moment.
                             let jitter = rand::random_range(50..150);

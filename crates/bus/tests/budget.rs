@@ -350,3 +350,45 @@ async fn a_burst_of_sends_asks_for_its_slots_in_batches() -> anyhow::Result<()> 
     );
     rig.finish().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcast_sends_that_must_wait_do_not_hold_up_the_others() -> anyhow::Result<()> {
+    let rig = rig(
+        1,
+        LimiterConfig {
+            messages_per_second: None,
+            ..LimiterConfig::default()
+        },
+    )
+    .await?;
+    rig.double.enforce_limits(Limits {
+        per_second: 1_000_000,
+        per_chat_per_second: 1,
+    });
+    let mut warm = JoinSet::new();
+    rig.send_all(0, [-1], &mut warm);
+    join(warm).await;
+    // Chats 1 and 2 twice: their second sends must wait a second, and each goes to the pacer
+    // alone (the broadcast lane's two requests on the wire). Then a hundred other chats: they
+    // need not wait for those two.
+    let mut tasks = JoinSet::new();
+    rig.send_all(0, [1, 2], &mut tasks);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    rig.send_all(0, [1], &mut tasks);
+    rig.send_all(0, [2], &mut tasks);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    rig.send_all(0, 1000..1100, &mut tasks);
+    join(tasks).await;
+
+    let order: Vec<i64> = rig.double.sent().iter().map(|m| m.chat_id).collect();
+    assert_eq!(order.len(), 1 + 104);
+    let mut last_two = order[order.len() - 2..].to_vec();
+    last_two.sort_unstable();
+    assert_eq!(
+        last_two,
+        [1, 2],
+        "the second messages to chats 1 and 2 went out last, a second after their first; the others did not wait for them: {order:?}"
+    );
+    assert_eq!(rig.double.too_many_requests_count(), 0);
+    rig.finish().await
+}

@@ -200,17 +200,28 @@ impl Limiter {
     }
 
     /// Takes a slot for `chat_id` that starts at most `ahead` from now if there is one,
-    /// without waiting: `None` if there is none, or if a waiter of a more urgent priority is
-    /// queued (it is never overtaken; waiters of the same priority may be). A coordinator
-    /// that has granted the first send of a batch through [`Limiter::grant`] uses it for the
-    /// rest, so that one round trip can carry many slots when the budget has them. The same
-    /// rules as for `grant`'s slots apply.
+    /// without waiting: `None` if there is none, or if taking it would delay a queued waiter
+    /// of a more urgent priority (never overtaken; waiters of the same priority may be). A
+    /// coordinator granting a batch of sends uses it, so that one round trip can carry many
+    /// slots when the budget has them. The same rules as for `grant`'s slots apply.
     pub fn try_grant(&self, chat_id: i64, priority: Priority, ahead: Duration) -> Option<Instant> {
         let mut state = self.inner.lock();
-        if state.more_urgent_waits(priority) {
+        let now = Instant::now();
+        if state.more_urgent_would_wait(&self.inner.config, priority, now) {
             return None;
         }
-        state.try_take(&self.inner.config, chat_id, ahead, Instant::now())
+        state.try_take(&self.inner.config, chat_id, ahead, now)
+    }
+
+    /// The earliest a slot could start for any of `chats`, as things stand (`None` for no
+    /// chats): a coordinator tells a batch it cannot serve now when to ask again.
+    pub fn next_start(&self, chats: &[i64]) -> Option<Instant> {
+        let state = self.inner.lock();
+        let now = Instant::now();
+        chats
+            .iter()
+            .map(|&chat| state.next_start(&self.inner.config, chat, now))
+            .min()
     }
 
     /// Holds every send back for `duration` from now (extends, never shortens, a pause in

@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_nats::jetstream::kv;
 use bytes::Bytes;
 use futures::StreamExt as _;
-use herald_telegram::Limiter;
+use herald_telegram::{Limiter, Priority};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -169,34 +169,105 @@ async fn serve(
         }
     };
     let priority = request.priority();
-    let grant = limiter.grant(request.chat_id, priority, config.horizon);
+    let valid = || Instant::now() < *lock(&valid_until);
+    let chats: Vec<i64> = std::iter::once(request.chat_id)
+        .chain(request.more.iter().copied())
+        .take(MAX_BATCH)
+        .collect();
+    let batch = !request.more.is_empty();
     let answer = tokio::select! {
-        slot = tokio::time::timeout(config.max_hold, grant) => match slot {
-            Ok(slot) if Instant::now() < *lock(&valid_until) => {
-                // The rest of a batch gets what the budget has within the horizon now.
-                let more = request
-                    .more
-                    .iter()
-                    .take(MAX_BATCH - 1)
-                    .map(|&chat| limiter.try_grant(chat, priority, config.horizon))
-                    .collect::<Vec<_>>();
+        slots = slots_for(&limiter, &chats, priority, config, &valid) => match slots {
+            Slots::Granted(slots) => {
                 let now = Instant::now();
-                let until = |slot: Instant| slot.saturating_duration_since(now);
-                AcquireReply::grant(
-                    until(slot),
-                    now - received,
-                    more.into_iter().map(|s| s.map(until)).collect(),
-                )
+                let after = |slot: Instant| slot.saturating_duration_since(now);
+                match (batch, slots.first()) {
+                    (false, Some(Some(slot))) => AcquireReply::grant(after(*slot), now - received),
+                    (false, _) => AcquireReply::retry(Duration::ZERO),
+                    (true, _) => AcquireReply::slots(
+                        slots.into_iter().map(|s| s.map(after)).collect(),
+                        now - received,
+                    ),
+                }
             }
-            // The lease lapsed while waiting (the slot, taken on a dead budget, goes unused),
-            // or the request waited its longest: ask again.
-            _ => AcquireReply::retry(Duration::ZERO),
+            Slots::AskAgain(after) => AcquireReply::retry(after),
         },
         () = granting.cancelled() => AcquireReply::retry(Duration::ZERO),
     };
     let payload = serde_json::to_vec(&answer).expect("a reply always serialises");
     if let Err(e) = client.publish(reply_to, payload.into()).await {
         tracing::debug!(error = %e, "could not answer a budget request");
+    }
+}
+
+/// What a request gets.
+enum Slots {
+    /// One entry per chat: its slot, or none yet (at least one has a slot).
+    Granted(Vec<Option<Instant>>),
+    /// Nothing yet: ask again after this long.
+    AskAgain(Duration),
+}
+
+/// The shortest "ask again" a broadcast is told: it cannot have a slot sooner (a reply took
+/// it), and a shorter one would only spin.
+const MIN_ASK_AGAIN: Duration = Duration::from_millis(5);
+
+/// The slots for a request's `chats`: every chat whose slot lies within the horizon now
+/// (never one a waiting reply needs).
+///
+/// When none does, a reply waits in line (at most `max_hold`) for the chat the budget
+/// frees first, then takes what else is free: replies queue here, so that they take the
+/// next slot ahead of any broadcast. A broadcast is not held: it is told when to ask again
+/// (when its first slot could come within the horizon), so that a batch whose chats must
+/// wait — a trader's second message within a second, a busy group — never holds up its
+/// process's other sends. Nothing is granted once the lease has lapsed (a slot taken on a
+/// dead budget goes unused).
+async fn slots_for(
+    limiter: &Limiter,
+    chats: &[i64],
+    priority: Priority,
+    config: BudgetConfig,
+    valid: &impl Fn() -> bool,
+) -> Slots {
+    let take_free = |slots: &mut Vec<Option<Instant>>| {
+        for (slot, &chat) in slots.iter_mut().zip(chats) {
+            if slot.is_none() {
+                *slot = limiter.try_grant(chat, priority, config.horizon);
+            }
+        }
+    };
+    if !valid() {
+        return Slots::AskAgain(Duration::ZERO);
+    }
+    let mut slots = vec![None; chats.len()];
+    take_free(&mut slots);
+    if slots.iter().all(Option::is_none) {
+        let Some(next) = limiter.next_start(chats) else {
+            return Slots::AskAgain(Duration::ZERO);
+        };
+        if priority == Priority::Bulk {
+            let when = next
+                .checked_sub(config.horizon)
+                .map_or(Duration::ZERO, |at| {
+                    at.saturating_duration_since(Instant::now())
+                });
+            return Slots::AskAgain(when.clamp(MIN_ASK_AGAIN, config.max_hold));
+        }
+        // The chat whose slot could come first.
+        let first = chats
+            .iter()
+            .position(|&chat| limiter.next_start(&[chat]) == Some(next))
+            .unwrap_or(0);
+        let wait = limiter.grant(chats[first], priority, config.horizon);
+        match tokio::time::timeout(config.max_hold, wait).await {
+            Ok(slot) => slots[first] = Some(slot),
+            Err(_) => return Slots::AskAgain(Duration::ZERO),
+        }
+        take_free(&mut slots);
+    }
+    if valid() {
+        Slots::Granted(slots)
+    } else {
+        Slots::AskAgain(Duration::ZERO)
     }
 }
 

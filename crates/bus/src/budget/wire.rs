@@ -9,16 +9,16 @@ use serde::{Deserialize, Serialize};
 /// The most chats one request may name; the pacer grants none beyond it.
 pub const MAX_BATCH: usize = 512;
 
-/// `<prefix>.budget.v1.acquire` request: one send to `chat_id` wants a slot, and as many of
-/// the sends to `more` as the budget has slots for now.
+/// `<prefix>.budget.v1.acquire` request: one send to `chat_id` wants a slot — or, with
+/// `more`, a batch of sends wants as many slots as the budget has (answered with
+/// [`AcquireReply::Slots`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AcquireRequest {
     /// The chat the message goes to (negative for groups and channels).
     pub chat_id: i64,
     /// `interactive` (a command reply) or `bulk` (a broadcast).
     pub priority: String,
-    /// Further sends of the same priority, one chat each, granted only if their slots lie
-    /// within the horizon once `chat_id`'s is granted (a pacer that predates the field
+    /// Further sends of the same priority, one chat each (a pacer that predates the field
     /// ignores it and grants `chat_id` alone).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub more: Vec<i64>,
@@ -54,10 +54,15 @@ pub enum AcquireReply {
         /// trip is transit, which makes the grant late by up to that much).
         #[serde(default)]
         held_us: u64,
-        /// For each chat of the request's `more`, in order: microseconds until its slot
-        /// starts, or `null` for no slot yet (ask again). Missing entries are no slot.
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        more: Vec<Option<u64>>,
+    },
+    /// The answer to a batch (a request with `more`): for each chat of the request —
+    /// `chat_id`, then `more` in order — microseconds until its slot starts, or `null` for no
+    /// slot yet (ask again). Missing entries are no slot. The same rules as for a grant.
+    Slots {
+        /// One entry per chat of the request.
+        in_us: Vec<Option<u64>>,
+        /// As in a grant.
+        held_us: u64,
     },
     /// No slot for you yet: ask again in `in_us` microseconds.
     Retry {
@@ -67,12 +72,19 @@ pub enum AcquireReply {
 }
 
 impl AcquireReply {
-    /// The first slot starts `after` from now; the others at theirs (`None`: no slot).
-    pub fn grant(after: Duration, held: Duration, more: Vec<Option<Duration>>) -> Self {
+    /// The slot starts `after` from now.
+    pub fn grant(after: Duration, held: Duration) -> Self {
         AcquireReply::Grant {
             in_us: micros(after),
             held_us: micros(held),
-            more: more.into_iter().map(|d| d.map(micros)).collect(),
+        }
+    }
+
+    /// A batch's slots, one per chat, each starting that long from now (`None`: no slot).
+    pub fn slots(after: Vec<Option<Duration>>, held: Duration) -> Self {
+        AcquireReply::Slots {
+            in_us: after.into_iter().map(|d| d.map(micros)).collect(),
+            held_us: micros(held),
         }
     }
 
@@ -112,22 +124,21 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&AcquireReply::grant(
                 Duration::from_millis(12),
-                Duration::from_micros(7),
-                Vec::new()
+                Duration::from_micros(7)
             ))
             .unwrap(),
             r#"{"grant":{"in_us":12000,"held_us":7}}"#
         );
         assert_eq!(
-            serde_json::to_string(&AcquireReply::grant(
-                Duration::ZERO,
-                Duration::ZERO,
-                vec![Some(Duration::from_micros(5)), None]
+            serde_json::to_string(&AcquireReply::slots(
+                vec![None, Some(Duration::from_micros(5))],
+                Duration::ZERO
             ))
             .unwrap(),
-            r#"{"grant":{"in_us":0,"held_us":0,"more":[5,null]}}"#
+            r#"{"slots":{"in_us":[null,5],"held_us":0}}"#
         );
-        // Either side may predate batches: a single request and a single grant still read.
+        // A pacer that predates batches answers a batch's first chat alone, and reads a batch
+        // as a request for its first chat.
         let old: AcquireRequest =
             serde_json::from_str(r#"{"chat_id":7,"priority":"bulk"}"#).unwrap();
         assert!(old.more.is_empty());
@@ -136,8 +147,7 @@ mod tests {
             old,
             AcquireReply::Grant {
                 in_us: 3,
-                held_us: 0,
-                more: Vec::new()
+                held_us: 0
             }
         );
         assert_eq!(

@@ -68,15 +68,35 @@ impl State {
         self.queues.iter().all(VecDeque::is_empty)
     }
 
-    /// Whether a waiter of a more urgent priority than `priority` is queued.
-    pub fn more_urgent_waits(&self, priority: Priority) -> bool {
+    /// Whether a queued waiter of a more urgent priority than `priority` would be delayed if
+    /// the next slot went to someone else now: one whose chat may send before the slot after
+    /// it. (One whose chat must wait longer loses nothing; [`State::pick`] would hand the slot
+    /// on as well.)
+    pub fn more_urgent_would_wait(
+        &self,
+        config: &LimiterConfig,
+        priority: Priority,
+        now: Instant,
+    ) -> bool {
+        let global = self.global_slot(now);
+        let after = global + config.global_spacing().unwrap_or(Duration::ZERO);
         self.queues[..queue_index(priority)]
             .iter()
-            .any(|q| !q.is_empty())
+            .flatten()
+            .filter(|w| !w.tx.is_closed())
+            .any(|w| self.chat_ready(config, w.chat_id).is_none_or(|r| r < after))
+    }
+
+    /// The earliest start of a slot for `chat_id`: the next overall slot, or later if the
+    /// chat's own limits say so.
+    pub fn next_start(&self, config: &LimiterConfig, chat_id: i64, now: Instant) -> Instant {
+        let global = self.global_slot(now);
+        self.chat_ready(config, chat_id)
+            .map_or(global, |r| r.max(global))
     }
 
     /// The earliest start of the next slot, for any chat.
-    fn global_slot(&self, now: Instant) -> Instant {
+    pub fn global_slot(&self, now: Instant) -> Instant {
         self.next_global.map_or(now, |next| next.max(now))
     }
 

@@ -217,6 +217,30 @@ async fn try_grant_takes_what_lies_within_reach_and_never_overtakes_a_reply() {
             .map(|s| s - start),
         Some(Duration::from_millis(500))
     );
+    // A reply whose own chat must wait (chat 9 sent at 400 ms: not before 1.4 s) loses
+    // nothing to a bulk send taking the next slot, so it does not block the batch.
+    let spaced = {
+        let limiter = limiter.clone();
+        tokio::spawn(async move {
+            limiter
+                .grant(9, Priority::Interactive, Duration::ZERO)
+                .await
+        })
+    };
+    tokio::task::yield_now().await;
+    assert_eq!(
+        limiter
+            .try_grant(7, Priority::Bulk, ahead)
+            .map(|s| s - start),
+        Some(Duration::from_millis(600))
+    );
+    // When a batch could next start (at 400 ms, the next overall slot at 700 ms): chats 1
+    // and 2 are spaced until 1.1 s and 1.2 s; 8 only waits for the overall slot.
+    let at = |chats: &[i64]| limiter.next_start(chats).map(|s| s - start);
+    assert_eq!(at(&[1, 2]), Some(Duration::from_millis(1100)));
+    assert_eq!(at(&[1, 2, 8]), Some(Duration::from_millis(700)));
+    assert_eq!(at(&[]), None);
+    assert_eq!(spaced.await.unwrap() - start, Duration::from_millis(1400));
 }
 
 #[tokio::test(start_paused = true)]
