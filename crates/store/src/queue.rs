@@ -275,12 +275,18 @@ impl Store {
         release(&self.db, &held, due, now).await
     }
 
-    /// Extends the lease of claims still being worked on to `until`.
-    pub async fn renew_leases(&self, ids: &[Uuid], until: DateTime<Utc>) -> Result<(), StoreError> {
-        for chunk in ids.chunks(BATCH) {
+    /// Extends the lease of claims still being worked on to `until` (only while each is still
+    /// held by its claim, when one is named).
+    pub async fn renew_leases<H: Into<ClaimRef> + Copy>(
+        &self,
+        held: &[H],
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let held: Vec<ClaimRef> = held.iter().map(|&h| h.into()).collect();
+        for chunk in held.chunks(BATCH) {
             signal_deliveries::Entity::update_many()
                 .col_expr(C::LeaseUntil, Expr::value(until))
-                .filter(C::Id.is_in(chunk.iter().copied()))
+                .filter(held_rows(chunk))
                 .filter(C::Status.eq(DeliveryStatus::Sending.as_str()))
                 .exec(&self.db)
                 .await?;
@@ -338,13 +344,17 @@ impl Store {
     /// Telegram asked to slow down (429): back to waiting, due at `due`, and the attempt is
     /// given back — pacing is not the delivery's fault, so it does not count toward the
     /// attempt budget.
+    ///
+    /// This and the other outcomes below return whether they applied: `false` when the
+    /// claim no longer holds the delivery (its lease ran out and it was taken back) or the
+    /// delivery is already final — then nothing was recorded.
     pub async fn record_throttled(
         &self,
         held: impl Into<ClaimRef>,
         error: &str,
         due: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let held = held.into();
         self.transition(
             held,
@@ -369,7 +379,7 @@ impl Store {
         error: &str,
         due: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         self.transition(
             held.into(),
             &[DeliveryStatus::Sending],
@@ -392,7 +402,7 @@ impl Store {
         error: &str,
         due: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         self.transition(
             held.into(),
             &[DeliveryStatus::Sending],
@@ -417,7 +427,7 @@ impl Store {
         status: DeliveryStatus,
         error: Option<&str>,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         if !matches!(
             status,
             DeliveryStatus::Failed | DeliveryStatus::Blocked | DeliveryStatus::Expired
@@ -575,13 +585,14 @@ impl Store {
         })
     }
 
-    /// One conditional `UPDATE` of a delivery that is in one of `from`.
+    /// One conditional `UPDATE` of a delivery that is in one of `from` (and still held by
+    /// `held`'s claim, if it names one). Whether it applied.
     async fn transition(
         &self,
         held: ClaimRef,
         from: &[DeliveryStatus],
         set: Vec<(C, SimpleExpr)>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let delivery_id = held.id;
         let mut update = signal_deliveries::Entity::update_many();
         for (column, value) in set {
@@ -595,7 +606,7 @@ impl Store {
         if result.rows_affected == 0 && self.status_of(delivery_id).await?.is_none() {
             return Err(StoreError::UnknownDelivery(delivery_id));
         }
-        Ok(())
+        Ok(result.rows_affected > 0)
     }
 
     /// The status of one delivery, if it exists.
@@ -728,7 +739,6 @@ async fn keep_trader_order(
     Ok(claims)
 }
 
-/// [`Store::release_claims`] on `conn`.
 /// Back to `pending`, or `unknown` if a send of the delivery ended without an answer.
 fn back_to_waiting() -> sea_orm::sea_query::CaseStatement {
     Expr::case(
@@ -738,6 +748,7 @@ fn back_to_waiting() -> sea_orm::sea_query::CaseStatement {
     .finally(DeliveryStatus::Pending.as_str())
 }
 
+/// [`Store::release_claims`] on `conn`.
 async fn release(
     conn: &impl ConnectionTrait,
     held: &[ClaimRef],

@@ -21,6 +21,10 @@ pub enum Outcome {
     Done(DeliveryStatus),
     /// Back in the queue (`pending` or `unknown`), due again after this delay.
     Retry(Duration),
+    /// The claim no longer held the delivery when its outcome was to be recorded (this
+    /// replica stalled past its lease, and the delivery was taken back): nothing recorded;
+    /// the delivery is someone else's now.
+    Lost,
 }
 
 impl Outcome {
@@ -30,12 +34,26 @@ impl Outcome {
             Outcome::Sent { .. } => "sent",
             Outcome::Retry(_) => "retry",
             Outcome::Done(status) => status.as_str(),
+            Outcome::Lost => "claim_lost",
         }
     }
 }
 
 /// How long a delivery whose bookkeeping (database) failed waits before it is tried again.
 const STORE_RETRY: Duration = Duration::from_secs(2);
+
+/// `outcome` if the write recording it `applied`, else [`Outcome::Lost`].
+fn recorded(applied: bool, outcome: Outcome) -> Outcome {
+    if applied {
+        outcome
+    } else {
+        tracing::warn!(
+            would_have_been = outcome.label(),
+            "the claim's lease ran out and the delivery was taken back before its outcome was recorded; left to its new holder"
+        );
+        Outcome::Lost
+    }
+}
 
 /// Runs one claimed delivery to an outcome that is recorded in the store before it is
 /// returned. The chat, format and text come from the delivery row and the stored signal —
@@ -69,6 +87,7 @@ async fn try_deliver(ctx: &DispatcherContext, claim: &Claim) -> anyhow::Result<O
     // Every write below applies only while this claim still holds the delivery.
     let id = ClaimRef::from(claim);
     if claim.is_past_deadline(Utc::now()) {
+        // Nothing is sent either way: whether this claim or a later one records it.
         store.record_expired_many(&[id], Utc::now()).await?;
         return Ok(Outcome::Done(DeliveryStatus::Expired));
     }
@@ -77,7 +96,7 @@ async fn try_deliver(ctx: &DispatcherContext, claim: &Claim) -> anyhow::Result<O
         .text(store, claim.signal_id, claim.format)
         .await?
     else {
-        store
+        let applied = store
             .record_final(
                 id,
                 DeliveryStatus::Failed,
@@ -85,7 +104,7 @@ async fn try_deliver(ctx: &DispatcherContext, claim: &Claim) -> anyhow::Result<O
                 Utc::now(),
             )
             .await?;
-        return Ok(Outcome::Done(DeliveryStatus::Failed));
+        return Ok(recorded(applied, Outcome::Done(DeliveryStatus::Failed)));
     };
 
     // Waiting for the budget can take long (a 429 pause, a busy chat): at shutdown, stop
@@ -114,41 +133,41 @@ async fn try_deliver(ctx: &DispatcherContext, claim: &Claim) -> anyhow::Result<O
         }
         Err(SendError::RetryAfter(wait)) => {
             let why = format!("Telegram asked to slow down for {} s (429)", wait.as_secs());
-            store
+            let applied = store
                 .record_throttled(id, &why, ctx.after(wait), now)
                 .await?;
-            Outcome::Retry(wait)
+            recorded(applied, Outcome::Retry(wait))
         }
         Err(SendError::Blocked { reason }) => {
-            store
+            let applied = store
                 .record_final(id, DeliveryStatus::Blocked, Some(&reason), now)
                 .await?;
             store.deactivate_user(claim.user_id).await?;
             tracing::info!(user_id = %claim.user_id, %reason, "trader unreachable; marked inactive");
-            Outcome::Done(DeliveryStatus::Blocked)
+            recorded(applied, Outcome::Done(DeliveryStatus::Blocked))
         }
         Err(SendError::ChatNotFound) => {
-            store
+            let applied = store
                 .record_final(id, DeliveryStatus::Blocked, Some("chat not found"), now)
                 .await?;
             store.deactivate_user(claim.user_id).await?;
             tracing::info!(user_id = %claim.user_id, "chat not found; trader marked inactive");
-            Outcome::Done(DeliveryStatus::Blocked)
+            recorded(applied, Outcome::Done(DeliveryStatus::Blocked))
         }
         Err(SendError::Unknown(reason)) => record_unknown(ctx, claim, &reason).await?,
         Err(SendError::Transient(reason)) if claim.attempt < ctx.policy.max_attempts => {
             let wait = ctx.policy.backoff(claim.attempt);
-            store
+            let applied = store
                 .record_retry(id, &reason, ctx.after(wait), now)
                 .await?;
-            Outcome::Retry(wait)
+            recorded(applied, Outcome::Retry(wait))
         }
         Err(SendError::Transient(reason) | SendError::Permanent(reason)) => {
-            store
+            let applied = store
                 .record_final(id, DeliveryStatus::Failed, Some(&reason), now)
                 .await?;
             tracing::warn!(attempt = claim.attempt, %reason, "delivery failed");
-            Outcome::Done(DeliveryStatus::Failed)
+            recorded(applied, Outcome::Done(DeliveryStatus::Failed))
         }
     })
 }
@@ -163,7 +182,8 @@ async fn record_unknown(
     let now = Utc::now();
     metrics::counter!("herald_dispatcher_unknown_sends_total").increment(1);
     if claim.unknown_sends >= 1 || claim.attempt >= ctx.policy.max_attempts {
-        ctx.store
+        let applied = ctx
+            .store
             .record_final(
                 claim,
                 DeliveryStatus::Failed,
@@ -171,13 +191,14 @@ async fn record_unknown(
                 now,
             )
             .await?;
-        return Ok(Outcome::Done(DeliveryStatus::Failed));
+        return Ok(recorded(applied, Outcome::Done(DeliveryStatus::Failed)));
     }
     let wait = ctx.policy.unknown_retry;
-    ctx.store
+    let applied = ctx
+        .store
         .record_unknown(claim, reason, ctx.after(wait), now)
         .await?;
-    Ok(Outcome::Retry(wait))
+    Ok(recorded(applied, Outcome::Retry(wait)))
 }
 
 /// Records a message Telegram has accepted. This must not fail into a retry — a retried

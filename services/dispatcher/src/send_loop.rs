@@ -2,7 +2,7 @@
 //! trader's in order, keep the claims' leases alive, and sleep when there is nothing to do
 //! until a nudge (or the idle poll) says there may be.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
@@ -21,8 +21,8 @@ const DRAIN: std::time::Duration = std::time::Duration::from_secs(30);
 /// How long to wait after the queue could not be read.
 const STORE_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Claims held by this replica, for lease renewal.
-type Held = Arc<Mutex<HashSet<Uuid>>>;
+/// Claims held by this replica, for lease renewal: delivery id → the claim's attempt.
+type Held = Arc<Mutex<HashMap<Uuid, u32>>>;
 
 /// Sends deliveries from the queue until `shutdown`, then lets the sends in flight finish and
 /// gives back the claims not yet started.
@@ -93,7 +93,7 @@ pub async fn run_sends(
         }
         held.lock()
             .expect("held lock")
-            .extend(claims.iter().map(|c| c.delivery_id));
+            .extend(claims.iter().map(|c| (c.delivery_id, c.attempt)));
         for group in by_trader(claims) {
             let group_permits = permits
                 .split(group.len())
@@ -207,18 +207,21 @@ async fn renew_leases(ctx: Arc<DispatcherContext>, held: Held, shutdown: Cancell
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(every) => {}
         }
-        let ids: Vec<Uuid> = held
+        let claims: Vec<ClaimRef> = held
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
-            .copied()
+            .map(|(&id, &attempt)| ClaimRef {
+                id,
+                attempt: Some(attempt),
+            })
             .collect();
-        if ids.is_empty() {
+        if claims.is_empty() {
             continue;
         }
         let until = ctx.after(ctx.policy.lease);
-        if let Err(e) = ctx.store.renew_leases(&ids, until).await {
-            tracing::warn!(error = %e, claims = ids.len(), "could not renew claim leases");
+        if let Err(e) = ctx.store.renew_leases(&claims, until).await {
+            tracing::warn!(error = %e, claims = claims.len(), "could not renew claim leases");
         }
     }
 }

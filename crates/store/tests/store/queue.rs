@@ -197,7 +197,8 @@ async fn leases_and_their_reclaim(store: Store) -> anyhow::Result<()> {
 }
 
 /// A replica that stalled past its lease (its delivery reclaimed and claimed again by
-/// another) and then wakes up cannot move the new claim: every write it makes is refused.
+/// another) and then wakes up cannot move the new claim: every write it makes is refused, and
+/// says so.
 async fn a_lapsed_claim_cannot_touch_the_next_one(store: Store) -> anyhow::Result<()> {
     let now = noon();
     let traders = [
@@ -213,17 +214,22 @@ async fn a_lapsed_claim_cannot_touch_the_next_one(store: Store) -> anyhow::Resul
     ensure!(fresh.len() == 2 && fresh.iter().all(|c| c.attempt == 2));
 
     let (a, b) = (&stale[0], &stale[1]);
-    store.record_retry(a, "late", at(40), at(32)).await?;
-    store.record_unknown(a, "late", at(40), at(32)).await?;
-    store.record_throttled(a, "late", at(40), at(32)).await?;
-    store
-        .record_final(a, DeliveryStatus::Failed, Some("late"), at(32))
-        .await?;
+    ensure!(!store.record_retry(a, "late", at(40), at(32)).await?);
+    ensure!(!store.record_unknown(a, "late", at(40), at(32)).await?);
+    ensure!(!store.record_throttled(a, "late", at(40), at(32)).await?);
+    ensure!(
+        !store
+            .record_final(a, DeliveryStatus::Failed, Some("late"), at(32))
+            .await?
+    );
     store
         .record_expired_many(&[ClaimRef::from(b)], at(32))
         .await?;
     store
         .release_claims(&[ClaimRef::from(a), ClaimRef::from(b)], at(40), at(32))
+        .await?;
+    store
+        .renew_leases(&[ClaimRef::from(a), ClaimRef::from(b)], at(500))
         .await?;
     for c in &fresh {
         let d = store.delivery(c.delivery_id).await?.unwrap();
@@ -232,15 +238,11 @@ async fn a_lapsed_claim_cannot_touch_the_next_one(store: Store) -> anyhow::Resul
             "the new claim was moved by the lapsed one: {d:?}"
         );
     }
-    // The new claim's own writes apply.
-    store.record_retry(&fresh[0], "500", at(40), at(32)).await?;
-    store
-        .release_claims(&[ClaimRef::from(&fresh[1])], at(40), at(32))
-        .await?;
-    for c in &fresh {
-        let d = store.delivery(c.delivery_id).await?.unwrap();
-        ensure!(d.status == DeliveryStatus::Unknown, "{d:?}");
-    }
+    // A claim's own writes apply.
+    ensure!(store.record_retry(&fresh[0], "500", at(40), at(32)).await?);
+    ensure!(store.delivery(fresh[0].delivery_id).await?.unwrap().status == DeliveryStatus::Unknown);
+    // The lapsed claim's renewal did not extend the new claim's lease: it runs out at 61 s.
+    ensure!(store.reclaim_abandoned(at(62), at(62)).await? == 1);
     Ok(())
 }
 
@@ -299,15 +301,19 @@ async fn outcomes(store: Store) -> anyhow::Result<()> {
         }
     }
     store.record_sent(id(4), 77, now).await?;
-    // Nothing moves a finished delivery back.
-    store.record_retry(id(4), "late", later, now).await?;
-    store.record_unknown(id(4), "late", later, now).await?;
-    store
-        .record_final(id(4), DeliveryStatus::Failed, Some("late"), now)
-        .await?;
-    store
-        .record_final(id(3), DeliveryStatus::Failed, Some("other"), now)
-        .await?;
+    // Nothing moves a finished delivery back, and each refusal says so.
+    ensure!(!store.record_retry(id(4), "late", later, now).await?);
+    ensure!(!store.record_unknown(id(4), "late", later, now).await?);
+    ensure!(
+        !store
+            .record_final(id(4), DeliveryStatus::Failed, Some("late"), now)
+            .await?
+    );
+    ensure!(
+        !store
+            .record_final(id(3), DeliveryStatus::Failed, Some("other"), now)
+            .await?
+    );
     let d = store.delivery(id(4)).await?.unwrap();
     ensure!(d.status == DeliveryStatus::Sent && d.telegram_message_id == Some(77));
     ensure!(store.delivery(id(3)).await?.unwrap().status == DeliveryStatus::Blocked);
@@ -318,10 +324,11 @@ async fn outcomes(store: Store) -> anyhow::Result<()> {
     let missing = Uuid::now_v7();
     for result in [
         store.record_sent(missing, 1, now).await,
-        store.record_retry(missing, "e", now, now).await,
+        store.record_retry(missing, "e", now, now).await.map(drop),
         store
             .record_final(missing, DeliveryStatus::Failed, None, now)
-            .await,
+            .await
+            .map(drop),
     ] {
         match result {
             Err(StoreError::UnknownDelivery(id)) if id == missing => {}
