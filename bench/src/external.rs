@@ -135,19 +135,19 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// A binary built next to this one.
-fn sibling(name: &str) -> anyhow::Result<PathBuf> {
+pub fn sibling(name: &str) -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;
     let path = exe.with_file_name(name);
     if !path.exists() {
         bail!(
-            "{} is missing: cargo build --release -p herald-ingest-api",
+            "{} is missing: cargo build --release -p {name}",
             path.display()
         );
     }
     Ok(path)
 }
 
-async fn wait_ready(url: &str) -> anyhow::Result<()> {
+pub async fn wait_ready(url: &str) -> anyhow::Result<()> {
     let client = reqwest::Client::new();
     for _ in 0..400 {
         // `/api/health`: older builds have no `/readyz`.
@@ -158,7 +158,7 @@ async fn wait_ready(url: &str) -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    bail!("herald-ingest-api did not become ready at {url}")
+    bail!("the service did not become ready at {url}")
 }
 
 struct Wrk {

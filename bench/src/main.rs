@@ -11,6 +11,7 @@
 mod budget;
 mod external;
 mod fanout;
+mod fanout_bin;
 mod ingest;
 mod latency;
 mod seed;
@@ -38,6 +39,9 @@ enum Bench {
     Latency(latency::Args),
     /// One signal to many subscribers, against a double that answers at once.
     Fanout(fanout::Args),
+    /// One signal to many subscribers from outside: 1 or more `herald-dispatcher` binaries,
+    /// with their idle and peak memory.
+    FanoutBin(fanout_bin::Args),
     /// The dispatcher's batched writes alone, by batch size.
     Writes(writes::Args),
     /// Recipient selection page by page at a million traders.
@@ -57,6 +61,7 @@ async fn main() -> anyhow::Result<()> {
         Bench::Wrk(args) => external::run(args).await,
         Bench::Latency(args) => latency::run(args).await,
         Bench::Fanout(args) => fanout::run(args).await,
+        Bench::FanoutBin(args) => fanout_bin::run(args).await,
         Bench::Writes(args) => writes::run(args).await,
         Bench::Select(args) => select::run(args).await,
         Bench::Budget(args) => budget::run(args).await,
