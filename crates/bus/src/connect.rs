@@ -111,9 +111,26 @@ fn split_url(url: &str) -> Result<(Vec<ServerAddr>, Option<UrlAuth>), BusError> 
     };
     let mut servers = Vec::new();
     let mut auth: Option<UrlAuth> = None;
-    for server in url.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let addr = ServerAddr::from_str(server)
-            .map_err(|e| invalid(format!("{}: {e}", redact_url(server))))?;
+    let with_credentials = url.contains('@');
+    for (n, server) in url
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .enumerate()
+    {
+        let addr = ServerAddr::from_str(server).map_err(|e| {
+            if with_credentials {
+                // A comma inside a password splits the list there: the piece may hold part
+                // of the secret, so it is not shown.
+                invalid(format!(
+                    "server {} of the list is not an address; a comma inside a user name or \
+                     password must be written %2C",
+                    n + 1
+                ))
+            } else {
+                invalid(format!("{server}: {e}"))
+            }
+        })?;
         let found = match (addr.username(), addr.password()) {
             (Some(user), Some(password)) => {
                 Some(UrlAuth::UserPassword(decode(user), decode(password)))
@@ -324,6 +341,15 @@ mod tests {
         assert!(!e.contains("secret"), "{e}");
         let e = split_url(" , ").err().unwrap().to_string();
         assert_eq!(e, "HERALD_NATS_URL: names no server");
+        // A raw comma in a password cuts the list inside the secret.
+        let e = split_url("nats://herald:sec,ret@h1:4222")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("%2C"), "{e}");
+        assert!(!e.contains("sec") && !e.contains("ret@"), "{e}");
+        let (_, auth) = split_url("nats://herald:sec%2Cret@h1:4222").unwrap();
+        assert!(auth == Some(UrlAuth::UserPassword("herald".into(), "sec,ret".into())));
     }
 
     #[tokio::test]
