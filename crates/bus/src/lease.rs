@@ -82,13 +82,42 @@ pub(crate) struct LeaseBucket<'a> {
 
 /// The bucket, created if missing. The stream is created with the definition async-nats
 /// would give it, but directly: async-nats's `create_key_value` first asks for the account's
-/// limits, and reads NATS 2.9's answer as an error. An existing bucket is used as it is.
+/// limits, and reads NATS 2.9's answer as an error. An existing bucket whose copies or key
+/// lifetime differ from `bucket`'s (`HERALD_NATS_STREAM_REPLICAS` changed) is updated to
+/// them, as the streams are.
 pub(crate) async fn lease_bucket(
     js: &async_nats::jetstream::Context,
     bucket: LeaseBucket<'_>,
 ) -> Result<kv::Store, BusError> {
     let name = bucket.name;
     if let Ok(store) = js.get_key_value(name).await {
+        let stream = format!("KV_{name}");
+        let mut info = js
+            .get_stream(&stream)
+            .await
+            .map_err(|e| BusError::Setup(format!("reading the lease bucket {name}: {e}")))?;
+        let had = info
+            .info()
+            .await
+            .map_err(|e| BusError::Setup(format!("reading the lease bucket {name}: {e}")))?;
+        let had = had.config.clone();
+        if had.num_replicas.max(1) != bucket.replicas.max(1) || had.max_age != bucket.max_age {
+            let config = async_nats::jetstream::stream::Config {
+                num_replicas: bucket.replicas,
+                max_age: bucket.max_age,
+                ..had.clone()
+            };
+            js.update_stream(config).await.map_err(|e| {
+                let e = e.to_string();
+                let hint = crate::streams::replicas_hint(
+                    &stream,
+                    &e,
+                    Some(had.num_replicas),
+                    bucket.replicas,
+                );
+                BusError::Setup(format!("updating the lease bucket {name}: {e}{hint}"))
+            })?;
+        }
         return Ok(store);
     }
     let config = async_nats::jetstream::stream::Config {

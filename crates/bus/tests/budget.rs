@@ -392,3 +392,32 @@ async fn broadcast_sends_that_must_wait_do_not_hold_up_the_others() -> anyhow::R
     assert_eq!(rig.double.too_many_requests_count(), 0);
     rig.finish().await
 }
+
+#[tokio::test]
+async fn the_lease_bucket_follows_the_settings() -> anyhow::Result<()> {
+    let nats = TestNats::new();
+    let subjects = Subjects::new(&nats.prefix);
+    let start = |config: BudgetConfig| {
+        let nats = &nats;
+        let subjects = &subjects;
+        async move {
+            SharedBudget::start(nats.client().await?, subjects, config)
+                .await
+                .map_err(anyhow::Error::from)
+        }
+    };
+    let first = start(BudgetConfig::default()).await?;
+    // A longer lease: the bucket's key lifetime follows.
+    let longer = BudgetConfig {
+        lease_ttl: Duration::from_secs(5),
+        ..BudgetConfig::default()
+    };
+    let second = start(longer).await?;
+    let js = async_nats::jetstream::new(nats.client().await?);
+    let mut stream = js
+        .get_stream(format!("KV_{}", subjects.budget_bucket()))
+        .await?;
+    assert_eq!(stream.info().await?.config.max_age, Duration::from_secs(5));
+    drop((first, second));
+    nats.cleanup().await
+}
