@@ -7,6 +7,12 @@
 //! delivery is recorded `sent`. Each replica's peak RSS (`VmHWM`) is read from `/proc` at the
 //! end, and its idle RSS before the signal. Needs `herald-dispatcher` built next to this
 //! binary (`cargo build --release -p herald-dispatcher -p herald-bench`).
+//!
+//! With `--rate N` it measures the paced path instead: `HERALD_TELEGRAM_RATE_LIMIT=N` for
+//! every replica, and the double enforcing Telegram's limits (N per second overall, 1 per
+//! chat) and answering 429 beyond them; it reports the share of the budget used (messages
+//! over elapsed time × N, from the first message to the last), the 429s and the most
+//! accepted in any one second.
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -32,12 +38,57 @@ pub struct Args {
     /// `HERALD_DISPATCHER_CONCURRENCY` of each replica.
     #[arg(long, default_value_t = 256)]
     pub concurrency: usize,
+    /// Pace at this many messages/s, the double enforcing it (0: no limit, a double that
+    /// answers at once).
+    #[arg(long, default_value_t = 0)]
+    pub rate: u32,
+    /// Instead of one fan-out: end-to-end latency at light load from outside — this many
+    /// signals POSTed one at a time (1.05 s apart) to a real `herald-ingest-api`, each
+    /// timed until the double accepts its `sendMessage` to the one subscriber.
+    #[arg(long, default_value_t = 0)]
+    pub latency: usize,
+}
+
+/// Starts a Herald binary with the installation's settings and `extra` ones, logging JSON to
+/// `log`, and waits until it answers its health check on `addr_setting`'s port.
+async fn start_service(
+    name: &str,
+    env: &[(&str, String)],
+    addr_setting: &str,
+    log: &std::path::Path,
+) -> anyhow::Result<(tokio::process::Child, String)> {
+    let binary = crate::external::sibling(name)?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let log = std::fs::File::create(log)?;
+    let child = tokio::process::Command::new(&binary)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .env(addr_setting, format!("127.0.0.1:{port}"))
+        .env("HERALD_LOG_FORMAT", "json")
+        .env("HERALD_LOG", "info")
+        .env_remove("HERALD_CONFIG")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting {name}"))?;
+    let url = format!("http://127.0.0.1:{port}");
+    crate::external::wait_ready(&url).await?;
+    Ok((child, url))
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let db = TestDatabase::postgres().await?;
     let nats = TestNats::new();
     let telegram = TelegramDouble::start(TOKEN).await?;
+    if args.rate > 0 {
+        telegram.enforce_limits(herald_testkit::telegram::Limits {
+            per_second: args.rate,
+            per_chat_per_second: 1,
+        });
+    }
     let store = herald_store::Store::open(db.url()).await?;
     let seeding = Instant::now();
     crate::seed::traders(&store, 10_000_000, args.subscribers, Utc::now()).await?;
@@ -48,36 +99,34 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     );
 
     let work = tempfile::tempdir()?;
-    let binary = crate::external::sibling("herald-dispatcher")?;
+    let env = [
+        ("HERALD_DATABASE_URL", db.url().to_string()),
+        ("HERALD_NATS_URL", nats.url.clone()),
+        ("HERALD_NATS_PREFIX", nats.prefix.clone()),
+        ("HERALD_TELEGRAM_TOKEN", TOKEN.to_string()),
+        ("HERALD_TELEGRAM_API_URL", telegram.api_url()),
+        ("HERALD_TELEGRAM_RATE_LIMIT", args.rate.to_string()),
+        (
+            "HERALD_DISPATCHER_CONCURRENCY",
+            args.concurrency.to_string(),
+        ),
+    ];
     let mut replicas = Vec::new();
     for n in 0..args.replicas {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let log = std::fs::File::create(work.path().join(format!("dispatcher-{n}.log")))?;
-        let child = tokio::process::Command::new(&binary)
-            .env("HERALD_DATABASE_URL", db.url())
-            .env("HERALD_NATS_URL", &nats.url)
-            .env("HERALD_NATS_PREFIX", &nats.prefix)
-            .env("HERALD_DISPATCHER_ADDR", format!("127.0.0.1:{port}"))
-            .env("HERALD_TELEGRAM_TOKEN", TOKEN)
-            .env("HERALD_TELEGRAM_API_URL", telegram.api_url())
-            .env("HERALD_TELEGRAM_RATE_LIMIT", "0")
-            .env(
-                "HERALD_DISPATCHER_CONCURRENCY",
-                args.concurrency.to_string(),
-            )
-            .env("HERALD_LOG_FORMAT", "json")
-            .env("HERALD_LOG", "info")
-            .env_remove("HERALD_CONFIG")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting herald-dispatcher")?;
-        crate::external::wait_ready(&format!("http://127.0.0.1:{port}")).await?;
+        let log = work.path().join(format!("dispatcher-{n}.log"));
+        let (child, _) =
+            start_service("herald-dispatcher", &env, "HERALD_DISPATCHER_ADDR", &log).await?;
         replicas.push(child);
+    }
+    if args.latency > 0 {
+        let log = work.path().join("ingest-api.log");
+        let (ingest, url) =
+            start_service("herald-ingest-api", &env, "HERALD_INGEST_ADDR", &log).await?;
+        latency(&store, &telegram, &url, args.latency).await?;
+        drop((ingest, replicas));
+        store.close().await?;
+        db.cleanup().await?;
+        return nats.cleanup().await;
     }
     let pids: Vec<u32> = replicas.iter().filter_map(|c| c.id()).collect();
     // Let the replicas settle (consumer, leases) before reading their idle memory.
@@ -122,6 +171,26 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     };
     let peak: Vec<u64> = pids.iter().map(|p| proc_kb(*p, "VmHWM:")).collect();
     let sent = telegram.request_count("sendMessage");
+    if args.rate > 0 {
+        let accepted = telegram.accepted_at();
+        let span = match (accepted.first(), accepted.last()) {
+            (Some((_, a)), Some((_, b))) => b.duration_since(*a),
+            _ => Duration::ZERO,
+        };
+        // n messages at `rate` need (n - 1) / rate seconds from the first to the last.
+        let ideal = (accepted.len().saturating_sub(1)) as f64 / f64::from(args.rate);
+        println!(
+            "paced through the pipeline ({} replica(s), {} msg/s): {}/{total} delivered; budget used {:.1} % ({} messages in {:.2} s from the first to the last); {} × 429; at most {} accepted in any 1 s (targets: 100 % delivered, >= 99 % of the budget, 0 × 429)",
+            args.replicas,
+            args.rate,
+            accepted.len(),
+            100.0 * ideal / span.as_secs_f64().max(f64::EPSILON),
+            accepted.len(),
+            span.as_secs_f64(),
+            telegram.too_many_requests_count(),
+            telegram.max_accepted_in(Duration::from_secs(1)),
+        );
+    }
     println!(
         "fan-out from outside (postgres, {total} subscribers, {} dispatcher replica(s), concurrency {} each): first message after {:.0} ms; all sent in {:.2} s = {:.0} msg/s; all recorded sent in {:.2} s = {:.0} msg/s; {} sendMessage for {total} deliveries (target >= 20k msg/s on one replica)",
         args.replicas,
@@ -165,4 +234,59 @@ fn mb_list(kb: &[u64]) -> String {
         .map(|k| format!("{:.0}", *k as f64 / 1024.0))
         .collect::<Vec<_>>()
         .join(" / ")
+}
+
+/// POST → `sendMessage` at the double, one signal at a time, through the running binaries.
+async fn latency(
+    store: &herald_store::Store,
+    telegram: &TelegramDouble,
+    ingest_url: &str,
+    signals: usize,
+) -> anyhow::Result<()> {
+    let generated = herald_auth::generate();
+    store
+        .create_api_key("latency", &generated.hash, &generated.prefix, Utc::now())
+        .await?;
+    let key = herald_auth::reveal(&generated).to_string();
+    let client = reqwest::Client::new();
+    // The first few open connections and warm caches; sent, not counted.
+    const WARM_UP: usize = 5;
+    let mut latencies = Vec::with_capacity(signals);
+    for i in 0..signals + WARM_UP {
+        let before = telegram.accepted_at().len();
+        let posted = Instant::now();
+        let r = client
+            .post(format!("{ingest_url}/api/signals"))
+            .header("x-api-key", &key)
+            .header("content-type", "application/json")
+            .body(signal_body(85))
+            .send()
+            .await?;
+        anyhow::ensure!(r.status() == 202, "POST answered {}", r.status());
+        let arrived = loop {
+            let accepted = telegram.accepted_at();
+            if accepted.len() > before {
+                break accepted[before].1;
+            }
+            anyhow::ensure!(
+                posted.elapsed() < Duration::from_secs(30),
+                "signal {i} did not arrive"
+            );
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        };
+        if i >= WARM_UP {
+            latencies.push(arrived.duration_since(posted).as_secs_f64() * 1000.0);
+        }
+        tokio::time::sleep(Duration::from_millis(1050)).await;
+    }
+    latencies.sort_by(f64::total_cmp);
+    println!(
+        "end-to-end from outside (postgres, real ingest-api and dispatcher binaries): p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms over {} signals (target p50 <= 5 ms, p99 <= 20 ms)",
+        crate::quantile(&latencies, 0.5),
+        crate::quantile(&latencies, 0.9),
+        crate::quantile(&latencies, 0.99),
+        latencies.last().copied().unwrap_or(f64::NAN),
+        latencies.len()
+    );
+    Ok(())
 }
