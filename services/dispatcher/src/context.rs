@@ -20,8 +20,9 @@ pub struct Policy {
     /// Attempts before a delivery is recorded as failed (429s do not count: they are
     /// Telegram's pacing, not the delivery's fault).
     pub max_attempts: u32,
-    /// Sends in flight at once in this replica (claims held: each waits for the budget, then
-    /// sends).
+    /// Sends in flight at once in this replica: claims waiting for the budget or on the wire
+    /// to Telegram. Recording an answered send does not count (those records are batched,
+    /// and bounded by the batch writer's queue).
     pub concurrency: usize,
     /// Most deliveries claimed from the queue at once (a claim takes at most as many as
     /// there are free send slots).

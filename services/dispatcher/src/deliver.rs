@@ -6,6 +6,7 @@ use chrono::Utc;
 use herald_domain::DeliveryStatus;
 use herald_store::{Claim, ClaimRef, UNKNOWN_TWICE};
 use herald_telegram::{Priority, SendError};
+use tokio::sync::OwnedSemaphorePermit;
 
 use crate::context::DispatcherContext;
 
@@ -60,7 +61,18 @@ fn recorded(applied: bool, outcome: Outcome) -> Outcome {
 /// never from anything on the bus.
 #[tracing::instrument(skip_all, fields(delivery_id = %claim.delivery_id, chat_id = claim.chat_id))]
 pub async fn deliver(ctx: &DispatcherContext, claim: &Claim) -> Outcome {
-    let outcome = match try_deliver(ctx, claim).await {
+    deliver_in_slot(ctx, claim, None).await
+}
+
+/// [`deliver`], holding one of the replica's send slots (`slot`) only until Telegram has
+/// answered: the outcome is then recorded without it, so sends go on while the database
+/// catches up (the records are batched, and bounded by the batch writer).
+pub async fn deliver_in_slot(
+    ctx: &DispatcherContext,
+    claim: &Claim,
+    mut slot: Option<OwnedSemaphorePermit>,
+) -> Outcome {
+    let outcome = match try_deliver(ctx, claim, &mut slot).await {
         Ok(outcome) => outcome,
         Err(e) => {
             tracing::warn!(
@@ -82,7 +94,11 @@ pub async fn deliver(ctx: &DispatcherContext, claim: &Claim) -> Outcome {
     outcome
 }
 
-async fn try_deliver(ctx: &DispatcherContext, claim: &Claim) -> anyhow::Result<Outcome> {
+async fn try_deliver(
+    ctx: &DispatcherContext,
+    claim: &Claim,
+    slot: &mut Option<OwnedSemaphorePermit>,
+) -> anyhow::Result<Outcome> {
     let store = &ctx.store;
     // Every write below applies only while this claim still holds the delivery.
     let id = ClaimRef::from(claim);
@@ -123,6 +139,7 @@ async fn try_deliver(ctx: &DispatcherContext, claim: &Claim) -> anyhow::Result<O
         .await;
     metrics::histogram!("herald_dispatcher_send_duration_seconds")
         .record(started.elapsed().as_secs_f64());
+    drop(slot.take());
     let now = Utc::now();
     Ok(match result {
         Ok(message_id) => {

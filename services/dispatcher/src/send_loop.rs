@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::context::DispatcherContext;
-use crate::deliver::{Outcome, deliver};
+use crate::deliver::{Outcome, deliver_in_slot};
 
 /// How long shutdown waits for sends in flight.
 const DRAIN: std::time::Duration = std::time::Duration::from_secs(30);
@@ -152,16 +152,16 @@ async fn send_in_order(
     let mut rest = claims.into_iter();
     while let Some(claim) = rest.next() {
         let stop = shutdown.is_cancelled();
+        // This delivery's send slot, freed once Telegram has answered.
+        let slot = permits.split(1);
         let outcome = if stop {
             None
         } else {
-            Some(deliver(&ctx, &claim).await)
+            Some(deliver_in_slot(&ctx, &claim, slot).await)
         };
         held.lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&claim.delivery_id);
-        // This delivery's send slot is free again.
-        drop(permits.split(1));
         let in_order = matches!(outcome, Some(Outcome::Sent { .. } | Outcome::Done(_)));
         if !in_order {
             let mut back: Vec<ClaimRef> = rest.by_ref().map(|c| ClaimRef::from(&c)).collect();
