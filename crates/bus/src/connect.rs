@@ -103,6 +103,19 @@ enum UrlAuth {
     Token(String),
 }
 
+/// Whether, in a list of servers, every one that carries credentials names its scheme
+/// before them (`nats://user:password@host`). If not, the list was most likely cut inside a
+/// password holding a raw comma (`nats://user:pa,ss@host`), and its pieces cannot be told
+/// apart from the secret.
+fn credentials_stay_in_their_server(url: &str) -> bool {
+    let pieces: Vec<&str> = url.split(',').collect();
+    pieces.len() < 2
+        || pieces.iter().all(|piece| match piece.rfind('@') {
+            Some(at) => piece.find("://").is_some_and(|scheme| scheme < at),
+            None => true,
+        })
+}
+
 /// The server addresses without credentials, and the credentials they carried.
 fn split_url(url: &str) -> Result<(Vec<ServerAddr>, Option<UrlAuth>), BusError> {
     let invalid = |problem: String| BusError::Config {
@@ -111,6 +124,13 @@ fn split_url(url: &str) -> Result<(Vec<ServerAddr>, Option<UrlAuth>), BusError> 
     };
     let mut servers = Vec::new();
     let mut auth: Option<UrlAuth> = None;
+    if !credentials_stay_in_their_server(url) {
+        return Err(invalid(
+            "a server in the list carries credentials without its scheme: write each as \
+             nats://user:password@host, and a comma inside a user name or password as %2C"
+                .into(),
+        ));
+    }
     let with_credentials = url.contains('@');
     for (n, server) in url
         .split(',')
@@ -287,6 +307,13 @@ pub async fn client(nats: &NatsOptions) -> Result<async_nats::Client, BusError> 
 /// `url` (one server or a comma-separated list) without any `user:password@` or `token@`
 /// part, to show in logs and errors.
 pub fn redact_url(url: &str) -> String {
+    if !credentials_stay_in_their_server(url) {
+        // A comma inside the credentials: where one server ends is unknowable, so everything
+        // up to the last `@` goes.
+        let at = url.rfind('@').unwrap_or(0);
+        let scheme = url.find("://").map_or("", |s| &url[..s + 3]);
+        return format!("{scheme}***@{}", &url[at + 1..]);
+    }
     url.split(',')
         .map(|server| match (server.find("://"), server.rfind('@')) {
             (Some(scheme), Some(at)) if at > scheme => {
@@ -312,6 +339,15 @@ mod tests {
         assert_eq!(
             redact_url("nats://a:b@h1:4222,nats://h2:4222"),
             "nats://***@h1:4222,nats://h2:4222"
+        );
+        // A raw comma inside a password: nothing of it shows.
+        assert_eq!(
+            redact_url("nats://herald:sec,ret@h1:4222"),
+            "nats://***@h1:4222"
+        );
+        assert_eq!(
+            redact_url("nats://herald:2024,Spring@h1:4222,nats://h2"),
+            "nats://***@h1:4222,nats://h2"
         );
     }
 
@@ -348,6 +384,14 @@ mod tests {
             .to_string();
         assert!(e.contains("%2C"), "{e}");
         assert!(!e.contains("sec") && !e.contains("ret@"), "{e}");
+        let e = split_url("nats://herald:2024,Spring@h1:4222")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("%2C") && !e.contains("2024") && !e.contains("Spring"),
+            "{e}"
+        );
         let (_, auth) = split_url("nats://herald:sec%2Cret@h1:4222").unwrap();
         assert!(auth == Some(UrlAuth::UserPassword("herald".into(), "sec,ret".into())));
     }
