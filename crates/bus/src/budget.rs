@@ -539,21 +539,15 @@ impl Budget for SharedBudget {
                         if inner.paused_until().is_some() {
                             continue;
                         }
-                        // So does lateness (see `herald_telegram::LATE_TOLERANCE`): late
-                        // sends bunch into one window. Under an overall rate any lateness past
-                        // the tolerance counts (the reply's own leg of the round trip is about
-                        // half of it); without one, only per-chat and group windows remain,
-                        // and their guard absorbs lateness up to its own width.
+                        // So does lateness (see `herald_telegram::LATE_TOLERANCE`), wherever
+                        // a limit applies: a late send comes closer to the next one than its
+                        // window allows (the reply's own leg of the round trip is about half
+                        // of the transit). With no limit at all, lateness harms nobody.
                         let limits = inner.config.limits;
-                        let tolerance = if limits.messages_per_second.is_some() {
-                            Some(LATE_TOLERANCE)
-                        } else if !limits.per_chat_interval.is_zero()
-                            || limits.group_messages_per_minute.is_some()
-                        {
-                            Some(limits.guard)
-                        } else {
-                            None
-                        };
+                        let limited = limits.messages_per_second.is_some()
+                            || !limits.per_chat_interval.is_zero()
+                            || limits.group_messages_per_minute.is_some();
+                        let tolerance = limited.then_some(LATE_TOLERANCE);
                         if tolerance.is_some_and(|t| at.elapsed() + transit / 2 > t)
                             && late < MAX_LATE_SLOTS
                         {

@@ -207,7 +207,7 @@ impl Limiter {
     pub fn try_grant(&self, chat_id: i64, priority: Priority, ahead: Duration) -> Option<Instant> {
         let mut state = self.inner.lock();
         let now = Instant::now();
-        if state.more_urgent_would_wait(&self.inner.config, priority, now) {
+        if state.would_delay_more_urgent(&self.inner.config, priority, chat_id, now) {
             return None;
         }
         state.try_take(&self.inner.config, chat_id, ahead, now)

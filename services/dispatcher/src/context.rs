@@ -21,8 +21,9 @@ pub struct Policy {
     /// Telegram's pacing, not the delivery's fault).
     pub max_attempts: u32,
     /// Sends in flight at once in this replica: claims waiting for the budget or on the wire
-    /// to Telegram. Recording an answered send does not count (those records are batched,
-    /// and bounded by the batch writer's queue).
+    /// to Telegram. An answered send frees its place before its outcome is recorded (records
+    /// are batched); answered sends awaiting their record are bounded apart, at four times
+    /// this.
     pub concurrency: usize,
     /// Most deliveries claimed from the queue at once (a claim takes at most as many as
     /// there are free send slots).

@@ -50,7 +50,7 @@ fn recorded(applied: bool, outcome: Outcome) -> Outcome {
     } else {
         tracing::warn!(
             would_have_been = outcome.label(),
-            "the claim's lease ran out and the delivery was taken back before its outcome was recorded; left to its new holder"
+            "the outcome was not recorded: the delivery is no longer this claim's (its lease ran out and it was taken back, or a late send of it was recorded meanwhile)"
         );
         Outcome::Lost
     }

@@ -18,6 +18,8 @@ use crate::deliver::{Outcome, deliver_in_slot};
 
 /// How long shutdown waits for sends in flight.
 const DRAIN: std::time::Duration = std::time::Duration::from_secs(30);
+/// Answered sends awaiting their record, per send slot.
+const RECORDS_PER_SLOT: usize = 4;
 /// How long to wait after the queue could not be read.
 const STORE_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -31,6 +33,9 @@ pub async fn run_sends(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let slots = Arc::new(Semaphore::new(ctx.policy.concurrency));
+    // Sends answered but not yet recorded, at most: a send frees its slot once Telegram has
+    // answered, so this bounds the claims held while the database catches up.
+    let recording = Arc::new(Semaphore::new(ctx.policy.concurrency * RECORDS_PER_SLOT));
     let min_claim =
         u32::try_from((ctx.policy.concurrency / 4).clamp(1, ctx.policy.claim_batch)).unwrap_or(1);
     let held: Held = Arc::default();
@@ -102,6 +107,7 @@ pub async fn run_sends(
                 ctx.clone(),
                 group,
                 group_permits,
+                recording.clone(),
                 held.clone(),
                 shutdown.clone(),
             ));
@@ -140,6 +146,7 @@ async fn send_in_order(
     ctx: Arc<DispatcherContext>,
     claims: Vec<Claim>,
     mut permits: OwnedSemaphorePermit,
+    recording: Arc<Semaphore>,
     held: Held,
     shutdown: CancellationToken,
 ) {
@@ -152,11 +159,13 @@ async fn send_in_order(
     let mut rest = claims.into_iter();
     while let Some(claim) = rest.next() {
         let stop = shutdown.is_cancelled();
-        // This delivery's send slot, freed once Telegram has answered.
+        // This delivery's send slot, freed once Telegram has answered; a place among the
+        // records pending is taken first, so that freeing it never outruns the database.
         let slot = permits.split(1);
         let outcome = if stop {
             None
         } else {
+            let _recording = recording.clone().acquire_owned().await;
             Some(deliver_in_slot(&ctx, &claim, slot).await)
         };
         held.lock()

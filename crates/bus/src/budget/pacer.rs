@@ -191,7 +191,7 @@ async fn serve(
             }
             Slots::AskAgain(after) => AcquireReply::retry(after),
         },
-        () = granting.cancelled() => AcquireReply::retry(Duration::ZERO),
+        () = granting.cancelled() => AcquireReply::retry(NOT_GRANTING),
     };
     let payload = serde_json::to_vec(&answer).expect("a reply always serialises");
     if let Err(e) = client.publish(reply_to, payload.into()).await {
@@ -211,6 +211,11 @@ enum Slots {
 /// it), and a shorter one would only spin.
 const MIN_ASK_AGAIN: Duration = Duration::from_millis(5);
 
+/// "Ask again" while this pacer cannot grant (its lease is being renewed late, or it is
+/// stepping down): soon, but not at once — every waiting send of every process would ask
+/// again each round trip, loading NATS just when it is slow.
+const NOT_GRANTING: Duration = Duration::from_millis(25);
+
 /// The slots for a request's `chats`: every chat whose slot lies within the horizon now
 /// (never one a waiting reply needs).
 ///
@@ -228,15 +233,19 @@ async fn slots_for(
     config: BudgetConfig,
     valid: &impl Fn() -> bool,
 ) -> Slots {
+    // The chats that can go soonest first: a chat whose own spacing puts its slot later
+    // would otherwise push the overall cursor past it, ahead of chats free now.
+    let mut order: Vec<usize> = (0..chats.len()).collect();
+    order.sort_by_key(|&i| limiter.next_start(&chats[i..=i]));
     let take_free = |slots: &mut Vec<Option<Instant>>| {
-        for (slot, &chat) in slots.iter_mut().zip(chats) {
-            if slot.is_none() {
-                *slot = limiter.try_grant(chat, priority, config.horizon);
+        for &i in &order {
+            if slots[i].is_none() {
+                slots[i] = limiter.try_grant(chats[i], priority, config.horizon);
             }
         }
     };
     if !valid() {
-        return Slots::AskAgain(Duration::ZERO);
+        return Slots::AskAgain(NOT_GRANTING);
     }
     let mut slots = vec![None; chats.len()];
     take_free(&mut slots);
@@ -250,7 +259,7 @@ async fn slots_for(
                 .map_or(Duration::ZERO, |at| {
                     at.saturating_duration_since(Instant::now())
                 });
-            return Slots::AskAgain(when.clamp(MIN_ASK_AGAIN, config.max_hold));
+            return Slots::AskAgain(when.min(config.max_hold).max(MIN_ASK_AGAIN));
         }
         // The chat whose slot could come first.
         let first = chats
@@ -267,7 +276,7 @@ async fn slots_for(
     if valid() {
         Slots::Granted(slots)
     } else {
-        Slots::AskAgain(Duration::ZERO)
+        Slots::AskAgain(NOT_GRANTING)
     }
 }
 

@@ -68,23 +68,25 @@ impl State {
         self.queues.iter().all(VecDeque::is_empty)
     }
 
-    /// Whether a queued waiter of a more urgent priority than `priority` would be delayed if
-    /// the next slot went to someone else now: one whose chat may send before the slot after
-    /// it. (One whose chat must wait longer loses nothing; [`State::pick`] would hand the slot
-    /// on as well.)
-    pub fn more_urgent_would_wait(
+    /// Whether giving `chat_id` its next slot now would delay a queued waiter of a more
+    /// urgent priority than `priority`: one for the same chat (it would lose that chat's
+    /// slot), or one whose own start comes before the overall slot after the one `chat_id`
+    /// would take. (A waiter whose chat must wait longer loses nothing; [`State::pick`] would
+    /// hand the slot on as well.)
+    pub fn would_delay_more_urgent(
         &self,
         config: &LimiterConfig,
         priority: Priority,
+        chat_id: i64,
         now: Instant,
     ) -> bool {
-        let global = self.global_slot(now);
-        let after = global + config.global_spacing().unwrap_or(Duration::ZERO);
+        let taken = self.next_start(config, chat_id, now);
+        let after = taken + config.global_spacing().unwrap_or(Duration::ZERO);
         self.queues[..queue_index(priority)]
             .iter()
             .flatten()
             .filter(|w| !w.tx.is_closed())
-            .any(|w| self.chat_ready(config, w.chat_id).is_none_or(|r| r < after))
+            .any(|w| w.chat_id == chat_id || self.next_start(config, w.chat_id, now) < after)
     }
 
     /// The earliest start of a slot for `chat_id`: the next overall slot, or later if the

@@ -234,6 +234,12 @@ async fn try_grant_takes_what_lies_within_reach_and_never_overtakes_a_reply() {
             .map(|s| s - start),
         Some(Duration::from_millis(600))
     );
+    // A reply waiting for a chat's slot is never beaten to that slot by a broadcast to the
+    // same chat, however far ahead the slot lies.
+    assert_eq!(
+        limiter.try_grant(9, Priority::Bulk, Duration::from_secs(5)),
+        None
+    );
     // When a batch could next start (at 400 ms, the next overall slot at 700 ms): chats 1
     // and 2 are spaced until 1.1 s and 1.2 s; 8 only waits for the overall slot.
     let at = |chats: &[i64]| limiter.next_start(chats).map(|s| s - start);
