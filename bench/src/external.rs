@@ -63,31 +63,23 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let work = tempfile::tempdir()?;
     let script = work.path().join("signal.lua");
     std::fs::write(&script, SCRIPT)?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let log = std::fs::File::create(work.path().join("ingest-api.log"))?;
     let binary = match args.ingest_bin {
         Some(path) => path,
         None => sibling("herald-ingest-api")?,
     };
-    let mut ingest = tokio::process::Command::new(&binary)
-        .env("HERALD_DATABASE_URL", db.url())
-        .env("HERALD_NATS_URL", &nats.url)
-        .env("HERALD_NATS_PREFIX", &nats.prefix)
-        .env("HERALD_INGEST_ADDR", format!("127.0.0.1:{port}"))
-        .env("HERALD_LOG_FORMAT", "json")
-        .env("HERALD_LOG", "info")
-        .envs(args.env.iter().filter_map(|kv| kv.split_once('=')))
-        .env_remove("HERALD_CONFIG")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .kill_on_drop(true)
-        .spawn()
-        .context("starting herald-ingest-api")?;
-    let herald_url = format!("http://127.0.0.1:{port}");
-    wait_ready(&herald_url).await?;
+    let mut env = vec![
+        ("HERALD_DATABASE_URL", db.url().to_string()),
+        ("HERALD_NATS_URL", nats.url.clone()),
+        ("HERALD_NATS_PREFIX", nats.prefix.clone()),
+    ];
+    env.extend(
+        args.env
+            .iter()
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k, v.to_string())),
+    );
+    let log = work.path().join("ingest-api.log");
+    let (mut ingest, herald_url) = start_service(&binary, &env, "HERALD_INGEST_ADDR", &log).await?;
     println!("measuring {} (log: JSON to a file)", binary.display());
     let bare_url = start_bare_handler(&nats.url, &nats.prefix).await?;
 
@@ -135,6 +127,36 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// A binary built next to this one.
+/// Starts the Herald binary at `binary` with the settings `env` (its listener on a free
+/// port named by `addr_setting`), JSON logs to `log` as in production, and waits until it
+/// answers its health check; returns the process and its base URL.
+pub async fn start_service(
+    binary: &std::path::Path,
+    env: &[(&str, String)],
+    addr_setting: &str,
+    log: &std::path::Path,
+) -> anyhow::Result<(tokio::process::Child, String)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let log = std::fs::File::create(log)?;
+    let child = tokio::process::Command::new(binary)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .env(addr_setting, format!("127.0.0.1:{port}"))
+        .env("HERALD_LOG_FORMAT", "json")
+        .env("HERALD_LOG", "info")
+        .env_remove("HERALD_CONFIG")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting {}", binary.display()))?;
+    let url = format!("http://127.0.0.1:{port}");
+    wait_ready(&url).await?;
+    Ok((child, url))
+}
+
 pub fn sibling(name: &str) -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;
     let path = exe.with_file_name(name);

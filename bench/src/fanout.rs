@@ -70,33 +70,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     anyhow::ensure!(r.status() == 202, "POST answered {}", r.status());
     let total = args.subscribers as usize;
     let already = stack.telegram.request_count("sendMessage");
-    let deadline = started + Duration::from_secs(600);
-    let mut first = None;
-    loop {
-        let n = stack.telegram.request_count("sendMessage") - already;
-        if n > 0 && first.is_none() {
-            first = Some(started.elapsed());
-        }
-        if n >= total {
-            break;
-        }
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "only {n} of {total} sent after 10 minutes"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let all_sent = started.elapsed();
-    // Every delivery's outcome recorded.
-    let recorded = loop {
-        let counts = store.delivery_counts().await?;
-        let sent = counts.get(herald_domain::DeliveryStatus::Sent);
-        if sent as usize >= total {
-            break started.elapsed();
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    let first = first.unwrap_or_default();
+    let Progress {
+        first,
+        all_sent,
+        recorded,
+    } = watch(&stack.telegram, &store, already, total, started).await?;
     println!(
         "fan-out calibration: teloxide alone, 64 in flight, no records, same double and process: {calibration:.0} msg/s"
     );
@@ -112,6 +90,54 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         total as f64 / recorded.as_secs_f64(),
     );
     stack.stop().await
+}
+
+/// How far a fan-out of `total` messages, started at `started`, got: when the double saw its
+/// first `sendMessage` (counted beyond `already`), its last, and when every delivery was
+/// recorded `sent`.
+pub struct Progress {
+    pub first: Duration,
+    pub all_sent: Duration,
+    pub recorded: Duration,
+}
+
+/// Watches a fan-out to its end (at most 30 minutes).
+pub async fn watch(
+    telegram: &herald_testkit::telegram::TelegramDouble,
+    store: &herald_store::Store,
+    already: usize,
+    total: usize,
+    started: Instant,
+) -> anyhow::Result<Progress> {
+    let deadline = started + Duration::from_secs(1800);
+    let mut first = None;
+    loop {
+        let n = telegram.request_count("sendMessage") - already;
+        if n > 0 && first.is_none() {
+            first = Some(started.elapsed());
+        }
+        if n >= total {
+            break;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "only {n} of {total} sent after 30 minutes"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let all_sent = started.elapsed();
+    let recorded = loop {
+        let counts = store.delivery_counts().await?;
+        if counts.get(herald_domain::DeliveryStatus::Sent) as usize >= total {
+            break started.elapsed();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    Ok(Progress {
+        first: first.unwrap_or_default(),
+        all_sent,
+        recorded,
+    })
 }
 
 /// The ceiling of this harness: the same double, in the same process, driven by teloxide with

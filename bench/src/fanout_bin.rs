@@ -14,16 +14,16 @@
 //! over elapsed time × N, from the first message to the last), the 429s and the most
 //! accepted in any one second.
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use chrono::Utc;
 use herald_bus::{Bus, NatsOptions, StreamSettings, Subjects};
 use herald_testkit::db::TestDatabase;
 use herald_testkit::nats::TestNats;
 use herald_testkit::telegram::TelegramDouble;
 
+use crate::external::{sibling, start_service};
+use crate::fanout::{Progress, watch};
 use crate::stack::{TOKEN, signal_body};
 
 /// Options.
@@ -47,36 +47,6 @@ pub struct Args {
     /// timed until the double accepts its `sendMessage` to the one subscriber.
     #[arg(long, default_value_t = 0)]
     pub latency: usize,
-}
-
-/// Starts a Herald binary with the installation's settings and `extra` ones, logging JSON to
-/// `log`, and waits until it answers its health check on `addr_setting`'s port.
-async fn start_service(
-    name: &str,
-    env: &[(&str, String)],
-    addr_setting: &str,
-    log: &std::path::Path,
-) -> anyhow::Result<(tokio::process::Child, String)> {
-    let binary = crate::external::sibling(name)?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let log = std::fs::File::create(log)?;
-    let child = tokio::process::Command::new(&binary)
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .env(addr_setting, format!("127.0.0.1:{port}"))
-        .env("HERALD_LOG_FORMAT", "json")
-        .env("HERALD_LOG", "info")
-        .env_remove("HERALD_CONFIG")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| format!("starting {name}"))?;
-    let url = format!("http://127.0.0.1:{port}");
-    crate::external::wait_ready(&url).await?;
-    Ok((child, url))
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -111,17 +81,17 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             args.concurrency.to_string(),
         ),
     ];
+    let dispatcher = sibling("herald-dispatcher")?;
     let mut replicas = Vec::new();
     for n in 0..args.replicas {
         let log = work.path().join(format!("dispatcher-{n}.log"));
-        let (child, _) =
-            start_service("herald-dispatcher", &env, "HERALD_DISPATCHER_ADDR", &log).await?;
+        let (child, _) = start_service(&dispatcher, &env, "HERALD_DISPATCHER_ADDR", &log).await?;
         replicas.push(child);
     }
     if args.latency > 0 {
         let log = work.path().join("ingest-api.log");
-        let (ingest, url) =
-            start_service("herald-ingest-api", &env, "HERALD_INGEST_ADDR", &log).await?;
+        let ingest_bin = sibling("herald-ingest-api")?;
+        let (ingest, url) = start_service(&ingest_bin, &env, "HERALD_INGEST_ADDR", &log).await?;
         latency(&store, &telegram, &url, args.latency).await?;
         drop((ingest, replicas));
         store.close().await?;
@@ -145,30 +115,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let total = args.subscribers as usize;
     let started = Instant::now();
     bus.publish_signal(&signal).await?;
-    let deadline = started + Duration::from_secs(1800);
-    let mut first = None;
-    loop {
-        let n = telegram.request_count("sendMessage");
-        if n > 0 && first.is_none() {
-            first = Some(started.elapsed());
-        }
-        if n >= total {
-            break;
-        }
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "only {n} of {total} sent after 30 minutes"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let all_sent = started.elapsed();
-    let recorded = loop {
-        let counts = store.delivery_counts().await?;
-        if counts.get(herald_domain::DeliveryStatus::Sent) as usize >= total {
-            break started.elapsed();
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let Progress {
+        first,
+        all_sent,
+        recorded,
+    } = watch(&telegram, &store, 0, total, started).await?;
     let peak: Vec<u64> = pids.iter().map(|p| proc_kb(*p, "VmHWM:")).collect();
     let sent = telegram.request_count("sendMessage");
     if args.rate > 0 {
@@ -195,7 +146,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         "fan-out from outside (postgres, {total} subscribers, {} dispatcher replica(s), concurrency {} each): first message after {:.0} ms; all sent in {:.2} s = {:.0} msg/s; all recorded sent in {:.2} s = {:.0} msg/s; {} sendMessage for {total} deliveries (target >= 20k msg/s on one replica)",
         args.replicas,
         args.concurrency,
-        first.unwrap_or_default().as_secs_f64() * 1000.0,
+        first.as_secs_f64() * 1000.0,
         all_sent.as_secs_f64(),
         total as f64 / all_sent.as_secs_f64(),
         recorded.as_secs_f64(),
