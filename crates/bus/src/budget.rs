@@ -548,8 +548,8 @@ impl Budget for SharedBudget {
                         // matters for a chat that gets two messages within that second, and
                         // the guard absorbs the first 25 ms of it.
                         let paced = inner.config.limits.messages_per_second.is_some();
-                        let tolerance = paced.then_some(LATE_TOLERANCE);
-                        if tolerance.is_some_and(|t| at.elapsed() + transit / 2 > t)
+                        if paced
+                            && at.elapsed() + transit / 2 > LATE_TOLERANCE
                             && late < MAX_LATE_SLOTS
                         {
                             late += 1;

@@ -36,8 +36,12 @@ pub async fn run_sends(
     // Sends answered but not yet recorded, at most: a send frees its slot once Telegram has
     // answered, so this bounds the claims held while the database catches up.
     let recording = Arc::new(Semaphore::new(ctx.policy.concurrency * RECORDS_PER_SLOT));
-    let min_claim =
-        u32::try_from((ctx.policy.concurrency / 4).clamp(1, ctx.policy.claim_batch)).unwrap_or(1);
+    let min_claim = u32::try_from(
+        (ctx.policy.concurrency / 4)
+            .min(ctx.policy.claim_batch)
+            .max(1),
+    )
+    .unwrap_or(1);
     let held: Held = Arc::default();
     // Leases are renewed until the sends in flight have drained, not just until shutdown
     // begins: a send finishing during the drain must still hold its claim.
