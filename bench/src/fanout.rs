@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 
 use crate::ingest::backend;
-use crate::stack::{Services, Stack, signal_body};
+use crate::stack::{Services, Stack, post_signal};
 
 /// Options.
 #[derive(clap::Args)]
@@ -60,14 +60,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
     let key = stack.api_key().await?;
     let started = Instant::now();
-    let r = reqwest::Client::new()
-        .post(format!("{}/api/signals", stack.ingest_url))
-        .header("x-api-key", &key)
-        .header("content-type", "application/json")
-        .body(signal_body(85))
-        .send()
-        .await?;
-    anyhow::ensure!(r.status() == 202, "POST answered {}", r.status());
+    post_signal(&reqwest::Client::new(), &stack.ingest_url, &key).await?;
     let total = args.subscribers as usize;
     let already = stack.telegram.request_count("sendMessage");
     let Progress {

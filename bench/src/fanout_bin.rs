@@ -24,7 +24,7 @@ use herald_testkit::telegram::TelegramDouble;
 
 use crate::external::{sibling, start_service};
 use crate::fanout::{Progress, watch};
-use crate::stack::{TOKEN, signal_body};
+use crate::stack::{TOKEN, post_signal, signal_body};
 
 /// Options.
 #[derive(clap::Args)]
@@ -206,14 +206,7 @@ async fn latency(
     for i in 0..signals + WARM_UP {
         let before = telegram.accepted_at().len();
         let posted = Instant::now();
-        let r = client
-            .post(format!("{ingest_url}/api/signals"))
-            .header("x-api-key", &key)
-            .header("content-type", "application/json")
-            .body(signal_body(85))
-            .send()
-            .await?;
-        anyhow::ensure!(r.status() == 202, "POST answered {}", r.status());
+        post_signal(&client, ingest_url, &key).await?;
         let arrived = loop {
             let accepted = telegram.accepted_at();
             if accepted.len() > before {

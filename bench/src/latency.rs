@@ -8,7 +8,7 @@ use herald_testkit::telegram::TestUser;
 
 use crate::ingest::backend;
 use crate::quantile;
-use crate::stack::{Services, Stack, signal_body};
+use crate::stack::{Services, Stack, post_signal};
 
 /// Options.
 #[derive(clap::Args)]
@@ -62,16 +62,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     // sent but not counted.
     const WARM_UP: usize = 5;
     for i in 0..args.signals + WARM_UP {
-        let body = signal_body(85);
         let posted_at = SystemTime::now();
-        let r = client
-            .post(format!("{}/api/signals", stack.ingest_url))
-            .header("x-api-key", &key)
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await?;
-        anyhow::ensure!(r.status() == 202, "POST answered {}", r.status());
+        post_signal(&client, &stack.ingest_url, &key).await?;
         let got = stack
             .telegram
             .wait_for_messages(trader.id, 2 + i + 1, Duration::from_secs(30))

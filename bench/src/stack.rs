@@ -132,6 +132,24 @@ impl Stack {
 }
 
 /// A signal body with a fresh id.
+/// POSTs a fresh signal (confidence 85) to ingest-api at `base_url` with `key`, and checks
+/// that it was accepted (202).
+pub async fn post_signal(
+    client: &reqwest::Client,
+    base_url: &str,
+    key: &str,
+) -> anyhow::Result<()> {
+    let r = client
+        .post(format!("{base_url}/api/signals"))
+        .header("x-api-key", key)
+        .header("content-type", "application/json")
+        .body(signal_body(85))
+        .send()
+        .await?;
+    anyhow::ensure!(r.status() == 202, "POST answered {}", r.status());
+    Ok(())
+}
+
 pub fn signal_body(confidence: u8) -> String {
     serde_json::json!({
         "id": uuid::Uuid::new_v4(),

@@ -213,15 +213,16 @@ impl Limiter {
         state.try_take(&self.inner.config, chat_id, ahead, now)
     }
 
-    /// The earliest a slot could start for any of `chats`, as things stand (`None` for no
-    /// chats): a coordinator tells a batch it cannot serve now when to ask again.
-    pub fn next_start(&self, chats: &[i64]) -> Option<Instant> {
+    /// The earliest a slot could start for each of `chats`, as things stand: a coordinator
+    /// grants a batch the chats that can go soonest first, and tells a batch it cannot serve
+    /// now when to ask again.
+    pub fn next_starts(&self, chats: &[i64]) -> Vec<Instant> {
         let state = self.inner.lock();
         let now = Instant::now();
         chats
             .iter()
             .map(|&chat| state.next_start(&self.inner.config, chat, now))
-            .min()
+            .collect()
     }
 
     /// Holds every send back for `duration` from now (extends, never shortens, a pause in

@@ -235,8 +235,9 @@ async fn slots_for(
 ) -> Slots {
     // The chats that can go soonest first: a chat whose own spacing puts its slot later
     // would otherwise push the overall cursor past it, ahead of chats free now.
+    let starts = limiter.next_starts(chats);
     let mut order: Vec<usize> = (0..chats.len()).collect();
-    order.sort_by_key(|&i| limiter.next_start(&chats[i..=i]));
+    order.sort_by_key(|&i| starts[i]);
     let take_free = |slots: &mut Vec<Option<Instant>>| {
         for &i in &order {
             if slots[i].is_none() {
@@ -250,9 +251,11 @@ async fn slots_for(
     let mut slots = vec![None; chats.len()];
     take_free(&mut slots);
     if slots.iter().all(Option::is_none) {
-        let Some(next) = limiter.next_start(chats) else {
+        // `order` begins with the chat that could go soonest (as of this request).
+        let Some(&first) = order.first() else {
             return Slots::AskAgain(Duration::ZERO);
         };
+        let next = starts[first];
         if priority == Priority::Bulk {
             let when = next
                 .checked_sub(config.horizon)
@@ -261,11 +264,6 @@ async fn slots_for(
                 });
             return Slots::AskAgain(when.min(config.max_hold).max(MIN_ASK_AGAIN));
         }
-        // The chat whose slot could come first.
-        let first = chats
-            .iter()
-            .position(|&chat| limiter.next_start(&[chat]) == Some(next))
-            .unwrap_or(0);
         let wait = limiter.grant(chats[first], priority, config.horizon);
         match tokio::time::timeout(config.max_hold, wait).await {
             Ok(slot) => slots[first] = Some(slot),

@@ -242,7 +242,13 @@ async fn try_grant_takes_what_lies_within_reach_and_never_overtakes_a_reply() {
     );
     // When a batch could next start (at 400 ms, the next overall slot at 700 ms): chats 1
     // and 2 are spaced until 1.1 s and 1.2 s; 8 only waits for the overall slot.
-    let at = |chats: &[i64]| limiter.next_start(chats).map(|s| s - start);
+    let at = |chats: &[i64]| {
+        limiter
+            .next_starts(chats)
+            .into_iter()
+            .min()
+            .map(|s| s - start)
+    };
     assert_eq!(at(&[1, 2]), Some(Duration::from_millis(1100)));
     assert_eq!(at(&[1, 2, 8]), Some(Duration::from_millis(700)));
     assert_eq!(at(&[]), None);
