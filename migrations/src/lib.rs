@@ -7,6 +7,8 @@
 //!   API keys.
 //! - `m20261130_000002_delivery_queue`: `signal_deliveries` as the dispatcher's work queue
 //!   (priority, signal time, deadline, next attempt, claim lease) and resumable fan-outs.
+//! - `m20261130_000003_open_fanouts`: a partial index of the fan-outs in progress, read by
+//!   every claim and by the reconciler.
 //!
 //! Tables are described with the sea-query schema builder (partial indexes, which both
 //! backends write alike, and data fills are the only SQL), so each backend gets
@@ -21,6 +23,7 @@ pub use sea_orm_migration::MigratorTrait;
 
 mod m20250101_000001_initial;
 mod m20261130_000002_delivery_queue;
+mod m20261130_000003_open_fanouts;
 
 /// The migrations, oldest first.
 pub struct Migrator;
@@ -31,6 +34,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20250101_000001_initial::Migration),
             Box::new(m20261130_000002_delivery_queue::Migration),
+            Box::new(m20261130_000003_open_fanouts::Migration),
         ]
     }
 }
