@@ -29,6 +29,7 @@ pub async fn traders(
             created_at: Set(now),
             is_active: Set(true),
             is_admin: Set(false),
+            language_code: Set(None),
         }))
         .exec_without_returning(store.connection())
         .await?;
@@ -40,6 +41,7 @@ pub async fn traders(
                 started_at: Set(now),
                 expires_at: Set(None),
                 is_active: Set(true),
+                tier: Set(None),
             }
         }))
         .exec_without_returning(store.connection())

@@ -38,6 +38,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                     username: None,
                     first_name: None,
                     last_name: None,
+                    language_code: None,
                 },
                 now,
             )

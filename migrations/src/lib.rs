@@ -24,6 +24,7 @@ pub use sea_orm_migration::MigratorTrait;
 mod m20250101_000001_initial;
 mod m20261130_000002_delivery_queue;
 mod m20261130_000003_open_fanouts;
+mod m20261130_000004_traders;
 
 /// The migrations, oldest first.
 pub struct Migrator;
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20250101_000001_initial::Migration),
             Box::new(m20261130_000002_delivery_queue::Migration),
             Box::new(m20261130_000003_open_fanouts::Migration),
+            Box::new(m20261130_000004_traders::Migration),
         ]
     }
 }

@@ -435,6 +435,7 @@ impl Stack {
                         username: Some(format!("trader{id}")),
                         first_name: Some("Trader".into()),
                         last_name: None,
+                        language_code: None,
                     },
                     at,
                 )
@@ -557,6 +558,7 @@ pub fn trader(id: i64, first_name: &str) -> TestUser {
         username: Some(format!("{}_{id}", first_name.to_lowercase())),
         first_name: first_name.into(),
         last_name: None,
+        language_code: None,
     }
 }
 

@@ -51,14 +51,11 @@ async fn fixture(store: &Store) -> anyhow::Result<(SignalId, Vec<Uuid>)> {
             username: Some(format!("cli_trader_{n}")),
             first_name: Some(format!("Trader{n}")),
             last_name: None,
+            language_code: None,
         };
         let user = store.register_user(&profile, t0).await?.user;
         store.subscribe(user.id, t0).await?;
-        recipients.push(Recipient {
-            user_id: user.id,
-            chat_id: chat(n),
-            format: SignalFormat::Compact,
-        });
+        recipients.push(Recipient::new(user.id, chat(n), SignalFormat::Compact));
     }
     let queued = QueuedSignal::new(&signal, Some(deadline));
     store
@@ -165,6 +162,7 @@ async fn status_and_retry_drive_a_broadcast_to_its_end() -> anyhow::Result<()> {
             ("failed", 4),
             ("blocked", 1),
             ("expired", 1),
+            ("skipped", 0),
         ],
     );
 

@@ -2,8 +2,6 @@
 //! signals over HTTP and straight onto NATS, and exactly the eligible traders receive exactly
 //! the right message — on SQLite with `herald all`, and on PostgreSQL with the four binaries.
 
-use std::collections::BTreeSet;
-
 use chrono::{DateTime, SubsecRound, Utc};
 use herald_domain::{DeliveryStatus, Preferences, SignalFormat, SignalKind, parse_signal, render};
 use herald_testkit::db::Backend;
@@ -98,9 +96,8 @@ async fn signal_path(stack: Stack) -> anyhow::Result<()> {
         .set_preferences(
             erin_id,
             &Preferences {
-                signal_types: BTreeSet::from([SignalKind::Sell]),
                 format: SignalFormat::Compact,
-                ..Preferences::default()
+                ..Preferences::with_kinds([SignalKind::Sell])
             },
             Utc::now(),
         )

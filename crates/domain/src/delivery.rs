@@ -15,6 +15,9 @@ use std::str::FromStr;
 ///             unknown ──▶ sending (once more, after a delay)
 ///   (the send timed out or its sender died: Telegram may have delivered it)
 /// ```
+///
+/// A delivery recorded `skipped` (outside the trader's hours, which they chose to skip) is
+/// final from the start and never sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DeliveryStatus {
     /// Recorded, not yet attempted (or waiting for a retry).
@@ -32,6 +35,9 @@ pub enum DeliveryStatus {
     /// A send whose outcome Telegram never told (it timed out, or the replica sending it
     /// died): the trader may have the message. Tried once more after a delay, then failed.
     Unknown,
+    /// Not sent on purpose: it came outside the trader's notification hours and they asked
+    /// for such signals to be skipped (recorded so that the trader's history is complete).
+    Skipped,
 }
 
 impl DeliveryStatus {
@@ -45,6 +51,7 @@ impl DeliveryStatus {
             Self::Blocked => "blocked",
             Self::Expired => "expired",
             Self::Unknown => "unknown",
+            Self::Skipped => "skipped",
         }
     }
 
@@ -52,7 +59,7 @@ impl DeliveryStatus {
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            Self::Sent | Self::Failed | Self::Blocked | Self::Expired
+            Self::Sent | Self::Failed | Self::Blocked | Self::Expired | Self::Skipped
         )
     }
 }
@@ -75,6 +82,7 @@ impl FromStr for DeliveryStatus {
             "blocked" => Self::Blocked,
             "expired" => Self::Expired,
             "unknown" => Self::Unknown,
+            "skipped" => Self::Skipped,
             other => return Err(format!("unknown delivery status {other:?}")),
         })
     }

@@ -8,23 +8,38 @@
 //!   a default lifetime) and [`check_fresh`], which refuses a signal that arrives past it.
 //! - [`wire`]: the versioned serde types carried on the bus ([`SignalV1`]).
 //! - [`render`](mod@render): the Telegram messages (detailed and compact, HTML parse mode).
-//! - [`preferences`]: what a trader asked for, and whether a signal is eligible for them.
+//! - [`preferences`]: what a trader asked for, what their [`Tier`] entitles them to, and
+//!   what becomes of a signal for them ([`Preferences::decide`]).
+//! - [`filter`]: the `/filter` language (`confidence:80 types:buy,sell …`).
+//! - [`zone`]: traders' time zones and languages.
+//! - [`callback`]: what the bot's inline buttons carry, typed and checked.
 //! - [`delivery`]: the life of one delivery (`pending` → `sent` | `failed` | `blocked` | `expired`).
 
+pub mod callback;
 pub mod delivery;
+pub mod filter;
 pub mod freshness;
 pub mod parse;
 pub mod preferences;
 pub mod render;
 pub mod signal;
 pub mod wire;
+pub mod zone;
 
+pub use callback::{Callback, SettingsAction, SettingsView};
 pub use delivery::DeliveryStatus;
+pub use filter::{
+    FILTER_EXAMPLE, Filter, FilterError, FilterProblem, FilterRequest, MAX_ASSETS, parse_filters,
+};
 pub use freshness::{Deadline, DeadlineBasis, check_fresh};
 pub use parse::{
     FieldError, MAX_FUTURE_SKEW, MAX_VALIDITY, Rejection, parse_signal, parse_signal_or_id,
 };
-pub use preferences::{Eligibility, NotificationHours, Preferences, SignalFormat};
-pub use render::{MAX_MESSAGE_CHARS, render, visible_len};
+pub use preferences::{
+    Decision, Excluded, NotificationHours, NotifyMode, OutsideHours, Preferences, ReportFrequency,
+    SignalFormat, Tier,
+};
+pub use render::{Labels, MAX_MESSAGE_CHARS, render, render_in, visible_len};
 pub use signal::{Asset, Confidence, Price, Signal, SignalId, SignalKind, Timeframe};
 pub use wire::SignalV1;
+pub use zone::{Language, TimeZone};

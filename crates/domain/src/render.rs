@@ -120,53 +120,174 @@ pub const MAX_MESSAGE_CHARS: usize = 4096;
 /// Longest market context shown in the compact layout, in characters.
 const COMPACT_CONTEXT_CHARS: usize = 200;
 
-/// Renders `signal` in `format` as Telegram HTML.
+/// The words of a signal message in one language. [`Labels::ENGLISH`] is the spec's own
+/// layout; other languages come from the message catalog (`herald-i18n`), which fills every
+/// field. Prices, percentages, times and hashtags are the same in every language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Labels<'a> {
+    /// `TRADING SIGNAL` (buy and sell headers).
+    pub trading_signal: &'a str,
+    /// `CLOSE SIGNAL`.
+    pub close_signal: &'a str,
+    /// `MARKET ALERT`.
+    pub market_alert: &'a str,
+    /// `BUY`, the direction word.
+    pub buy: &'a str,
+    /// `SELL`.
+    pub sell: &'a str,
+    /// `CLOSE`, the compact layout's lead.
+    pub close: &'a str,
+    /// `ALERT`, the compact layout's lead.
+    pub alert: &'a str,
+    /// `Signal Details`.
+    pub signal_details: &'a str,
+    /// `Alert Details`.
+    pub alert_details: &'a str,
+    /// `Direction`.
+    pub direction: &'a str,
+    /// `Asset`.
+    pub asset: &'a str,
+    /// `Entry Price`.
+    pub entry_price: &'a str,
+    /// `Target Price`.
+    pub target_price: &'a str,
+    /// `Stop Loss`.
+    pub stop_loss: &'a str,
+    /// `Timeframe`.
+    pub timeframe: &'a str,
+    /// `Action`.
+    pub action: &'a str,
+    /// `Close position`.
+    pub close_position: &'a str,
+    /// `Exit Price`.
+    pub exit_price: &'a str,
+    /// `Closes Signal`.
+    pub closes_signal: &'a str,
+    /// `Signal Confidence`.
+    pub confidence: &'a str,
+    /// `Model`.
+    pub model: &'a str,
+    /// `Performance`.
+    pub performance: &'a str,
+    /// `Signal Generated`.
+    pub generated: &'a str,
+    /// `Market Context`.
+    pub market_context: &'a str,
+    /// `Notes`.
+    pub notes: &'a str,
+    /// `1 more note`.
+    pub one_more_note: &'a str,
+    /// `{n} more notes` (`{n}` is replaced by the count).
+    pub more_notes: &'a str,
+}
+
+impl Labels<'static> {
+    /// The spec's English words.
+    pub const ENGLISH: Labels<'static> = Labels {
+        trading_signal: "TRADING SIGNAL",
+        close_signal: "CLOSE SIGNAL",
+        market_alert: "MARKET ALERT",
+        buy: "BUY",
+        sell: "SELL",
+        close: "CLOSE",
+        alert: "ALERT",
+        signal_details: "Signal Details",
+        alert_details: "Alert Details",
+        direction: "Direction",
+        asset: "Asset",
+        entry_price: "Entry Price",
+        target_price: "Target Price",
+        stop_loss: "Stop Loss",
+        timeframe: "Timeframe",
+        action: "Action",
+        close_position: "Close position",
+        exit_price: "Exit Price",
+        closes_signal: "Closes Signal",
+        confidence: "Signal Confidence",
+        model: "Model",
+        performance: "Performance",
+        generated: "Signal Generated",
+        market_context: "Market Context",
+        notes: "Notes",
+        one_more_note: "1 more note",
+        more_notes: "{n} more notes",
+    };
+}
+
+impl Default for Labels<'static> {
+    fn default() -> Self {
+        Self::ENGLISH
+    }
+}
+
+/// Renders `signal` in `format` as Telegram HTML, in English.
 pub fn render(signal: &Signal, format: SignalFormat) -> String {
+    render_in(signal, format, &Labels::ENGLISH)
+}
+
+/// Renders `signal` in `format` as Telegram HTML, in the language of `labels`.
+pub fn render_in(signal: &Signal, format: SignalFormat, labels: &Labels<'_>) -> String {
     let html = match format {
-        SignalFormat::Detailed => detailed(signal),
-        SignalFormat::Compact => compact(signal),
+        SignalFormat::Detailed => detailed(signal, labels),
+        SignalFormat::Compact => compact(signal, labels),
     };
     fit(html, MAX_MESSAGE_CHARS)
 }
 
 /// The detailed layout with as many notes as fit.
-fn detailed(signal: &Signal) -> String {
+fn detailed(signal: &Signal, l: &Labels<'_>) -> String {
     let most = signal.notes.len().min(MAX_NOTES);
     for shown in (1..=most).rev() {
-        let html = detailed_with_notes(signal, shown);
+        let html = detailed_with_notes(signal, l, shown);
         if visible_len(&html) <= MAX_MESSAGE_CHARS {
             return html;
         }
     }
-    detailed_with_notes(signal, 0)
+    detailed_with_notes(signal, l, 0)
 }
 
-fn detailed_with_notes(signal: &Signal, shown_notes: usize) -> String {
+fn direction<'a>(kind: SignalKind, l: &Labels<'a>) -> &'a str {
+    match kind {
+        SignalKind::Buy => l.buy,
+        SignalKind::Sell => l.sell,
+        SignalKind::Close => l.close,
+        SignalKind::Alert => l.alert,
+    }
+}
+
+fn detailed_with_notes(signal: &Signal, l: &Labels<'_>, shown_notes: usize) -> String {
     let asset = escape(signal.asset.as_str());
     let mut sections = Vec::new();
     match signal.kind {
         SignalKind::Buy | SignalKind::Sell => {
-            let kind = signal.kind.as_str().to_ascii_uppercase();
-            sections.push(format!("🚨 TRADING SIGNAL: {kind} {asset} 🚨"));
-            sections.push(trade_details(signal, &kind, &asset));
+            let kind = direction(signal.kind, l);
+            sections.push(format!("🚨 {}: {kind} {asset} 🚨", l.trading_signal));
+            sections.push(trade_details(signal, l, kind, &asset));
         }
         SignalKind::Close => {
-            sections.push(format!("🔒 CLOSE SIGNAL: {asset}"));
-            sections.push(close_details(signal, &asset));
+            sections.push(format!("🔒 {}: {asset}", l.close_signal));
+            sections.push(close_details(signal, l, &asset));
         }
         SignalKind::Alert => {
-            sections.push(format!("\u{26A0}\u{FE0F} MARKET ALERT: {asset}"));
-            sections.extend(market_context(signal));
-            let mut details = vec!["📊 Alert Details:".to_string(), format!("- Asset: {asset}")];
-            details.extend(signal.timeframe.map(|tf| format!("- Timeframe: {tf}")));
+            sections.push(format!("\u{26A0}\u{FE0F} {}: {asset}", l.market_alert));
+            sections.extend(market_context(signal, l));
+            let mut details = vec![
+                format!("📊 {}:", l.alert_details),
+                format!("- {}: {asset}", l.asset),
+            ];
+            details.extend(
+                signal
+                    .timeframe
+                    .map(|tf| format!("- {}: {tf}", l.timeframe)),
+            );
             sections.push(details.join("\n"));
         }
     }
-    sections.push(metadata(signal));
+    sections.push(metadata(signal, l));
     if signal.kind != SignalKind::Alert {
-        sections.extend(market_context(signal));
+        sections.extend(market_context(signal, l));
     }
-    sections.extend(notes(&signal.notes, shown_notes));
+    sections.extend(notes(&signal.notes, l, shown_notes));
     let tag = match signal.kind {
         SignalKind::Buy | SignalKind::Sell => "Signal",
         SignalKind::Close => "Close",
@@ -176,45 +297,53 @@ fn detailed_with_notes(signal: &Signal, shown_notes: usize) -> String {
     sections.join("\n\n")
 }
 
-fn trade_details(signal: &Signal, kind: &str, asset: &str) -> String {
+fn trade_details(signal: &Signal, l: &Labels<'_>, kind: &str, asset: &str) -> String {
     let mut lines = vec![
-        "📊 Signal Details:".to_string(),
-        format!("- Direction: {kind}"),
-        format!("- Asset: {asset}"),
+        format!("📊 {}:", l.signal_details),
+        format!("- {}: {kind}", l.direction),
+        format!("- {}: {asset}", l.asset),
     ];
     let entry = signal.entry_price;
-    lines.extend(entry.map(|p| format!("- Entry Price: {}", money(p))));
+    lines.extend(entry.map(|p| format!("- {}: {}", l.entry_price, money(p))));
     lines.extend(
         signal
             .target_price
-            .map(|p| format!("- Target Price: {}", priced(p, entry))),
+            .map(|p| format!("- {}: {}", l.target_price, priced(p, entry))),
     );
     lines.extend(
         signal
             .stop_loss
-            .map(|p| format!("- Stop Loss: {}", priced(p, entry))),
+            .map(|p| format!("- {}: {}", l.stop_loss, priced(p, entry))),
     );
-    lines.extend(signal.timeframe.map(|tf| format!("- Timeframe: {tf}")));
+    lines.extend(
+        signal
+            .timeframe
+            .map(|tf| format!("- {}: {tf}", l.timeframe)),
+    );
     lines.join("\n")
 }
 
-fn close_details(signal: &Signal, asset: &str) -> String {
+fn close_details(signal: &Signal, l: &Labels<'_>, asset: &str) -> String {
     let mut lines = vec![
-        "📊 Signal Details:".to_string(),
-        "- Action: Close position".to_string(),
-        format!("- Asset: {asset}"),
+        format!("📊 {}:", l.signal_details),
+        format!("- {}: {}", l.action, l.close_position),
+        format!("- {}: {asset}", l.asset),
     ];
     lines.extend(
         signal
             .entry_price
-            .map(|p| format!("- Exit Price: {}", money(p))),
+            .map(|p| format!("- {}: {}", l.exit_price, money(p))),
     );
     lines.extend(
         signal
             .closes_signal_id
-            .map(|id| format!("- Closes Signal: {id}")),
+            .map(|id| format!("- {}: {id}", l.closes_signal)),
     );
-    lines.extend(signal.timeframe.map(|tf| format!("- Timeframe: {tf}")));
+    lines.extend(
+        signal
+            .timeframe
+            .map(|tf| format!("- {}: {tf}", l.timeframe)),
+    );
     lines.join("\n")
 }
 
@@ -226,16 +355,14 @@ fn priced(price: Price, entry: Option<Price>) -> String {
     }
 }
 
-fn metadata(signal: &Signal) -> String {
+fn metadata(signal: &Signal, l: &Labels<'_>) -> String {
     let label = |text: &Option<String>| text.as_deref().map(|t| escape(&clip(t, MAX_LABEL_CHARS)));
-    let mut lines = vec![format!(
-        "📈 Signal Confidence: {}%",
-        signal.confidence.get()
-    )];
-    lines.extend(label(&signal.source_model).map(|m| format!("🤖 Model: {m}")));
-    lines.extend(label(&signal.performance_category).map(|p| format!("🏅 Performance: {p}")));
+    let mut lines = vec![format!("📈 {}: {}%", l.confidence, signal.confidence.get())];
+    lines.extend(label(&signal.source_model).map(|m| format!("🤖 {}: {m}", l.model)));
+    lines.extend(label(&signal.performance_category).map(|p| format!("🏅 {}: {p}", l.performance)));
     lines.push(format!(
-        "\u{23F1}\u{FE0F} Signal Generated: {}",
+        "\u{23F1}\u{FE0F} {}: {}",
+        l.generated,
         utc(signal.generated_at)
     ));
     lines.join("\n")
@@ -245,39 +372,44 @@ fn utc(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
-fn market_context(signal: &Signal) -> Option<String> {
+fn market_context(signal: &Signal, l: &Labels<'_>) -> Option<String> {
     let context = signal.market_context.as_deref()?;
     Some(format!(
-        "🌍 Market Context:\n{}",
+        "🌍 {}:\n{}",
+        l.market_context,
         escape(&clip(context, MAX_CONTEXT_CHARS))
     ))
 }
 
 /// The notes section with the first `shown` notes, and a count of the rest.
-fn notes(notes: &[String], shown: usize) -> Option<String> {
+fn notes(notes: &[String], l: &Labels<'_>, shown: usize) -> Option<String> {
     if notes.is_empty() {
         return None;
     }
-    let mut lines = vec!["📝 Notes:".to_string()];
+    let mut lines = vec![format!("📝 {}:", l.notes)];
     for note in notes.iter().take(shown) {
         lines.push(format!("- {}", escape(&clip(note, MAX_NOTE_CHARS))));
     }
     match notes.len().saturating_sub(shown) {
         0 => {}
-        1 => lines.push("- … (1 more note)".to_string()),
-        more => lines.push(format!("- … ({more} more notes)")),
+        1 => lines.push(format!("- … ({})", l.one_more_note)),
+        more => lines.push(format!(
+            "- … ({})",
+            l.more_notes.replace("{n}", &more.to_string())
+        )),
     }
     Some(lines.join("\n"))
 }
 
-fn compact(signal: &Signal) -> String {
-    let lead = match signal.kind {
-        SignalKind::Buy => "🟢 BUY",
-        SignalKind::Sell => "🔴 SELL",
-        SignalKind::Close => "🔒 CLOSE",
-        SignalKind::Alert => "\u{26A0}\u{FE0F} ALERT",
+fn compact(signal: &Signal, l: &Labels<'_>) -> String {
+    let icon = match signal.kind {
+        SignalKind::Buy => "🟢",
+        SignalKind::Sell => "🔴",
+        SignalKind::Close => "🔒",
+        SignalKind::Alert => "\u{26A0}\u{FE0F}",
     };
-    let mut first = format!("{lead} {}", escape(signal.asset.as_str()));
+    let lead = direction(signal.kind, l);
+    let mut first = format!("{icon} {lead} {}", escape(signal.asset.as_str()));
     if let Some(entry) = signal.entry_price {
         first.push_str(&format!(" @ {}", money(entry)));
     }

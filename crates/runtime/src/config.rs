@@ -83,6 +83,16 @@ pub struct Settings {
     pub ingest_key_max_stale_secs: u64,
     /// Sends in flight at once per dispatcher.
     pub dispatcher_concurrency: usize,
+    /// Commands (and other messages) one trader may send the command-bot per minute; over
+    /// it, one "slow down" and silence until the minute has passed. 0: no limit.
+    pub command_bot_rate_limit: u32,
+    /// The public HTTPS URL Telegram posts updates to (the command-bot then takes updates by
+    /// webhook, on `command_bot_addr`, instead of long polling).
+    pub command_bot_webhook_url: Option<String>,
+    /// The secret Telegram sends with every webhook update (`X-Telegram-Bot-Api-Secret-Token`);
+    /// unset, one is derived from the bot token, so every replica agrees.
+    #[serde(skip_serializing)]
+    pub command_bot_webhook_secret: Option<SecretString>,
     /// Attempts per delivery before it is recorded as failed.
     pub delivery_max_attempts: u32,
     /// The lifetime, in seconds after `generated_at`, of a signal with neither a `valid_until`
@@ -127,6 +137,9 @@ impl Default for Settings {
             ingest_key_cache_ttl_secs: 30,
             ingest_key_max_stale_secs: 24 * 3600,
             dispatcher_concurrency: 64,
+            command_bot_rate_limit: 20,
+            command_bot_webhook_url: None,
+            command_bot_webhook_secret: None,
             delivery_max_attempts: 5,
             signal_ttl_secs: 900,
             ack_wait_secs: 30,
@@ -212,6 +225,28 @@ impl Settings {
                 "HERALD_TELEGRAM_API_URL",
                 format!("{:?} must be an http(s) URL", self.telegram_api_url),
             );
+        }
+        if let Some(url) = &self.command_bot_webhook_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return invalid(
+                "HERALD_COMMAND_BOT_WEBHOOK_URL",
+                format!("{url:?} is not an http(s) URL; Telegram posts updates to an https:// URL"),
+            );
+        }
+        if let Some(secret) = &self.command_bot_webhook_secret {
+            let secret = secret.expose_secret();
+            if secret.is_empty()
+                || secret.len() > 256
+                || !secret
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            {
+                return invalid(
+                    "HERALD_COMMAND_BOT_WEBHOOK_SECRET",
+                    "must be 1-256 characters of A-Z a-z 0-9 _ - (Telegram's rule)".into(),
+                );
+            }
         }
         if self.telegram_rate_limit > MAX_PAID_RATE {
             return invalid(

@@ -3,7 +3,7 @@
 //! The life of a delivery (claims and outcomes) is in [`crate::queue`].
 
 use chrono::{DateTime, Utc};
-use herald_domain::{DeliveryStatus, Signal, SignalFormat, SignalId};
+use herald_domain::{DeliveryStatus, Language, Signal, SignalFormat, SignalId};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -16,7 +16,7 @@ use crate::recipients::Recipient;
 use crate::{Store, StoreError};
 
 /// Columns written per row by [`Store::create_deliveries`].
-const INSERT_COLUMNS: usize = 15;
+const INSERT_COLUMNS: usize = 17;
 /// SQLite's limit on bind parameters in one statement (PostgreSQL allows 65535).
 const MAX_BIND_PARAMETERS: usize = 32766;
 /// Rows per `INSERT`: at most 1000, and never past the bind-parameter limit.
@@ -62,6 +62,10 @@ pub struct Delivery {
     pub next_attempt_at: Option<DateTime<Utc>>,
     /// Sends whose outcome Telegram never told.
     pub unknown_sends: u32,
+    /// Sent (or to be sent) with `disable_notification`.
+    pub silent: bool,
+    /// The message's language.
+    pub language: Language,
 }
 
 impl TryFrom<signal_deliveries::Model> for Delivery {
@@ -88,6 +92,8 @@ impl TryFrom<signal_deliveries::Model> for Delivery {
             deadline: m.deadline,
             next_attempt_at: m.next_attempt_at,
             unknown_sends: u32::try_from(m.unknown_sends).unwrap_or(0),
+            silent: m.silent,
+            language: m.language.parse().map_err(corrupt)?,
         })
     }
 }
@@ -135,11 +141,13 @@ pub struct DeliveryCounts {
     pub expired: u64,
     /// Outcome not known; one more try pending.
     pub unknown: u64,
+    /// Not sent on purpose (outside the trader's hours, which they skip).
+    pub skipped: u64,
 }
 
 impl DeliveryCounts {
     /// Every status, in life order.
-    pub const STATUSES: [DeliveryStatus; 7] = [
+    pub const STATUSES: [DeliveryStatus; 8] = [
         DeliveryStatus::Pending,
         DeliveryStatus::Sending,
         DeliveryStatus::Unknown,
@@ -147,6 +155,7 @@ impl DeliveryCounts {
         DeliveryStatus::Failed,
         DeliveryStatus::Blocked,
         DeliveryStatus::Expired,
+        DeliveryStatus::Skipped,
     ];
 
     /// The count for one status.
@@ -159,6 +168,7 @@ impl DeliveryCounts {
             DeliveryStatus::Blocked => self.blocked,
             DeliveryStatus::Expired => self.expired,
             DeliveryStatus::Unknown => self.unknown,
+            DeliveryStatus::Skipped => self.skipped,
         }
     }
 
@@ -171,6 +181,7 @@ impl DeliveryCounts {
             DeliveryStatus::Blocked => &mut self.blocked,
             DeliveryStatus::Expired => &mut self.expired,
             DeliveryStatus::Unknown => &mut self.unknown,
+            DeliveryStatus::Skipped => &mut self.skipped,
         }
     }
 
@@ -186,7 +197,9 @@ impl DeliveryCounts {
 }
 
 impl Store {
-    /// Records a `pending` delivery for each recipient of the signal, due at once.
+    /// Records a delivery for each recipient of the signal: `pending`, due at once (or after
+    /// the recipient's tier delay), or `skipped` for a recipient who skips signals outside
+    /// their hours.
     /// Recipients that already have a delivery for this signal are skipped, so re-running a
     /// fan-out is harmless. Returns how many rows were inserted.
     pub async fn create_deliveries(
@@ -214,23 +227,36 @@ impl Store {
         let txn = self.db.begin().await?;
         let mut inserted = 0;
         for batch in recipients.chunks(DELIVERY_BATCH_ROWS) {
-            let rows = batch.iter().map(|r| signal_deliveries::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                signal_id: Set(signal.id.0),
-                user_id: Set(r.user_id),
-                chat_id: Set(r.chat_id),
-                format: Set(r.format.as_str().to_string()),
-                status: Set(DeliveryStatus::Pending.as_str().to_string()),
-                attempts: Set(0),
-                created_at: Set(now),
-                updated_at: Set(now),
-                priority: Set(signal.priority),
-                signal_generated_at: Set(Some(signal.generated_at)),
-                deadline: Set(signal.deadline),
-                next_attempt_at: Set(Some(now)),
-                lease_until: Set(None),
-                unknown_sends: Set(0),
-                ..Default::default()
+            let rows = batch.iter().map(|r| {
+                let status = if r.skipped {
+                    DeliveryStatus::Skipped
+                } else {
+                    DeliveryStatus::Pending
+                };
+                // A tier's delay moves the message, and its deadline with it: the trader
+                // gets the signal that long after everyone, not never.
+                let due = r.not_before.filter(|at| *at > now).unwrap_or(now);
+                let deadline = signal.deadline.map(|d| d + r.delay);
+                signal_deliveries::ActiveModel {
+                    id: Set(Uuid::now_v7()),
+                    signal_id: Set(signal.id.0),
+                    user_id: Set(r.user_id),
+                    chat_id: Set(r.chat_id),
+                    format: Set(r.format.as_str().to_string()),
+                    status: Set(status.as_str().to_string()),
+                    attempts: Set(0),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                    priority: Set(signal.priority),
+                    signal_generated_at: Set(Some(signal.generated_at)),
+                    deadline: Set(deadline),
+                    next_attempt_at: Set((!r.skipped).then_some(due)),
+                    lease_until: Set(None),
+                    unknown_sends: Set(0),
+                    silent: Set(r.silent),
+                    language: Set(r.language.code().to_string()),
+                    ..Default::default()
+                }
             });
             inserted += signal_deliveries::Entity::insert_many(rows)
                 .on_conflict(

@@ -16,6 +16,9 @@
 //! - `queue.rs`: the deliveries are the dispatcher's work queue — [`Claim`]s taken most
 //!   urgent first with a lease, one trader's messages in signal order, and each outcome
 //!   (`sent | failed | blocked | expired | unknown`) one conditional `UPDATE`.
+//! - `tiers.rs`: subscription tiers ([`Tiers`]) and who is on which.
+//! - [`heartbeats`]: services saying they are alive ([`Heartbeat`]), for `/status`, and the
+//!   task each runs to do so ([`heartbeats::spawn`]).
 //! - `api_keys.rs`: API keys, by SHA-256 hash only.
 //! - [`entity`]: the sea-orm entities, one file per table.
 //!
@@ -27,12 +30,15 @@ mod connect;
 mod deliveries;
 pub mod entity;
 mod error;
+pub mod heartbeats;
 mod migrate;
 mod preferences;
 mod queue;
 mod recipients;
 mod signals;
 mod subscriptions;
+mod tiers;
+mod traders;
 mod users;
 
 use sea_orm::DatabaseConnection;
@@ -41,12 +47,17 @@ pub use api_keys::ApiKeyRecord;
 pub use connect::redact_url;
 pub use deliveries::{Delivery, DeliveryCounts, QueuedSignal};
 pub use error::StoreError;
+/// [`heartbeats`] by the singular name: `herald_store::heartbeat::spawn`.
+pub use heartbeats as heartbeat;
+pub use heartbeats::Heartbeat;
 pub use queue::{
     Claim, ClaimRef, PAST_DEADLINE, PULLED_AHEAD, REQUEUEABLE, Requeued, UNKNOWN_TWICE,
 };
 pub use recipients::{Recipient, RecipientsPage};
 pub use signals::{Fanout, priority_of};
-pub use subscriptions::{SIGNALS_SUBSCRIPTION, SubscriptionChange};
+pub use subscriptions::{SIGNALS_SUBSCRIPTION, Subscription, SubscriptionChange};
+pub use tiers::{TierRecord, Tiers};
+pub use traders::{MAX_RECENT_SIGNALS, ReadMark};
 pub use users::{Registration, TelegramProfile, User};
 
 /// Herald's database. Clones share one connection pool.

@@ -3,9 +3,12 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use herald_domain::{NotificationHours, Preferences, SignalFormat, SignalKind};
+use herald_domain::{
+    Asset, Language, NotificationHours, NotifyMode, OutsideHours, Preferences, ReportFrequency,
+    SignalFormat, SignalKind, TimeZone,
+};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::NotSet, ActiveValue::Set, ConnectionTrait, EntityTrait};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
 use uuid::Uuid;
 
 use crate::entity::user_preferences;
@@ -24,8 +27,7 @@ impl Store {
         }
     }
 
-    /// Replaces the user's preferences (the performance-report frequency, which the domain
-    /// does not model, is kept).
+    /// Replaces the user's preferences.
     pub async fn set_preferences(
         &self,
         user_id: Uuid,
@@ -38,10 +40,16 @@ impl Store {
                 OnConflict::column(C::UserId)
                     .update_columns([
                         C::SignalTypes,
+                        C::SilentTypes,
                         C::ConfidenceThreshold,
+                        C::Assets,
                         C::NotificationHoursStart,
                         C::NotificationHoursEnd,
+                        C::TimeZone,
+                        C::OutsideHours,
                         C::SignalFormat,
+                        C::Language,
+                        C::PerformanceUpdateFrequency,
                         C::UpdatedAt,
                     ])
                     .to_owned(),
@@ -72,20 +80,37 @@ pub(crate) async fn insert_default_preferences(
     Ok(())
 }
 
+/// The name a silent performance report has in `silent_types`.
+const REPORT: &str = "report";
+
 fn active_model(
     user_id: Uuid,
     prefs: &Preferences,
     now: DateTime<Utc>,
 ) -> user_preferences::ActiveModel {
-    let kinds: Vec<&str> = prefs.signal_types.iter().map(|k| k.as_str()).collect();
+    let kinds: Vec<&str> = prefs.wanted_kinds().iter().map(|k| k.as_str()).collect();
+    let mut silent: Vec<&str> = SignalKind::ALL
+        .into_iter()
+        .filter(|k| prefs.mode(*k) == NotifyMode::Silent)
+        .map(|k| k.as_str())
+        .collect();
+    if prefs.reports_silent {
+        silent.push(REPORT);
+    }
+    let assets: Vec<&str> = prefs.assets.iter().map(|a| a.as_str()).collect();
     user_preferences::ActiveModel {
         user_id: Set(user_id),
         signal_types: Set(serde_json::json!(kinds)),
+        silent_types: Set(serde_json::json!(silent)),
         confidence_threshold: Set(i32::from(prefs.min_confidence)),
+        assets: Set(serde_json::json!(assets)),
         notification_hours_start: Set(prefs.notification_hours.map(|h| i32::from(h.start_hour))),
         notification_hours_end: Set(prefs.notification_hours.map(|h| i32::from(h.end_hour))),
+        time_zone: Set(prefs.time_zone.to_string()),
+        outside_hours: Set(prefs.outside_hours.as_str().to_string()),
         signal_format: Set(prefs.format.as_str().to_string()),
-        performance_update_frequency: NotSet,
+        language: Set(prefs.language.code().to_string()),
+        performance_update_frequency: Set(prefs.reports.as_str().to_string()),
         updated_at: Set(now),
     }
 }
@@ -93,37 +118,107 @@ fn active_model(
 /// The stored columns that make up a [`Preferences`], as read from a row or a join.
 pub(crate) struct PreferencesRow {
     pub signal_types: serde_json::Value,
+    pub silent_types: serde_json::Value,
     pub confidence_threshold: i32,
+    pub assets: serde_json::Value,
     pub notification_hours_start: Option<i32>,
     pub notification_hours_end: Option<i32>,
+    pub time_zone: String,
+    pub outside_hours: String,
     pub signal_format: String,
+    pub language: String,
+    pub performance_update_frequency: String,
 }
+
+/// The preference columns, in the order [`PreferencesRow::read`] expects (for joins).
+pub(crate) const PREFERENCE_COLUMNS: [user_preferences::Column; 11] = [
+    user_preferences::Column::SignalTypes,
+    user_preferences::Column::SilentTypes,
+    user_preferences::Column::ConfidenceThreshold,
+    user_preferences::Column::Assets,
+    user_preferences::Column::NotificationHoursStart,
+    user_preferences::Column::NotificationHoursEnd,
+    user_preferences::Column::TimeZone,
+    user_preferences::Column::OutsideHours,
+    user_preferences::Column::SignalFormat,
+    user_preferences::Column::Language,
+    user_preferences::Column::PerformanceUpdateFrequency,
+];
 
 impl From<user_preferences::Model> for PreferencesRow {
     fn from(m: user_preferences::Model) -> Self {
         Self {
             signal_types: m.signal_types,
+            silent_types: m.silent_types,
             confidence_threshold: m.confidence_threshold,
+            assets: m.assets,
             notification_hours_start: m.notification_hours_start,
             notification_hours_end: m.notification_hours_end,
+            time_zone: m.time_zone,
+            outside_hours: m.outside_hours,
             signal_format: m.signal_format,
+            language: m.language,
+            performance_update_frequency: m.performance_update_frequency,
         }
     }
 }
 
+/// A JSON array of strings, as stored (SQLite hands back a JSON column read through a join
+/// as its text).
+pub(crate) fn string_list(value: serde_json::Value) -> Result<Vec<String>, String> {
+    match value {
+        serde_json::Value::String(text) => serde_json::from_str(&text),
+        other => serde_json::from_value(other),
+    }
+    .map_err(|e| format!("not an array of names: {e}"))
+}
+
 impl PreferencesRow {
+    /// Reads the columns of [`PREFERENCE_COLUMNS`] from a joined row.
+    pub fn read(row: &sea_orm::QueryResult) -> Result<Self, StoreError> {
+        Ok(Self {
+            signal_types: row.try_get("", "signal_types")?,
+            silent_types: row.try_get("", "silent_types")?,
+            confidence_threshold: row.try_get("", "confidence_threshold")?,
+            assets: row.try_get("", "assets")?,
+            notification_hours_start: row.try_get("", "notification_hours_start")?,
+            notification_hours_end: row.try_get("", "notification_hours_end")?,
+            time_zone: row.try_get("", "time_zone")?,
+            outside_hours: row.try_get("", "outside_hours")?,
+            signal_format: row.try_get("", "signal_format")?,
+            language: row.try_get("", "language")?,
+            performance_update_frequency: row.try_get("", "performance_update_frequency")?,
+        })
+    }
+
     /// Rebuilds the domain value; a value the domain would reject marks the row corrupt.
     pub fn into_domain(self, user_id: Uuid) -> Result<Preferences, StoreError> {
         let corrupt = |reason: String| StoreError::corrupt("user_preferences", user_id, reason);
-        let names: Vec<String> = match self.signal_types {
-            // SQLite hands back a JSON column read through a join as its text.
-            serde_json::Value::String(text) => serde_json::from_str(&text),
-            other => serde_json::from_value(other),
+        let kinds = |value, column: &str| -> Result<BTreeSet<String>, StoreError> {
+            string_list(value)
+                .map(|v| v.into_iter().collect())
+                .map_err(|e| corrupt(format!("{column} is {e}")))
+        };
+        let wanted = kinds(self.signal_types, "signal_types")?;
+        let silent = kinds(self.silent_types, "silent_types")?;
+        for name in wanted.iter().chain(silent.iter().filter(|n| *n != REPORT)) {
+            name.parse::<SignalKind>().map_err(corrupt)?;
         }
-        .map_err(|e| corrupt(format!("signal_types is not an array of names: {e}")))?;
-        let signal_types = names
+        let modes = SignalKind::ALL
+            .into_iter()
+            .map(|k| {
+                let mode = match (wanted.contains(k.as_str()), silent.contains(k.as_str())) {
+                    (false, _) => NotifyMode::Off,
+                    (true, true) => NotifyMode::Silent,
+                    (true, false) => NotifyMode::On,
+                };
+                (k, mode)
+            })
+            .collect();
+        let assets = string_list(self.assets)
+            .map_err(|e| corrupt(format!("assets is {e}")))?
             .iter()
-            .map(|n| n.parse::<SignalKind>())
+            .map(|a| Asset::parse(a))
             .collect::<Result<BTreeSet<_>, _>>()
             .map_err(corrupt)?;
         let min_confidence = u8::try_from(self.confidence_threshold)
@@ -143,15 +238,26 @@ impl PreferencesRow {
             }
             _ => None,
         };
-        let format = self
-            .signal_format
-            .parse::<SignalFormat>()
-            .map_err(corrupt)?;
         Ok(Preferences {
-            signal_types,
+            modes,
             min_confidence,
+            assets,
             notification_hours,
-            format,
+            time_zone: self.time_zone.parse::<TimeZone>().map_err(corrupt)?,
+            outside_hours: self
+                .outside_hours
+                .parse::<OutsideHours>()
+                .map_err(corrupt)?,
+            format: self
+                .signal_format
+                .parse::<SignalFormat>()
+                .map_err(corrupt)?,
+            language: self.language.parse::<Language>().map_err(corrupt)?,
+            reports: self
+                .performance_update_frequency
+                .parse::<ReportFrequency>()
+                .map_err(corrupt)?,
+            reports_silent: silent.contains(REPORT),
         })
     }
 }

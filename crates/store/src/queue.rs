@@ -36,7 +36,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use herald_domain::{DeliveryStatus, SignalFormat, SignalId};
+use herald_domain::{DeliveryStatus, Language, SignalFormat, SignalId};
 use sea_orm::sea_query::{Cond, Expr, ExprTrait, LockBehavior, LockType, Order, Query, SimpleExpr};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
@@ -101,6 +101,10 @@ pub struct Claim {
     pub chat_id: i64,
     /// Their format.
     pub format: SignalFormat,
+    /// Their language.
+    pub language: Language,
+    /// Sent with `disable_notification`.
+    pub silent: bool,
     /// This attempt's number, from 1 (429s do not count).
     pub attempt: u32,
     /// Earlier sends whose outcome Telegram never told.
@@ -215,6 +219,8 @@ impl Store {
                 C::UserId,
                 C::ChatId,
                 C::Format,
+                C::Language,
+                C::Silent,
                 C::Attempts,
                 C::UnknownSends,
                 C::Priority,
@@ -229,12 +235,15 @@ impl Store {
             let attempts: i32 = row.try_get("", "attempts")?;
             let unknown: i32 = row.try_get("", "unknown_sends")?;
             let format: String = row.try_get("", "format")?;
+            let language: String = row.try_get("", "language")?;
             claims.push(Claim {
                 delivery_id: id,
                 signal_id: SignalId(row.try_get("", "signal_id")?),
                 user_id: row.try_get("", "user_id")?,
                 chat_id: row.try_get("", "chat_id")?,
                 format: format.parse().map_err(corrupt)?,
+                language: language.parse().map_err(corrupt)?,
+                silent: row.try_get("", "silent")?,
                 attempt: u32::try_from(attempts).map_err(|_| corrupt("attempts < 0".into()))?,
                 unknown_sends: u32::try_from(unknown).unwrap_or(0),
                 priority: row.try_get("", "priority")?,

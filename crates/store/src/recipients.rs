@@ -1,13 +1,13 @@
 //! Fan-out: who should receive a signal.
 
-use chrono::{DateTime, Utc};
-use herald_domain::{Eligibility, Preferences, Signal, SignalFormat};
+use chrono::{DateTime, Duration, Utc};
+use herald_domain::{Decision, Language, Preferences, Signal, SignalFormat};
 use sea_orm::sea_query::{Cond, Expr, ExprTrait, JoinType, Order, Query};
 use sea_orm::{ConnectionTrait, QueryResult};
 use uuid::Uuid;
 
 use crate::entity::{user_preferences as prefs, user_subscriptions as subs, users};
-use crate::preferences::PreferencesRow;
+use crate::preferences::{PREFERENCE_COLUMNS, PreferencesRow};
 use crate::subscriptions::{SIGNALS_SUBSCRIPTION, is_current};
 use crate::{Store, StoreError};
 
@@ -20,6 +20,34 @@ pub struct Recipient {
     pub chat_id: i64,
     /// The format they chose.
     pub format: SignalFormat,
+    /// Their language.
+    pub language: Language,
+    /// Delivered with `disable_notification` (a kind they take silently, or outside their
+    /// hours).
+    pub silent: bool,
+    /// Recorded `skipped`, not sent (outside their hours, which they skip).
+    pub skipped: bool,
+    /// Their tier's delay after the signal: the message is not sent before `not_before`,
+    /// and its deadline moves by this much.
+    pub delay: Duration,
+    /// The signal's arrival plus the tier's delay, when there is a delay.
+    pub not_before: Option<DateTime<Utc>>,
+}
+
+impl Recipient {
+    /// A recipient who gets the signal at once, with a sound, in English.
+    pub fn new(user_id: Uuid, chat_id: i64, format: SignalFormat) -> Self {
+        Self {
+            user_id,
+            chat_id,
+            format,
+            language: Language::En,
+            silent: false,
+            skipped: false,
+            delay: Duration::zero(),
+            not_before: None,
+        }
+    }
 }
 
 /// One page of a fan-out: the recipients among the next users in user-id order.
@@ -57,14 +85,16 @@ impl Store {
     /// The recipients of `s` among the `limit` users after `after` (user-id order) who are
     /// candidates at all: active users with an active, unexpired signals subscription that
     /// started by `at` (the signal's arrival: traders who subscribe while a long fan-out runs
-    /// are not half-included), whose preferences admit the signal at `at` (users without a
-    /// preferences row get the defaults).
+    /// are not half-included), for whom [`Preferences::decide`] on their tier, at `at` plus
+    /// the tier's delay, does not exclude the signal (users without a preferences row get
+    /// the defaults; those without a tier, the default tier). Those it skips are returned
+    /// too, marked `skipped`, so that the skip is on record.
     ///
     /// One indexed query per page (`users.id > after ORDER BY users.id LIMIT limit`), so a
     /// fan-out to a million traders holds one page in memory at a time, and the first page
     /// comes back as fast as for ten traders. The confidence threshold is applied in SQL,
-    /// which removes most of the uninterested; the rest of [`Preferences::admits`] (kinds,
-    /// hours) and the expiry run here.
+    /// which removes most of the uninterested; the rest of the decision and the expiry run
+    /// here. The tiers are read once per page (a handful of rows).
     pub async fn recipients_page(
         &self,
         s: &Signal,
@@ -84,13 +114,8 @@ impl Store {
                 Expr::col((prefs::Entity, prefs::Column::UserId)),
                 "prefs_user_id",
             )
-            .columns([
-                (prefs::Entity, prefs::Column::SignalTypes),
-                (prefs::Entity, prefs::Column::ConfidenceThreshold),
-                (prefs::Entity, prefs::Column::NotificationHoursStart),
-                (prefs::Entity, prefs::Column::NotificationHoursEnd),
-                (prefs::Entity, prefs::Column::SignalFormat),
-            ])
+            .expr_as(Expr::col((subs::Entity, subs::Column::Tier)), "tier")
+            .columns(PREFERENCE_COLUMNS.map(|c| (prefs::Entity, c)))
             .from(users::Entity)
             .join(
                 JoinType::InnerJoin,
@@ -129,6 +154,7 @@ impl Store {
             stmt.and_where(Expr::col((users::Entity, users::Column::Id)).gt(after));
         }
 
+        let tiers = self.tiers().await?;
         let rows = self.db.query_all(&stmt).await?;
         let exhausted = (rows.len() as u64) < limit;
         let defaults = Preferences::default();
@@ -154,13 +180,23 @@ impl Store {
                 },
                 None => defaults.clone(),
             };
-            if prefs.admits(s, at) == Eligibility::Eligible {
-                recipients.push(Recipient {
-                    user_id: candidate.user_id,
-                    chat_id: candidate.chat_id,
-                    format: prefs.format,
-                });
-            }
+            let tier = tiers.get(candidate.tier.as_deref());
+            let due = at + tier.delay;
+            let (silent, skipped) = match prefs.decide(tier, s, due) {
+                Decision::Exclude(_) => continue,
+                Decision::Skip => (false, true),
+                Decision::Deliver { silent } => (silent, false),
+            };
+            recipients.push(Recipient {
+                user_id: candidate.user_id,
+                chat_id: candidate.chat_id,
+                format: prefs.format,
+                language: prefs.language,
+                silent,
+                skipped,
+                delay: tier.delay,
+                not_before: (tier.delay > Duration::zero()).then_some(due),
+            });
         }
         Ok(RecipientsPage {
             recipients,
@@ -175,6 +211,7 @@ struct Candidate {
     user_id: Uuid,
     chat_id: i64,
     expires_at: Option<DateTime<Utc>>,
+    tier: Option<String>,
     prefs: Option<PreferencesRow>,
 }
 
@@ -182,13 +219,7 @@ impl Candidate {
     fn read(row: &QueryResult) -> Result<Self, StoreError> {
         let has_prefs = row.try_get::<Option<Uuid>>("", "prefs_user_id")?.is_some();
         let prefs = if has_prefs {
-            Some(PreferencesRow {
-                signal_types: row.try_get("", "signal_types")?,
-                confidence_threshold: row.try_get("", "confidence_threshold")?,
-                notification_hours_start: row.try_get("", "notification_hours_start")?,
-                notification_hours_end: row.try_get("", "notification_hours_end")?,
-                signal_format: row.try_get("", "signal_format")?,
-            })
+            Some(PreferencesRow::read(row)?)
         } else {
             None
         };
@@ -196,6 +227,7 @@ impl Candidate {
             user_id: row.try_get("", "user_id")?,
             chat_id: row.try_get("", "chat_id")?,
             expires_at: row.try_get("", "expires_at")?,
+            tier: row.try_get("", "tier")?,
             prefs,
         })
     }

@@ -25,6 +25,19 @@ pub enum SubscriptionChange {
     AlreadyInactive,
 }
 
+/// A trader's signals subscription.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    /// Active and not expired.
+    pub current: bool,
+    /// When it was (last) activated.
+    pub started_at: DateTime<Utc>,
+    /// When it lapses, if ever.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The tier's name (`None`: the default tier).
+    pub tier: Option<String>,
+}
+
 /// Whether a subscription row means "receives signals" at `now`.
 pub(crate) fn is_current(
     is_active: bool,
@@ -35,21 +48,25 @@ pub(crate) fn is_current(
 }
 
 impl Store {
-    /// Subscribes the user to signals, with no expiry. An inactive or lapsed subscription is
-    /// reactivated from `now`.
+    /// Subscribes the user to signals on their tier (the default tier for a first
+    /// subscription), expiring after the tier's expiry if it has one. An inactive or lapsed
+    /// subscription is reactivated from `now`.
     pub async fn subscribe(
         &self,
         user_id: Uuid,
         now: DateTime<Utc>,
     ) -> Result<SubscriptionChange, StoreError> {
         use user_subscriptions::Column as C;
+        let tiers = self.tiers().await?;
+        let default_expiry = tiers.default_tier().expiry.map(|e| now + e);
         let inserted = user_subscriptions::Entity::insert(user_subscriptions::ActiveModel {
             id: Set(Uuid::now_v7()),
             user_id: Set(user_id),
             subscription_type: Set(SIGNALS_SUBSCRIPTION.to_string()),
             started_at: Set(now),
-            expires_at: Set(None),
+            expires_at: Set(default_expiry),
             is_active: Set(true),
+            tier: Set(None),
         })
         .on_conflict(
             OnConflict::columns([C::UserId, C::SubscriptionType])
@@ -68,10 +85,11 @@ impl Store {
         if is_current(row.is_active, row.expires_at, now) {
             return Ok(SubscriptionChange::AlreadyActive);
         }
+        let expires_at = tiers.get(row.tier.as_deref()).expiry.map(|e| now + e);
         user_subscriptions::Entity::update_many()
             .col_expr(C::IsActive, Expr::value(true))
             .col_expr(C::StartedAt, Expr::value(now))
-            .col_expr(C::ExpiresAt, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(C::ExpiresAt, Expr::value(expires_at))
             .filter(C::Id.eq(row.id))
             .exec(&self.db)
             .await?;
@@ -112,6 +130,23 @@ impl Store {
             .signals_subscription(user_id)
             .await?
             .is_some_and(|row| is_current(row.is_active, row.expires_at, now)))
+    }
+
+    /// The user's signals subscription as it stands, if they ever had one.
+    pub async fn subscription(
+        &self,
+        user_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Subscription>, StoreError> {
+        Ok(self
+            .signals_subscription(user_id)
+            .await?
+            .map(|row| Subscription {
+                current: is_current(row.is_active, row.expires_at, now),
+                started_at: row.started_at,
+                expires_at: row.expires_at,
+                tier: row.tier,
+            }))
     }
 
     async fn signals_subscription(

@@ -1,12 +1,12 @@
 //! Users: registration on `/start`, lookup, deactivation when the bot is blocked.
 
 use chrono::{DateTime, Utc};
-use herald_domain::Preferences;
+use herald_domain::{Language, Preferences};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 use uuid::Uuid;
 
-use crate::entity::users;
+use crate::entity::{user_subscriptions, users};
 use crate::preferences::insert_default_preferences;
 use crate::{Store, StoreError};
 
@@ -23,6 +23,8 @@ pub struct TelegramProfile {
     pub first_name: Option<String>,
     /// Last name.
     pub last_name: Option<String>,
+    /// Telegram's `language_code` (IETF tag), if the client sent one.
+    pub language_code: Option<String>,
 }
 
 /// A registered user.
@@ -46,6 +48,8 @@ pub struct User {
     pub is_active: bool,
     /// May use admin commands.
     pub is_admin: bool,
+    /// Telegram's `language_code`, as last seen.
+    pub language_code: Option<String>,
 }
 
 impl From<users::Model> for User {
@@ -60,6 +64,7 @@ impl From<users::Model> for User {
             created_at: m.created_at,
             is_active: m.is_active,
             is_admin: m.is_admin,
+            language_code: m.language_code,
         }
     }
 }
@@ -71,12 +76,19 @@ pub struct Registration {
     pub user: User,
     /// True if this call created the user; false for a returning user.
     pub created: bool,
+    /// True if the user had blocked the bot (or their chat had gone) and is back: their
+    /// subscription was paused then, and stays paused until they `/subscribe` again.
+    pub returned: bool,
 }
 
 impl Store {
     /// Registers a user on `/start`, or refreshes a returning one: names and chat are updated
     /// and the user is active again (a trader who had blocked the bot and comes back). A
-    /// preferences row with the defaults is created if missing.
+    /// preferences row with the defaults is created if missing, in the language of
+    /// Telegram's `language_code` when Herald speaks it.
+    ///
+    /// A returning user whose details are unchanged costs one read: every command calls this,
+    /// and most of them change nothing.
     ///
     /// Safe under concurrency: two `/start`s at once both succeed, exactly one reports
     /// `created`.
@@ -85,6 +97,24 @@ impl Store {
         p: &TelegramProfile,
         now: DateTime<Utc>,
     ) -> Result<Registration, StoreError> {
+        let existing = self.user_by_telegram_id(p.telegram_id).await?;
+        if let Some(user) = existing.clone()
+            && user.is_active
+            && user.chat_id == p.chat_id
+            && user.username == p.username
+            && user.first_name == p.first_name
+            && user.last_name == p.last_name
+            && (p.language_code.is_none() || user.language_code == p.language_code)
+        {
+            return Ok(Registration {
+                user,
+                created: false,
+                returned: false,
+            });
+        }
+        // Read before the transaction: on SQLite a transaction that reads and then writes
+        // cannot wait for the write lock (concurrent `/start`s would fail as "locked").
+        let was_active = existing.map(|u| u.is_active);
         let txn = self.db.begin().await?;
         let inserted = users::Entity::insert(users::ActiveModel {
             id: Set(Uuid::now_v7()),
@@ -96,6 +126,7 @@ impl Store {
             created_at: Set(now),
             is_active: Set(true),
             is_admin: Set(false),
+            language_code: Set(p.language_code.clone()),
         })
         .on_conflict(
             OnConflict::column(users::Column::TelegramId)
@@ -106,12 +137,19 @@ impl Store {
         .await?;
         let created = inserted == 1;
         if !created {
-            users::Entity::update_many()
+            let mut update = users::Entity::update_many()
                 .col_expr(users::Column::ChatId, Expr::value(p.chat_id))
                 .col_expr(users::Column::Username, Expr::value(p.username.clone()))
                 .col_expr(users::Column::FirstName, Expr::value(p.first_name.clone()))
                 .col_expr(users::Column::LastName, Expr::value(p.last_name.clone()))
-                .col_expr(users::Column::IsActive, Expr::value(true))
+                .col_expr(users::Column::IsActive, Expr::value(true));
+            if p.language_code.is_some() {
+                update = update.col_expr(
+                    users::Column::LanguageCode,
+                    Expr::value(p.language_code.clone()),
+                );
+            }
+            update
                 .filter(users::Column::TelegramId.eq(p.telegram_id))
                 .exec(&txn)
                 .await?;
@@ -123,11 +161,20 @@ impl Store {
             .ok_or_else(|| {
                 StoreError::corrupt("users", p.telegram_id, "vanished during registration")
             })?;
-        insert_default_preferences(&txn, user.id, &Preferences::default(), now).await?;
+        let defaults = Preferences {
+            language: p
+                .language_code
+                .as_deref()
+                .and_then(Language::from_telegram)
+                .unwrap_or_default(),
+            ..Preferences::default()
+        };
+        insert_default_preferences(&txn, user.id, &defaults, now).await?;
         txn.commit().await?;
         Ok(Registration {
             user: user.into(),
             created,
+            returned: was_active == Some(false),
         })
     }
 
@@ -148,18 +195,26 @@ impl Store {
             .map(User::from))
     }
 
-    /// Marks a user inactive (the bot was blocked, the chat is gone): no more signals until
-    /// the next `/start`. Deactivating an inactive user is a no-op; an unknown id is
+    /// Marks a user inactive (the bot was blocked, the chat is gone) and pauses their
+    /// subscription: no more signals until they come back and `/subscribe` again (the bot
+    /// tells them so). Deactivating an inactive user is a no-op; an unknown id is
     /// [`StoreError::UnknownUser`].
     pub async fn deactivate_user(&self, user_id: Uuid) -> Result<(), StoreError> {
+        let txn = self.db.begin().await?;
         let result = users::Entity::update_many()
             .col_expr(users::Column::IsActive, Expr::value(false))
             .filter(users::Column::Id.eq(user_id))
-            .exec(&self.db)
+            .exec(&txn)
             .await?;
         if result.rows_affected == 0 {
             return Err(StoreError::UnknownUser(user_id));
         }
+        user_subscriptions::Entity::update_many()
+            .col_expr(user_subscriptions::Column::IsActive, Expr::value(false))
+            .filter(user_subscriptions::Column::UserId.eq(user_id))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
         Ok(())
     }
 }

@@ -30,5 +30,5 @@ pub use bot::{CONNECT_TIMEOUT, POLLING_TIMEOUT, REQUEST_TIMEOUT, TelegramError, 
 pub use budget::{BoxFuture, Budget, Priority};
 pub use error::{SendError, classify, scrub};
 pub use limiter::{DEFAULT_GUARD, LATE_TOLERANCE, Limiter, LimiterConfig, MAX_LATE_SLOTS};
-pub use sender::{REPLY_TRIES, Sender, SentMessageId, describe_metrics};
+pub use sender::{REPLY_TRIES, SendOptions, Sender, SentMessageId, describe_metrics};
 pub use teloxide;

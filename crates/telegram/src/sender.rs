@@ -4,9 +4,13 @@ use std::sync::{Arc, Once};
 use std::time::Instant;
 
 use teloxide::Bot;
-use teloxide::payloads::SendMessageSetters as _;
+use teloxide::payloads::{
+    AnswerCallbackQuerySetters as _, EditMessageTextSetters as _, SendMessageSetters as _,
+};
 use teloxide::requests::Requester as _;
-use teloxide::types::{ChatId, LinkPreviewOptions, ParseMode};
+use teloxide::types::{
+    CallbackQueryId, ChatId, InlineKeyboardMarkup, LinkPreviewOptions, MessageId, ParseMode,
+};
 
 use crate::budget::{Budget, Priority};
 use crate::error::{SendError, classify};
@@ -33,6 +37,25 @@ pub fn describe_metrics() {
             "Duration of Bot API requests, from sending to the classified answer"
         );
     });
+}
+
+/// How a message goes out, besides its text.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SendOptions {
+    /// Without a sound (`disable_notification`).
+    pub silent: bool,
+    /// Inline buttons under the message.
+    pub keyboard: Option<InlineKeyboardMarkup>,
+}
+
+impl SendOptions {
+    /// Buttons, with a sound.
+    pub fn with_keyboard(keyboard: InlineKeyboardMarkup) -> Self {
+        Self {
+            silent: false,
+            keyboard: Some(keyboard),
+        }
+    }
 }
 
 /// How many times [`Sender::reply_html`] sends a reply that meets 429s before giving up.
@@ -109,39 +132,60 @@ impl Sender {
     }
 
     /// [`Sender::send_html`] for a slot already taken with [`Sender::wait_for_slot`].
-    #[tracing::instrument(name = "telegram.send_html_now", skip_all, fields(chat_id = chat_id))]
     pub async fn send_html_now(
         &self,
         chat_id: i64,
         text: &str,
         priority: Priority,
     ) -> Result<SentMessageId, SendError> {
+        self.send_html_now_with(chat_id, text, priority, &SendOptions::default())
+            .await
+    }
+
+    /// [`Sender::send_html_now`] with `options` (silent, buttons).
+    #[tracing::instrument(name = "telegram.send_html_now", skip_all, fields(chat_id = chat_id))]
+    pub async fn send_html_now_with(
+        &self,
+        chat_id: i64,
+        text: &str,
+        priority: Priority,
+        options: &SendOptions,
+    ) -> Result<SentMessageId, SendError> {
         let started = Instant::now();
         let mut request = self
             .bot
             .send_message(ChatId(chat_id), text)
             .parse_mode(ParseMode::Html)
-            .link_preview_options(LinkPreviewOptions {
-                is_disabled: true,
-                url: None,
-                prefer_small_media: false,
-                prefer_large_media: false,
-                show_above_text: false,
-            });
+            .link_preview_options(no_preview());
         if self.paid_broadcast && priority == Priority::Bulk {
             request = request.allow_paid_broadcast(true);
+        }
+        if options.silent {
+            request = request.disable_notification(true);
+        }
+        if let Some(keyboard) = &options.keyboard {
+            request = request.reply_markup(keyboard.clone());
         }
         let result = request
             .await
             .map(|message| SentMessageId(message.id.0))
             .map_err(|e| classify(e, self.bot.token()));
+        self.measured("sendMessage", started, result)
+    }
+
+    /// Counts and times a request, and pauses the budget on a 429.
+    fn measured<T>(
+        &self,
+        method: &'static str,
+        started: Instant,
+        result: Result<T, SendError>,
+    ) -> Result<T, SendError> {
         let outcome = match &result {
             Ok(_) => "ok",
             Err(e) => e.outcome(),
         };
-        metrics::counter!(REQUESTS_TOTAL, "method" => "sendMessage", "outcome" => outcome)
-            .increment(1);
-        metrics::histogram!(REQUEST_DURATION, "method" => "sendMessage")
+        metrics::counter!(REQUESTS_TOTAL, "method" => method, "outcome" => outcome).increment(1);
+        metrics::histogram!(REQUEST_DURATION, "method" => method)
             .record(started.elapsed().as_secs_f64());
         if let Err(SendError::RetryAfter(wait)) = &result {
             tracing::warn!(
@@ -153,14 +197,80 @@ impl Sender {
         result
     }
 
+    /// Replaces the text and buttons of a message the bot sent (a menu editing itself in
+    /// place), on the budget at interactive priority: edits count against Telegram's limits
+    /// like sends. Editing to the very same content is not an error (`Ok(false)`: Telegram
+    /// answers "message is not modified", which a second press of the same button causes).
+    #[tracing::instrument(name = "telegram.edit_html", skip_all, fields(chat_id = chat_id))]
+    pub async fn edit_html(
+        &self,
+        chat_id: i64,
+        message_id: i32,
+        text: &str,
+        keyboard: Option<InlineKeyboardMarkup>,
+    ) -> Result<bool, SendError> {
+        self.wait_for_slot(chat_id, Priority::Interactive).await;
+        let started = Instant::now();
+        let mut request = self
+            .bot
+            .edit_message_text(ChatId(chat_id), MessageId(message_id), text)
+            .parse_mode(ParseMode::Html)
+            .link_preview_options(no_preview());
+        if let Some(keyboard) = keyboard {
+            request = request.reply_markup(keyboard);
+        }
+        let result = match request.await {
+            Ok(_) => Ok(true),
+            Err(teloxide::RequestError::Api(teloxide::ApiError::MessageNotModified)) => Ok(false),
+            Err(e) => Err(classify(e, self.bot.token())),
+        };
+        self.measured("editMessageText", started, result)
+    }
+
+    /// Answers a button press (stops the button's spinner), with a short notice when `text`
+    /// is given. Not paced: answers do not count against the message limits.
+    pub async fn answer_callback(
+        &self,
+        query_id: &str,
+        text: Option<&str>,
+    ) -> Result<(), SendError> {
+        let started = Instant::now();
+        let mut request = self
+            .bot
+            .answer_callback_query(CallbackQueryId(query_id.to_string()));
+        if let Some(text) = text {
+            request = request.text(text);
+        }
+        let result = request
+            .await
+            .map(|_| ())
+            .map_err(|e| classify(e, self.bot.token()));
+        self.measured("answerCallbackQuery", started, result)
+    }
+
     /// Answers a trader's command: [`Sender::send_html`] with [`Priority::Interactive`], and
     /// a reply refused with 429 is sent again once the wait is over (up to [`REPLY_TRIES`]
     /// sends in all), so that flood control delays a reply but does not drop it. Other
     /// errors are returned at once.
     pub async fn reply_html(&self, chat_id: i64, text: &str) -> Result<SentMessageId, SendError> {
+        self.reply_html_with(chat_id, text, &SendOptions::default())
+            .await
+    }
+
+    /// [`Sender::reply_html`] with `options` (buttons).
+    pub async fn reply_html_with(
+        &self,
+        chat_id: i64,
+        text: &str,
+        options: &SendOptions,
+    ) -> Result<SentMessageId, SendError> {
         let mut tries = 1;
         loop {
-            match self.send_html(chat_id, text, Priority::Interactive).await {
+            self.wait_for_slot(chat_id, Priority::Interactive).await;
+            let sent = self
+                .send_html_now_with(chat_id, text, Priority::Interactive, options)
+                .await;
+            match sent {
                 Err(SendError::RetryAfter(wait)) if tries < REPLY_TRIES => {
                     tries += 1;
                     tracing::info!(
@@ -173,5 +283,15 @@ impl Sender {
                 result => return result,
             }
         }
+    }
+}
+
+fn no_preview() -> LinkPreviewOptions {
+    LinkPreviewOptions {
+        is_disabled: true,
+        url: None,
+        prefer_small_media: false,
+        prefer_large_media: false,
+        show_above_text: false,
     }
 }

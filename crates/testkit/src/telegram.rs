@@ -15,16 +15,22 @@
 //! Layout:
 //! - `api`: `/bot<token>/<method>` — parameters from query, JSON or form bodies; answers and
 //!   errors shaped like Telegram's (`{"ok":false,"error_code":…,"description":…}`).
-//! - `messages`: `sendMessage`/`editMessageText` with Telegram's HTML parsing (`html`),
-//!   length limit, scripted [`Fault`]s and optional flood [`Limits`].
+//! - `messages`: `sendMessage`/`editMessageText`/`editMessageReplyMarkup` with Telegram's
+//!   HTML parsing (`html`), length limit, reply targets, "message is not modified", scripted
+//!   [`Fault`]s and optional flood [`Limits`].
+//! - `callbacks`: inline button presses ([`TelegramDouble::press`]) and
+//!   `answerCallbackQuery`.
 //! - `updates`: `getUpdates` long polling (offset confirmation, 409 on a competing poller)
-//!   and the webhook methods.
+//!   and the webhook methods; `webhook`: delivering updates to a webhook, as Telegram does.
 //! - `control`: the same control surface over HTTP under `/_double/` for other processes.
 //!
 //! What the double does not do: Markdown parse modes are accepted but not parsed; media,
-//! groups and inline mode are not modelled; a webhook is recorded but never called.
+//! channels and inline mode are not modelled; `allowed_updates` is ignored (every update is
+//! delivered); callback queries do not expire; a webhook's answer is not executed as a
+//! method call.
 
 mod api;
+mod callbacks;
 mod control;
 mod html;
 mod messages;
@@ -32,6 +38,7 @@ mod model;
 mod multipart;
 mod state;
 mod updates;
+mod webhook;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -43,7 +50,10 @@ use axum::routing::{any, delete, get, post};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-pub use model::{Fault, Limits, SentMessage, TestUser};
+use callbacks::Pressed;
+pub use model::{
+    CallbackAnswer, Fault, Limits, Press, SentMessage, TestChat, TestChatKind, TestUser,
+};
 use state::{LimitState, Shared};
 
 /// What a trader sees of `html` sent in HTML parse mode: tags stripped, entities decoded,
@@ -58,6 +68,7 @@ pub struct TelegramDouble {
     shared: Arc<Shared>,
     addr: SocketAddr,
     server: Option<JoinHandle<()>>,
+    webhook: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for TelegramDouble {
@@ -101,10 +112,12 @@ impl TelegramDouble {
                 tracing::error!(error = %e, "Telegram double stopped");
             }
         });
+        let webhook = tokio::spawn(webhook::run(shared.clone()));
         Ok(Self {
             shared,
             addr,
             server: Some(server),
+            webhook: Some(webhook),
         })
     }
 
@@ -129,24 +142,79 @@ impl TelegramDouble {
         &self.shared.bot.username
     }
 
-    /// Stops the server and waits for it: waiting long polls are answered with no updates.
+    /// Stops the server and waits for it: waiting long polls are answered with no updates,
+    /// webhook deliveries stop.
     pub async fn shutdown(mut self) {
         self.shared.shutdown.cancel();
         if let Some(server) = self.server.take() {
             let _ = server.await;
+        }
+        if let Some(webhook) = self.webhook.take() {
+            let _ = webhook.await;
         }
     }
 
     // --- playing the traders ---
 
     /// Queues a private-chat message from `from` (chat id = user id) for the bot's
-    /// `getUpdates`; a text starting with `/` carries a `bot_command` entity. Returns the
-    /// update id.
+    /// `getUpdates`, or for delivery to its webhook if one is set; a text starting with `/`
+    /// carries a `bot_command` entity. Returns the update id.
     pub fn inject_message(&self, from: &TestUser, text: &str) -> i64 {
         self.shared.inject_message(from, text)
     }
 
-    /// Injected updates the bot has not confirmed yet (by polling with a higher offset).
+    /// Queues a message from `from` in the group or supergroup `chat` (as
+    /// [`TelegramDouble::inject_message`] does for private chats); from then on the bot's
+    /// messages to `chat.id` show that chat. Returns the update id.
+    pub fn inject_group_message(&self, chat: &TestChat, from: &TestUser, text: &str) -> i64 {
+        self.shared.inject_group_message(chat, from, text)
+    }
+
+    /// Queues `from` pressing an inline keyboard button with callback `data` under the
+    /// message `message_id` of `chat_id`: a `callback_query` update whose `message` is that
+    /// message as the bot last left it (text, entities, `reply_markup`, `edit_date`). For a
+    /// message the double did not record (a forged or forgotten one) the `message` is bare:
+    /// id, chat, sender and date, no text.
+    pub fn press(&self, from: &TestUser, chat_id: i64, message_id: i32, data: &str) -> Press {
+        self.shared
+            .press(from, chat_id, message_id, data, Pressed::Current)
+    }
+
+    /// Like [`TelegramDouble::press`], but the `message` is an inaccessible one (`"date": 0`,
+    /// only id and chat), as Telegram sends for messages older than 48 hours.
+    pub fn press_inaccessible(
+        &self,
+        from: &TestUser,
+        chat_id: i64,
+        message_id: i32,
+        data: &str,
+    ) -> Press {
+        self.shared
+            .press(from, chat_id, message_id, data, Pressed::Inaccessible)
+    }
+
+    /// Presses the inline keyboard button labelled `button_text` under `message`, as the
+    /// message is now (the double's current record of it, else `message` itself). `None` if
+    /// it has no such button, or the button carries no `callback_data`.
+    pub fn press_button(
+        &self,
+        from: &TestUser,
+        message: &SentMessage,
+        button_text: &str,
+    ) -> Option<Press> {
+        let current = self
+            .message(message.chat_id, message.message_id)
+            .unwrap_or_else(|| message.clone());
+        let data = current
+            .inline_buttons()
+            .into_iter()
+            .find(|(text, _)| text == button_text)?
+            .1?;
+        Some(self.press(from, message.chat_id, message.message_id, &data))
+    }
+
+    /// Injected updates the bot has not confirmed yet (by polling with a higher offset), or
+    /// that its webhook has not taken yet (answered 2xx).
     pub fn pending_updates(&self) -> usize {
         self.shared.lock().updates.len()
     }
@@ -166,6 +234,59 @@ impl TelegramDouble {
     /// The messages accepted for one chat, oldest first.
     pub fn sent_to(&self, chat_id: i64) -> Vec<SentMessage> {
         sent_to(&self.shared, chat_id)
+    }
+
+    /// The message `message_id` of `chat_id` as it is now (after any edits), if the bot sent
+    /// it.
+    pub fn message(&self, chat_id: i64, message_id: i32) -> Option<SentMessage> {
+        self.shared
+            .lock()
+            .chats
+            .get(&chat_id)?
+            .sent
+            .iter()
+            .rev()
+            .find(|m| m.message_id == message_id)
+            .cloned()
+    }
+
+    /// How many edits (`editMessageText`, `editMessageReplyMarkup`) the double accepted in
+    /// `chat_id`: with [`TelegramDouble::sent_to`], tells a menu that edits itself in place
+    /// from one that sends new messages.
+    pub fn edit_count(&self, chat_id: i64) -> usize {
+        self.shared
+            .lock()
+            .chats
+            .get(&chat_id)
+            .map_or(0, |c| c.edits)
+    }
+
+    /// Every accepted `answerCallbackQuery`, oldest first.
+    pub fn callback_answers(&self) -> Vec<CallbackAnswer> {
+        self.shared.lock().callback_answers.clone()
+    }
+
+    /// The answer to the callback query `query_id` ([`Press::query_id`]), if the bot gave it.
+    pub fn callback_answer_for(&self, query_id: &str) -> Option<CallbackAnswer> {
+        self.shared
+            .lock()
+            .callback_answers
+            .iter()
+            .find(|a| a.callback_query_id == query_id)
+            .cloned()
+    }
+
+    /// Waits until the bot answered the callback query `query_id` ([`Press::query_id`]) and
+    /// returns the answer; `None` if it did not within `timeout`.
+    pub async fn wait_for_callback_answer(
+        &self,
+        query_id: &str,
+        timeout: Duration,
+    ) -> Option<CallbackAnswer> {
+        let _ = self
+            .wait_until(|d| d.callback_answer_for(query_id).is_some(), timeout)
+            .await;
+        self.callback_answer_for(query_id)
     }
 
     /// How many `sendMessage` calls reached the double for `chat_id`, faulted ones included.
@@ -189,14 +310,51 @@ impl TelegramDouble {
             .unwrap_or(0)
     }
 
-    /// The commands of the last `setMyCommands` (empty after `deleteMyCommands`).
+    /// The commands of the last `setMyCommands` for every language (empty after
+    /// `deleteMyCommands`).
     pub fn commands(&self) -> Vec<(String, String)> {
-        self.shared.lock().commands.clone()
+        self.commands_for("")
+    }
+
+    /// The commands of the last `setMyCommands` with `language_code` (`""`: for every
+    /// language).
+    pub fn commands_for(&self, language_code: &str) -> Vec<(String, String)> {
+        self.shared
+            .lock()
+            .commands
+            .get(language_code)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// The URL of the last `setWebhook`, if a webhook is set.
     pub fn webhook_url(&self) -> Option<String> {
-        self.shared.lock().webhook_url.clone()
+        self.shared.lock().webhook.as_ref().map(|w| w.url.clone())
+    }
+
+    /// The `secret_token` of the last `setWebhook`, if a webhook with one is set.
+    pub fn webhook_secret(&self) -> Option<String> {
+        self.shared
+            .lock()
+            .webhook
+            .as_ref()
+            .and_then(|w| w.secret_token.clone())
+    }
+
+    /// Why the last webhook delivery failed since the webhook was set (as `getWebhookInfo`'s
+    /// `last_error_message`, e.g. `"Wrong response from the webhook: 500 Internal Server
+    /// Error"` or `"Connection refused"`).
+    pub fn last_webhook_error(&self) -> Option<String> {
+        self.shared
+            .lock()
+            .last_webhook_error
+            .as_ref()
+            .map(|(_, message)| message.clone())
+    }
+
+    /// How many times the double POSTed an update to a webhook, failed attempts included.
+    pub fn webhook_delivery_attempts(&self) -> usize {
+        self.shared.lock().webhook_attempts
     }
 
     /// Waits until `chat_id` has received at least `count` messages and returns all of them;
@@ -260,8 +418,8 @@ impl TelegramDouble {
 
     // --- playing the network ---
 
-    /// Queues one-shot faults for `chat_id`: each successive `sendMessage`/`editMessageText`
-    /// to that chat meets the next one, then sends succeed again.
+    /// Queues one-shot faults for `chat_id`: each successive `sendMessage`/`editMessageText`/
+    /// `editMessageReplyMarkup` to that chat meets the next one, then sends succeed again.
     pub fn script_faults(&self, chat_id: i64, faults: impl IntoIterator<Item = Fault>) {
         self.shared
             .lock()

@@ -177,7 +177,9 @@ async fn small_methods_answer_true() {
     bot.send_chat_action(ChatId(5), ChatAction::Typing)
         .await
         .unwrap();
-    bot.answer_callback_query(teloxide::types::CallbackQueryId("query-1".to_owned()))
+    // Only a query the double injected can be answered (see `telegram_callbacks`).
+    let press = double.press(&TestUser::trader(5), 5, 1, "data");
+    bot.answer_callback_query(teloxide::types::CallbackQueryId(press.query_id))
         .await
         .unwrap();
     bot.close().await.unwrap();
@@ -305,4 +307,18 @@ async fn test_users_build_conveniently() {
         .with_last_name("Builder");
     assert_eq!(user.username.as_deref(), Some("bob"));
     assert_eq!(TestUser::trader(9).username.as_deref(), Some("trader_9"));
+    assert_eq!(user.language_code, None);
+    assert_eq!(
+        user.with_language("pt-br").language_code.as_deref(),
+        Some("pt-br")
+    );
+    // Over the control surface the language is optional, and kept when given.
+    let bare: TestUser =
+        serde_json::from_value(serde_json::json!({ "id": 1, "first_name": "A" })).unwrap();
+    assert_eq!(bare, TestUser::new(1, "A"));
+    let german: TestUser = serde_json::from_value(
+        serde_json::json!({ "id": 1, "first_name": "A", "language_code": "de" }),
+    )
+    .unwrap();
+    assert_eq!(german, TestUser::new(1, "A").with_language("de"));
 }

@@ -3,10 +3,14 @@
 
 use std::time::Duration;
 
+use herald_testkit::telegram::TestUser;
 use herald_testkit::telegram::{Fault, Limits, TelegramDouble};
 use teloxide::payloads::{EditMessageTextSetters as _, SendMessageSetters as _};
 use teloxide::prelude::*;
-use teloxide::types::{MessageEntityKind, MessageId, ParseMode, Seconds};
+use teloxide::types::{
+    InlineKeyboardButton, InlineKeyboardMarkup, MessageEntityKind, MessageId, ParseMode,
+    ReplyParameters, Seconds,
+};
 use teloxide::{ApiError, RequestError};
 
 const TOKEN: &str = "123456:TEST-token_abc";
@@ -397,4 +401,121 @@ async fn wait_for_messages_reports_what_arrived() {
     let (got, ()) = tokio::join!(waiting, sending);
     let texts: Vec<String> = got.unwrap().into_iter().map(|m| m.text).collect();
     assert_eq!(texts, ["only one", "second"]);
+}
+
+#[tokio::test]
+async fn silent_sends_and_replies_are_recorded() {
+    let (double, bot) = start().await;
+    let trader = TestUser::trader(21);
+    double.inject_message(&trader, "/price BTC");
+    let reply = bot
+        .send_message(ChatId(21), "BTC: 64,000")
+        .reply_parameters(ReplyParameters::new(MessageId(1)))
+        .disable_notification(true)
+        .await
+        .unwrap();
+    let replied = reply.reply_to_message().unwrap();
+    assert_eq!(
+        (replied.id, replied.text()),
+        (MessageId(1), Some("/price BTC"))
+    );
+    // Replying to the bot's own message shows that message.
+    let again = bot
+        .send_message(ChatId(21), "and ETH?")
+        .reply_parameters(ReplyParameters::new(reply.id))
+        .await
+        .unwrap();
+    assert_eq!(
+        again.reply_to_message().unwrap().text(),
+        Some("BTC: 64,000")
+    );
+
+    let err = bot
+        .send_message(ChatId(21), "to nothing")
+        .reply_parameters(ReplyParameters::new(MessageId(50)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, RequestError::Api(ApiError::MessageToReplyNotFound)),
+        "{err:?}"
+    );
+    let lenient = bot
+        .send_message(ChatId(21), "to nothing, allowed")
+        .reply_parameters(ReplyParameters::new(MessageId(50)).allow_sending_without_reply())
+        .await
+        .unwrap();
+    assert!(lenient.reply_to_message().is_none());
+
+    // The legacy parameter, in a form body.
+    let res = reqwest::Client::new()
+        .post(format!("{}/bot{TOKEN}/sendMessage", double.api_url()))
+        .form(&[
+            ("chat_id", "21"),
+            ("text", "legacy"),
+            ("reply_to_message_id", "2"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    let sent = double.sent_to(21);
+    let recorded: Vec<(bool, Option<i32>)> = sent
+        .iter()
+        .map(|m| (m.disable_notification, m.reply_to_message_id))
+        .collect();
+    assert_eq!(
+        recorded,
+        [
+            (true, Some(1)),
+            (false, Some(2)),
+            (false, None),
+            (false, Some(2))
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_edit_that_changes_nothing_is_refused_and_formatting_counts_as_change() {
+    let (double, bot) = start().await;
+    let keyboard = InlineKeyboardMarkup::new([[InlineKeyboardButton::callback("Ok", "ok")]]);
+    let message = bot
+        .send_message(ChatId(22), "final")
+        .reply_markup(keyboard.clone())
+        .await
+        .unwrap();
+    let not_modified = |err: RequestError| {
+        assert!(
+            matches!(err, RequestError::Api(ApiError::MessageNotModified)),
+            "{err:?}"
+        );
+    };
+    not_modified(
+        bot.edit_message_text(ChatId(22), message.id, "final")
+            .reply_markup(keyboard.clone())
+            .await
+            .unwrap_err(),
+    );
+    // The same text in bold is a change; the same bold text again is not.
+    bot.edit_message_text(ChatId(22), message.id, "<b>final</b>")
+        .parse_mode(ParseMode::Html)
+        .reply_markup(keyboard.clone())
+        .await
+        .unwrap();
+    not_modified(
+        bot.edit_message_text(ChatId(22), message.id, "<strong>final</strong>")
+            .parse_mode(ParseMode::Html)
+            .reply_markup(keyboard.clone())
+            .await
+            .unwrap_err(),
+    );
+    // Leaving the markup out removes the keyboard: a change too.
+    let edited = bot
+        .edit_message_text(ChatId(22), message.id, "<b>final</b>")
+        .parse_mode(ParseMode::Html)
+        .await
+        .unwrap();
+    assert!(edited.reply_markup().is_none());
+    assert_eq!(double.edit_count(22), 2);
+    assert_eq!(double.sent_to(22)[0].edits, 2);
 }

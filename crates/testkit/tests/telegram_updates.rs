@@ -1,9 +1,10 @@
-//! The double's `getUpdates` through teloxide: injected messages, offsets, real long polling,
-//! Telegram's 409 for a competing poller, and a whole teloxide `Dispatcher` round trip.
+//! The double's `getUpdates` through teloxide: injected messages (private and group chats),
+//! offsets, real long polling, Telegram's 409 for a competing poller, and a whole teloxide
+//! `Dispatcher` round trip.
 
 use std::time::Duration;
 
-use herald_testkit::telegram::{TelegramDouble, TestUser};
+use herald_testkit::telegram::{TelegramDouble, TestChat, TestChatKind, TestUser};
 use teloxide::payloads::GetUpdatesSetters as _;
 use teloxide::prelude::*;
 use teloxide::types::{MessageEntityKind, UpdateKind};
@@ -170,4 +171,61 @@ async fn a_teloxide_dispatcher_answers_through_the_double() {
     running.await.unwrap();
     // The dispatcher confirmed what it handled on its way out.
     assert_eq!(double.pending_updates(), 0);
+}
+
+#[tokio::test]
+async fn the_senders_language_shows_only_when_set() {
+    let double = TelegramDouble::start(TOKEN).await.unwrap();
+    double.inject_message(&TestUser::trader(61).with_language("de"), "hallo");
+    double.inject_message(&TestUser::trader(62), "hello");
+    let updates = bot(&double).get_updates().await.unwrap();
+    let language = |i: usize| {
+        message(&updates[i])
+            .from
+            .as_ref()
+            .unwrap()
+            .language_code
+            .clone()
+    };
+    assert_eq!(language(0).as_deref(), Some("de"));
+    assert_eq!(language(1), None);
+}
+
+#[tokio::test]
+async fn group_messages_come_from_their_group_and_the_bot_answers_there() {
+    let double = TelegramDouble::start(TOKEN).await.unwrap();
+    let bot = bot(&double);
+    let desk = TestChat::group(-4001, "Trading desk");
+    let floor = TestChat::supergroup(-1_001_234_567_890, "Floor");
+    assert_eq!(floor.kind, TestChatKind::Supergroup);
+    let eve = TestUser::trader(63);
+    double.inject_group_message(&desk, &eve, "/signals@herald_test_bot BTC");
+    double.inject_group_message(&floor, &eve, "gm");
+
+    let updates = bot.get_updates().await.unwrap();
+    let m = message(&updates[0]);
+    assert_eq!(m.chat.id, ChatId(-4001));
+    assert!(m.chat.is_group());
+    assert_eq!(m.chat.title(), Some("Trading desk"));
+    assert_eq!(m.from.as_ref().unwrap().id.0, 63);
+    let entity = &m.entities().unwrap()[0];
+    assert_eq!(
+        (&entity.kind, entity.offset, entity.length),
+        (&MessageEntityKind::BotCommand, 0, 24)
+    );
+    let m = message(&updates[1]);
+    assert!(m.chat.is_supergroup());
+    assert_eq!(m.chat.title(), Some("Floor"));
+    assert_eq!(m.id.0, 1, "message ids count per chat");
+
+    let reply = bot.send_message(ChatId(-4001), "BTC: long").await.unwrap();
+    assert!(reply.chat.is_group());
+    assert_eq!(reply.chat.title(), Some("Trading desk"));
+    assert_eq!(reply.id.0, 2);
+    let reply = bot
+        .send_message(ChatId(-1_001_234_567_890), "gm")
+        .await
+        .unwrap();
+    assert!(reply.chat.is_supergroup());
+    assert_eq!(double.sent_to(-4001)[0].text, "BTC: long");
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use herald_runtime::http::{HealthProbe, check, ops_router};
 use herald_runtime::{HealthReport, Settings, serve};
-use herald_store::Store;
+use herald_store::{Store, heartbeat};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -21,6 +21,7 @@ pub async fn run(
     let store = Store::open(&settings.database_url)
         .await
         .context("opening the database")?;
+    let beat_store = store.clone();
     let probe: HealthProbe = Arc::new(move || {
         let store = store.clone();
         Box::pin(async move {
@@ -30,5 +31,13 @@ pub async fn run(
     });
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "admin-api listening");
-    serve(listener, ops_router(probe), shutdown).await
+    // Its own token too, so that it also stops when serving fails.
+    let beating = shutdown.child_token();
+    let heartbeat = heartbeat::spawn(beat_store, heartbeat::ADMIN_API, beating.clone());
+    let served = serve(listener, ops_router(probe), shutdown).await;
+    beating.cancel();
+    if let Err(e) = heartbeat.await {
+        tracing::warn!(error = %e, "the heartbeat task failed");
+    }
+    served
 }

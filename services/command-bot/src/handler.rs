@@ -1,47 +1,88 @@
-//! Wiring commands into teloxide's dispatcher, and logging its errors without the token.
+//! The update tree: messages to commands (or, for free text, a time zone or a pointer to
+//! /help), button presses to their handlers, each trader within their rate limit. Errors are
+//! logged without the token.
+//!
+//! teloxide's dispatcher runs updates of different chats concurrently and one chat's updates
+//! in order, so one trader's slow request never holds up another's.
 
 use std::fmt::Debug;
 use std::sync::Arc;
 use std::time::Instant;
 
+use chrono::Utc;
 use futures::future::BoxFuture;
-use herald_store::Store;
-use herald_telegram::Sender;
-use teloxide::dispatching::{UpdateHandler, dialogue::GetChatId};
+use herald_domain::{Callback, Language, TimeZone};
+use herald_store::{ReadMark, Store};
+use herald_telegram::{SendOptions, Sender};
+use teloxide::dispatching::UpdateHandler;
 use teloxide::error_handlers::ErrorHandler;
 use teloxide::prelude::*;
+use teloxide::types::MaybeInaccessibleMessage;
 
-use crate::commands::{self, Command};
+use crate::commands::{self, Parsed, Reply, Trader, help, language, settings, start, status};
+use crate::ratelimit::{RateLimiter, Verdict};
+use crate::words::t;
 
 /// Handler errors.
 pub(crate) type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 
-/// The update tree: commands to their handlers, anything else to a hint.
+/// The bot's own `@username`, for commands written `/start@herald_bot`.
+#[derive(Clone, Debug)]
+pub(crate) struct BotName(pub Arc<str>);
+
+/// The update tree.
 pub(crate) fn schema() -> UpdateHandler<HandlerError> {
-    Update::filter_message()
-        .branch(
-            dptree::entry()
-                .filter_command::<Command>()
-                .endpoint(on_command),
-        )
-        .branch(dptree::endpoint(on_other))
+    dptree::entry()
+        .branch(Update::filter_message().endpoint(on_message))
+        .branch(Update::filter_callback_query().endpoint(on_press))
 }
 
-async fn on_command(
+async fn on_message(
     sender: Sender,
-    msg: Message,
-    cmd: Command,
     store: Store,
+    limiter: Arc<RateLimiter>,
+    bot_name: BotName,
+    msg: Message,
 ) -> Result<(), HandlerError> {
-    let started = Instant::now();
-    let name = cmd.name();
-    let reply = match commands::answer(&store, &msg, cmd).await {
-        Ok(reply) => reply,
-        Err(e) => {
-            tracing::error!(command = name, error = %e, "command failed");
-            commands::SORRY.to_string()
-        }
+    let Some(text) = msg.text() else {
+        return Ok(());
     };
+    let parsed = commands::parse(text, &bot_name.0);
+    // In groups, only commands addressed to Herald (or to no bot in particular) are ours.
+    if !msg.chat.is_private() && !matches!(parsed, Some(Parsed::Known(..))) {
+        return Ok(());
+    }
+    if matches!(parsed, Some(Parsed::OtherBot)) {
+        return Ok(());
+    }
+    let sender_id = msg.from.as_ref().map_or(msg.chat.id.0, |u| u.id.0 as i64);
+    match limiter.check(sender_id, Instant::now()) {
+        Verdict::Allow => {}
+        Verdict::SlowDown => {
+            security_note(sender_id);
+            let lang = commands::telegram_language(&msg);
+            send(&sender, &msg, &Reply::text(t(lang, "slow-down"))).await;
+            return Ok(());
+        }
+        Verdict::Ignore => {
+            metrics::counter!("herald_command_bot_rate_limited_total").increment(1);
+            return Ok(());
+        }
+    }
+    let started = Instant::now();
+    let now = Utc::now();
+    let (name, reply) = match parsed {
+        Some(Parsed::Known(command, args)) => {
+            let reply = commands::answer(&store, &msg, command, args, now).await;
+            (command.name(), reply)
+        }
+        Some(Parsed::Unknown(_)) | None => ("text", free_text(&store, &msg, text, now).await),
+        Some(Parsed::OtherBot) => return Ok(()),
+    };
+    let reply = reply.unwrap_or_else(|e| {
+        tracing::error!(command = name, error = %e, "command failed");
+        Reply::text(t(commands::telegram_language(&msg), "sorry"))
+    });
     send(&sender, &msg, &reply).await;
     metrics::counter!("herald_command_bot_commands_total", "command" => name).increment(1);
     metrics::histogram!("herald_command_bot_command_duration_seconds", "command" => name)
@@ -49,26 +90,154 @@ async fn on_command(
     Ok(())
 }
 
-async fn on_other(sender: Sender, msg: Message) -> Result<(), HandlerError> {
-    // Only answer people writing to the bot, not every message in a group.
-    if msg.chat.is_private() && msg.text().is_some() {
-        send(
-            &sender,
-            &msg,
-            &commands::help::unknown(msg.text().unwrap_or("")),
-        )
-        .await;
-        metrics::counter!("herald_command_bot_commands_total", "command" => "unknown").increment(1);
+/// A trader over their limit: counted, and written to the security log once per window.
+fn security_note(telegram_id: i64) {
+    metrics::counter!("herald_command_bot_rate_limited_total").increment(1);
+    tracing::warn!(
+        target: "herald::security",
+        telegram_id,
+        event = "command_rate_limited",
+        "a trader went over the command rate limit; further commands are ignored for the rest of the minute"
+    );
+}
+
+/// Text that is not a command Herald knows: a time zone (the answer to /start's question),
+/// or a pointer to /help.
+async fn free_text(
+    store: &Store,
+    msg: &Message,
+    text: &str,
+    now: chrono::DateTime<Utc>,
+) -> Result<Reply, herald_store::StoreError> {
+    let trader = Trader::load(store, &commands::profile(msg), now).await?;
+    if !text.trim_start().starts_with('/')
+        && let Ok(zone) = text.parse::<TimeZone>()
+    {
+        return Ok(Reply::text(
+            start::zone_chosen(store, &trader, zone, now).await?,
+        ));
     }
-    Ok(())
+    Ok(Reply::text(help::unknown(trader.lang(), text)))
 }
 
 /// Answers on the shared budget, at interactive priority, re-sent after a 429 (the error is
 /// already classified and scrubbed of the token).
-async fn send(sender: &Sender, msg: &Message, text: &str) {
-    let Some(chat) = msg.chat_id() else { return };
-    if let Err(e) = sender.reply_html(chat.0, text).await {
-        tracing::warn!(chat_id = chat.0, error = %e, "could not answer a command");
+async fn send(sender: &Sender, msg: &Message, reply: &Reply) {
+    let options = SendOptions {
+        silent: false,
+        keyboard: reply.keyboard.clone(),
+    };
+    if let Err(e) = sender
+        .reply_html_with(msg.chat.id.0, &reply.text, &options)
+        .await
+    {
+        tracing::warn!(chat_id = msg.chat.id.0, error = %e, "could not answer a command");
+    }
+}
+
+/// A button press. Whatever it carries is checked: the presser is who Telegram says pressed,
+/// the message must be in their own chat, and data Herald did not build, an old menu or
+/// someone else's delivery change nothing and get a short answer.
+async fn on_press(sender: Sender, store: Store, q: CallbackQuery) -> Result<(), HandlerError> {
+    let started = Instant::now();
+    let now = Utc::now();
+    let fallback = q
+        .from
+        .language_code
+        .as_deref()
+        .and_then(Language::from_telegram)
+        .unwrap_or_default();
+    let outcome = match press(&sender, &store, &q, now).await {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            tracing::error!(error = %e, "button press failed");
+            Some(t(fallback, "sorry"))
+        }
+    };
+    if let Err(e) = sender.answer_callback(&q.id.0, outcome.as_deref()).await {
+        tracing::debug!(error = %e, "could not answer a button press");
+    }
+    metrics::counter!("herald_command_bot_commands_total", "command" => "button").increment(1);
+    metrics::histogram!("herald_command_bot_command_duration_seconds", "command" => "button")
+        .record(started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Handles a press; the notice to show, if any.
+async fn press(
+    sender: &Sender,
+    store: &Store,
+    q: &CallbackQuery,
+    now: chrono::DateTime<Utc>,
+) -> Result<Option<String>, herald_store::StoreError> {
+    let fallback = q
+        .from
+        .language_code
+        .as_deref()
+        .and_then(Language::from_telegram)
+        .unwrap_or_default();
+    let stale = |lang| Ok(Some(t(lang, "button-stale")));
+    let Some(callback) = q.data.as_deref().and_then(Callback::parse) else {
+        return stale(fallback);
+    };
+    let Some(user) = store.user_by_telegram_id(q.from.id.0 as i64).await? else {
+        return stale(fallback);
+    };
+    let prefs = store.preferences(user.id).await?;
+    let lang = prefs.language;
+    // The message pressed must be in the presser's own chat with the bot.
+    let message = q.message.as_ref().map(|m| (m.chat().id.0, m.id().0));
+    let Some((chat_id, message_id)) = message.filter(|(chat, _)| *chat == user.chat_id) else {
+        return stale(lang);
+    };
+    let trader = Trader {
+        user,
+        prefs,
+        created: false,
+        returned: false,
+    };
+    let edit = |reply: Reply| async move {
+        if let Err(e) = sender
+            .edit_html(chat_id, message_id, &reply.text, reply.keyboard)
+            .await
+        {
+            tracing::warn!(chat_id, error = %e, "could not edit a menu in place");
+        }
+    };
+    match callback {
+        Callback::Read(delivery) => {
+            let id = match store.mark_read(delivery, trader.user.id, now).await? {
+                ReadMark::Marked => "read-marked",
+                ReadMark::AlreadyRead => "read-already",
+                ReadMark::NotFound => "button-stale",
+            };
+            Ok(Some(t(lang, id)))
+        }
+        Callback::Settings { stamp, action } => {
+            if matches!(q.message, Some(MaybeInaccessibleMessage::Inaccessible(_))) {
+                // Too old to edit: say so rather than change what the trader cannot see.
+                return stale(lang);
+            }
+            let pressed = settings::press(store, &trader, stamp, &action, now).await?;
+            edit(pressed.menu).await;
+            Ok(pressed.notice)
+        }
+        Callback::Zone(zone) => {
+            let text = start::zone_chosen(store, &trader, zone, now).await?;
+            if let Err(e) = sender.reply_html(chat_id, &text).await {
+                tracing::warn!(chat_id, error = %e, "could not confirm a time zone");
+            }
+            Ok(None)
+        }
+        Callback::Language(chosen) => {
+            let text = language::choose(store, &trader, chosen, now).await?;
+            edit(Reply::text(text.clone())).await;
+            Ok(Some(text))
+        }
+        Callback::StatusRefresh => {
+            edit(status::render(store, &trader, now).await?).await;
+            Ok(None)
+        }
     }
 }
 

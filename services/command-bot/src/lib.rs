@@ -1,12 +1,14 @@
 //! command-bot: answers traders in chat.
 //!
 //! It long-polls Telegram (`getUpdates`) through teloxide's dispatcher, registers its
-//! commands with `setMyCommands` at start, and answers each command from the store. Each
-//! command lives in its own file under [`commands`]; the replies are plain functions of what
-//! the store said, so they are tested without Telegram.
+//! commands with `setMyCommands` at start (in every language Herald speaks), and answers each
+//! command and button press from the store. Each command lives in its own file under
+//! [`commands`]; button presses are typed ([`herald_domain::Callback`]) and handled in
+//! `handler.rs`; every text comes from the message catalog (`herald-i18n`).
 //!
-//! Telegram allows one poller per bot: run one replica of the command-bot (a second one gets
-//! 409 Conflict).
+//! Telegram allows one poller per bot: in polling mode run one replica of the command-bot (a
+//! second one gets 409 Conflict). With `HERALD_COMMAND_BOT_WEBHOOK_URL` set, Telegram posts
+//! updates to the bot instead (see `webhook.rs`), and any number of replicas can take them.
 //!
 //! Replies go through a [`herald_telegram::Sender`] on the Telegram budget every process of
 //! the installation shares (`herald_bus::budget`), at interactive priority — ahead of queued
@@ -14,6 +16,9 @@
 
 pub mod commands;
 mod handler;
+pub mod ratelimit;
+mod webhook;
+pub mod words;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,14 +31,16 @@ use herald_store::Store;
 use herald_telegram::{Budget, LimiterConfig, Sender};
 use secrecy::ExposeSecret;
 use teloxide::prelude::*;
-use teloxide::utils::command::BotCommands;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-pub use commands::Command;
+pub use commands::{COMMANDS, Command};
 
 /// How long one getUpdates waits for news (Telegram's long poll).
 const POLL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How many webhook requests Telegram may have open at once, per bot.
+const WEBHOOK_CONNECTIONS: u8 = 40;
 
 /// Runs the command-bot until `shutdown` is cancelled, on the installation's shared budget.
 pub async fn run(
@@ -82,14 +89,15 @@ pub async fn run_with_budget(
     };
     let sender = Sender::new(bot.clone(), budget.clone());
 
-    bot.set_my_commands(Command::bot_commands())
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "registering commands with Telegram (setMyCommands): {}",
-                herald_telegram::classify(e, &token)
-            )
-        })?;
+    register_commands(&bot, &token).await?;
+    let me = bot.get_me().await.map_err(|e| {
+        anyhow::anyhow!(
+            "starting the bot (getMe): {}",
+            herald_telegram::classify(e, &token)
+        )
+    })?;
+    let bot_name = handler::BotName(me.username().into());
+    let limiter = Arc::new(ratelimit::RateLimiter::new(settings.command_bot_rate_limit));
 
     let probe_store = store.clone();
     let probe: HealthProbe = Arc::new(move || {
@@ -100,23 +108,48 @@ pub async fn run_with_budget(
         })
     });
     let addr = listener.local_addr()?;
+    let mut router = ops_router(probe);
+    let webhook = match &settings.command_bot_webhook_url {
+        Some(url) => {
+            let secret = webhook::secret(settings.command_bot_webhook_secret.as_ref(), &token);
+            let target = reqwest::Url::parse(url)
+                .with_context(|| format!("HERALD_COMMAND_BOT_WEBHOOK_URL {url:?} is not a URL"))?;
+            bot.set_webhook(target)
+                .secret_token(secret.expose_secret().to_string())
+                .max_connections(WEBHOOK_CONNECTIONS)
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "registering the webhook with Telegram (setWebhook): {}",
+                        herald_telegram::classify(e, &token)
+                    )
+                })?;
+            let path = webhook::path(url);
+            let (updates, route) = webhook::listener(&path, secret);
+            router = router.merge(route);
+            tracing::info!(%addr, %path, "command-bot taking updates by webhook");
+            Some(updates)
+        }
+        None => None,
+    };
     tracing::info!(%addr, "command-bot health and metrics listening");
     let stop = shutdown.child_token();
-    let ops = tokio::spawn(serve(listener, ops_router(probe), stop.clone()));
+    let ops = tokio::spawn(serve(listener, router, stop.clone()));
+    let beats = herald_store::heartbeats::spawn(
+        store.clone(),
+        herald_store::heartbeats::COMMAND_BOT,
+        stop.clone(),
+    );
 
     let mut dispatcher = Dispatcher::builder(bot.clone(), handler::schema())
-        .dependencies(dptree::deps![store, sender])
+        .dependencies(dptree::deps![store, sender, limiter, bot_name])
         .error_handler(handler::Redactor::new(&token).error_handler())
-        .build();
-    let polling = teloxide::update_listeners::Polling::builder(bot)
-        .timeout(POLL_TIMEOUT)
-        .delete_webhook()
-        .await
         .build();
 
     if shutdown.is_cancelled() {
         stop.cancel();
         let _ = ops.await;
+        let _ = beats.await;
         return Ok(());
     }
     let dispatching = CancellationToken::new();
@@ -125,23 +158,69 @@ pub async fn run_with_budget(
         dispatcher.shutdown_token(),
         dispatching.clone(),
     ));
-    tracing::info!("command-bot polling for updates");
     let listener_errors = Arc::new(handler::Redactor::new(&token));
-    let result = dispatcher
-        .try_dispatch_with_listener(polling, listener_errors)
-        .await;
+    let result = match webhook {
+        Some(updates) => {
+            dispatcher
+                .try_dispatch_with_listener(updates, listener_errors)
+                .await
+        }
+        None => {
+            let polling = teloxide::update_listeners::Polling::builder(bot)
+                .timeout(POLL_TIMEOUT)
+                .delete_webhook()
+                .await
+                .build();
+            tracing::info!("command-bot polling for updates");
+            dispatcher
+                .try_dispatch_with_listener(polling, listener_errors)
+                .await
+        }
+    };
     dispatching.cancel();
     stop.cancel();
     if own_budget {
         budget.close().await;
     }
     ops.await??;
+    let _ = beats.await;
     result.map_err(|e| {
         anyhow::anyhow!(
             "starting the bot (getMe): {}",
             herald_telegram::classify(e, &token)
         )
     })?;
+    Ok(())
+}
+
+/// Registers the command menu (`setMyCommands`) from [`COMMANDS`]: in English for every
+/// trader, and in each other language for traders whose Telegram speaks it.
+async fn register_commands(bot: &Bot, token: &str) -> anyhow::Result<()> {
+    use herald_domain::Language;
+    use teloxide::types::BotCommand;
+    let menu = |lang: Language| -> Vec<BotCommand> {
+        COMMANDS
+            .iter()
+            .map(|c| BotCommand::new(c.name, c.command.description(lang)))
+            .collect()
+    };
+    let failed = |e| {
+        anyhow::anyhow!(
+            "registering commands with Telegram (setMyCommands): {}",
+            herald_telegram::classify(e, token)
+        )
+    };
+    bot.set_my_commands(menu(Language::En))
+        .await
+        .map_err(failed)?;
+    for lang in Language::ALL {
+        if lang != Language::En {
+            bot.set_my_commands(menu(lang))
+                .language_code(lang.code())
+                .await
+                .map_err(failed)?;
+        }
+    }
     Ok(())
 }
 

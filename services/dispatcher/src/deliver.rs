@@ -3,9 +3,11 @@
 use std::time::Duration;
 
 use chrono::Utc;
+use herald_domain::Callback;
 use herald_domain::DeliveryStatus;
 use herald_store::{Claim, ClaimRef, UNKNOWN_TWICE};
-use herald_telegram::{Priority, SendError};
+use herald_telegram::teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
+use herald_telegram::{Priority, SendError, SendOptions};
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::context::DispatcherContext;
@@ -109,7 +111,7 @@ async fn try_deliver(
     }
     let Some(text) = ctx
         .messages
-        .text(store, claim.signal_id, claim.format)
+        .text(store, claim.signal_id, claim.format, claim.language)
         .await?
     else {
         let applied = store
@@ -135,7 +137,7 @@ async fn try_deliver(
     let started = std::time::Instant::now();
     let result = ctx
         .sender
-        .send_html_now(claim.chat_id, &text, Priority::Bulk)
+        .send_html_now_with(claim.chat_id, &text, Priority::Bulk, &send_options(claim))
         .await;
     metrics::histogram!("herald_dispatcher_send_duration_seconds")
         .record(started.elapsed().as_secs_f64());
@@ -187,6 +189,19 @@ async fn try_deliver(
             recorded(applied, Outcome::Done(DeliveryStatus::Failed))
         }
     })
+}
+
+/// How a signal goes out: silently if the trader asked so (for its kind, or outside their
+/// hours), with a "Got it" button that records when they read it.
+fn send_options(claim: &Claim) -> SendOptions {
+    let label = herald_i18n::catalog().get(claim.language, "button-got-it");
+    let data = Callback::Read(claim.delivery_id).encode();
+    SendOptions {
+        silent: claim.silent,
+        keyboard: Some(InlineKeyboardMarkup::new([[
+            InlineKeyboardButton::callback(label, data),
+        ]])),
+    }
 }
 
 /// What to do with a send whose outcome is unknown (it timed out: Telegram may have

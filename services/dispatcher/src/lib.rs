@@ -32,7 +32,7 @@ use anyhow::Context as _;
 use herald_bus::{Bus, NatsOptions, StreamSettings, Subjects};
 use herald_runtime::http::{HealthProbe, check, ops_router};
 use herald_runtime::{HealthReport, Settings, serve};
-use herald_store::Store;
+use herald_store::{Store, heartbeat};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -124,6 +124,8 @@ pub async fn run_with_budget(
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "dispatcher health and metrics listening");
 
+    // Says this replica is alive until it stops (for /status); awaited on the way out.
+    let heartbeat = heartbeat::spawn(ctx.store.clone(), heartbeat::DISPATCHER, stop.clone());
     // The parts live and die together: if one fails, the others stop and the replica
     // exits with that error rather than staying up half-working.
     let mut parts = JoinSet::new();
@@ -145,6 +147,9 @@ pub async fn run_with_budget(
             first_error = Some(anyhow::anyhow!("a dispatcher loop stopped unexpectedly"));
         }
         stop.cancel();
+    }
+    if let Err(e) = heartbeat.await {
+        tracing::warn!(error = %e, "the heartbeat task failed");
     }
     if own_budget {
         // Hand the pacing over, if this replica had it, without making the others wait

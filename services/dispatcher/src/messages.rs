@@ -1,17 +1,29 @@
-//! Rendered messages of recent signals: a fan-out to 100,000 traders renders each format once
-//! and reads the signal from the database once per replica, not once per trader.
+//! Rendered messages of recent signals: a fan-out to 100,000 traders renders each format and
+//! language once and reads the signal from the database once per replica, not once per
+//! trader.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use herald_domain::{Signal, SignalFormat, SignalId, render};
+use herald_domain::{Language, Signal, SignalFormat, SignalId, render_in};
 use herald_store::{Store, StoreError};
 
-/// One signal and its rendered texts.
+const FORMATS: [SignalFormat; 2] = [SignalFormat::Detailed, SignalFormat::Compact];
+const TEXTS: usize = FORMATS.len() * Language::ALL.len();
+
+/// One signal and its rendered texts, one per (format, language).
 struct Entry {
     signal: Signal,
-    detailed: OnceLock<Arc<str>>,
-    compact: OnceLock<Arc<str>>,
+    texts: [OnceLock<Arc<str>>; TEXTS],
+}
+
+fn slot(format: SignalFormat, language: Language) -> usize {
+    let f = FORMATS.iter().position(|f| *f == format).unwrap_or(0);
+    let l = Language::ALL
+        .iter()
+        .position(|l| *l == language)
+        .unwrap_or(0);
+    f * Language::ALL.len() + l
 }
 
 /// How many signals are kept; the cache is cleared when it grows past this.
@@ -24,13 +36,14 @@ pub struct MessageCache {
 }
 
 impl MessageCache {
-    /// The text of `signal_id` in `format`, loading the signal from `store` on a miss.
-    /// `Ok(None)` if the signal is not stored.
+    /// The text of `signal_id` in `format` and `language`, loading the signal from `store`
+    /// on a miss. `Ok(None)` if the signal is not stored.
     pub async fn text(
         &self,
         store: &Store,
         signal_id: SignalId,
         format: SignalFormat,
+        language: Language,
     ) -> Result<Option<Arc<str>>, StoreError> {
         let cached = self
             .entries
@@ -47,13 +60,13 @@ impl MessageCache {
                 self.insert(signal)
             }
         };
-        let cell = match format {
-            SignalFormat::Detailed => &entry.detailed,
-            SignalFormat::Compact => &entry.compact,
-        };
+        let cell = &entry.texts[slot(format, language)];
         Ok(Some(
-            cell.get_or_init(|| render(&entry.signal, format).into())
-                .clone(),
+            cell.get_or_init(|| {
+                let labels = herald_i18n::catalog().labels(language);
+                render_in(&entry.signal, format, &labels).into()
+            })
+            .clone(),
         ))
     }
 
@@ -72,8 +85,7 @@ impl MessageCache {
             .or_insert_with(|| {
                 Arc::new(Entry {
                     signal,
-                    detailed: OnceLock::new(),
-                    compact: OnceLock::new(),
+                    texts: Default::default(),
                 })
             })
             .clone()

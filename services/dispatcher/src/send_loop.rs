@@ -276,6 +276,8 @@ mod tests {
             user_id: Uuid::from_u128(user),
             chat_id: user as i64,
             format: SignalFormat::Compact,
+            language: herald_domain::Language::En,
+            silent: false,
             attempt: 1,
             unknown_sends: 0,
             priority: 2,

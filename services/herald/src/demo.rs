@@ -96,6 +96,7 @@ async fn script(
         username: Some("ada".into()),
         first_name: "Ada".into(),
         last_name: Some("Lovelace".into()),
+        language_code: Some("en".into()),
     };
     let mut seen = 0;
     for command in ["/start", "/subscribe"] {

@@ -5,6 +5,8 @@ mod all;
 mod api_key;
 mod deliveries;
 mod demo;
+mod tiers;
+mod users;
 
 use clap::{Parser, Subcommand};
 use herald_runtime::{Settings, run_service, shutdown_on_signals, telemetry};
@@ -40,6 +42,16 @@ enum Mode {
     Deliveries {
         #[command(subcommand)]
         action: deliveries::Action,
+    },
+    /// List the subscription tiers (`herald tiers` alone), or create and change one.
+    Tiers {
+        #[command(subcommand)]
+        action: Option<tiers::Action>,
+    },
+    /// Manage traders: which subscription tier each is on.
+    Users {
+        #[command(subcommand)]
+        action: users::Action,
     },
     /// Run everything on embedded defaults with a Telegram double in-process, subscribe a demo
     /// trader, send a demo signal and show what the trader receives.
@@ -97,6 +109,8 @@ async fn run() -> anyhow::Result<()> {
         }
         Mode::ApiKey { action } => api_key::run(&Settings::load()?, action).await,
         Mode::Deliveries { action } => deliveries::run(&Settings::load()?, action).await,
+        Mode::Tiers { action } => tiers::run(&Settings::load()?, action).await,
+        Mode::Users { action } => users::run(&Settings::load()?, action).await,
         Mode::Demo(args) => demo::run(Settings::load()?, args).await,
     }
 }

@@ -49,7 +49,7 @@ use herald_auth::{ApiKeyVerifier, KeyCachePolicy, KeyInfo, KeyLookup};
 use herald_bus::{Bus, NatsOptions, StreamSettings, Subjects};
 use herald_runtime::http::{HealthProbe, check, ops_router};
 use herald_runtime::{HealthReport, Settings, serve};
-use herald_store::Store;
+use herald_store::{Store, heartbeat};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -116,7 +116,15 @@ pub async fn run(
     }));
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "ingest-api listening");
-    serve(listener, router(state), shutdown).await
+    // Its own token too, so that it also stops when serving fails.
+    let beating = shutdown.child_token();
+    let heartbeat = heartbeat::spawn(state.store.clone(), heartbeat::INGEST_API, beating.clone());
+    let served = serve(listener, router(state), shutdown).await;
+    beating.cancel();
+    if let Err(e) = heartbeat.await {
+        tracing::warn!(error = %e, "the heartbeat task failed");
+    }
+    served
 }
 
 /// The routes, for tests that serve them on their own listener.

@@ -10,9 +10,13 @@
 #[allow(missing_docs)]
 pub mod api_keys;
 #[allow(missing_docs)]
+pub mod service_heartbeats;
+#[allow(missing_docs)]
 pub mod signal_deliveries;
 #[allow(missing_docs)]
 pub mod signals;
+#[allow(missing_docs)]
+pub mod subscription_tiers;
 #[allow(missing_docs)]
 pub mod user_preferences;
 #[allow(missing_docs)]

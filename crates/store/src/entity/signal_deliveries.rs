@@ -17,7 +17,7 @@ pub struct Model {
     pub chat_id: i64,
     /// `detailed` or `compact`, as chosen when the delivery was created.
     pub format: String,
-    /// `pending`, `sending`, `unknown`, `sent`, `failed`, `blocked` or `expired`.
+    /// `pending`, `sending`, `unknown`, `sent`, `failed`, `blocked`, `expired` or `skipped`.
     pub status: String,
     /// Attempts started so far.
     pub attempts: i32,
@@ -47,6 +47,10 @@ pub struct Model {
     pub lease_until: Option<DateTimeUtc>,
     /// Sends whose outcome Telegram never told (timed out, or the sender died).
     pub unknown_sends: i32,
+    /// Sent with `disable_notification`.
+    pub silent: bool,
+    /// The message's language (`en`, `es`).
+    pub language: String,
 }
 
 /// No relations are navigated through sea-orm; joins are written as queries.

@@ -13,14 +13,24 @@ pub struct Model {
     pub signal_types: Json,
     /// Lowest confidence (0–100) worth a message.
     pub confidence_threshold: i32,
-    /// First hour (UTC, 0–23) in which messages are welcome; with `notification_hours_end`.
+    /// First hour (0–23, in `time_zone`) in which messages are welcome; with `notification_hours_end`.
     pub notification_hours_start: Option<i32>,
-    /// First hour (UTC, 0–23) in which they no longer are.
+    /// First hour (0–23, in `time_zone`) in which they no longer are.
     pub notification_hours_end: Option<i32>,
     /// `detailed` or `compact`.
     pub signal_format: String,
-    /// How often to send performance reports (`weekly` by default).
+    /// How often to send performance reports: `off`, `daily` or `weekly` (the default).
     pub performance_update_frequency: String,
+    /// JSON array of the kinds (and `report`) delivered without a sound.
+    pub silent_types: Json,
+    /// JSON array of the assets followed; empty for every asset.
+    pub assets: Json,
+    /// IANA zone or `UTC+05:30`: the notification hours are in it.
+    pub time_zone: String,
+    /// Outside the hours: `silent` or `skip`.
+    pub outside_hours: String,
+    /// `en` or `es`.
+    pub language: String,
     /// Last change.
     pub updated_at: DateTimeUtc,
 }

@@ -19,6 +19,8 @@ pub struct Model {
     pub expires_at: Option<DateTimeUtc>,
     /// False after `/unsubscribe`.
     pub is_active: bool,
+    /// The tier's name; `None` for the default tier.
+    pub tier: Option<String>,
 }
 
 /// No relations are navigated through sea-orm; joins are written as queries.

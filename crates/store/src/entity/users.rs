@@ -26,6 +26,8 @@ pub struct Model {
     pub is_active: bool,
     /// May use admin commands.
     pub is_admin: bool,
+    /// Telegram's `language_code`, as last seen.
+    pub language_code: Option<String>,
 }
 
 /// No relations are navigated through sea-orm; joins are written as queries.

@@ -85,6 +85,7 @@ pub fn profile(n: i64) -> TelegramProfile {
         username: Some(format!("trader{n}")),
         first_name: Some(format!("First{n}")),
         last_name: None,
+        language_code: None,
     }
 }
 

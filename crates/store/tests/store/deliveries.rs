@@ -88,14 +88,13 @@ async fn large_fan_out_is_batched(store: Store) -> anyhow::Result<()> {
     let now = noon();
     let (s, q) = stored_signal(&store, SignalKind::Buy).await?;
     let recipients: Vec<Recipient> = (0..USERS)
-        .map(|n| Recipient {
-            user_id: Uuid::now_v7(),
-            chat_id: 5_000_000 + n as i64,
-            format: if n % 2 == 0 {
+        .map(|n| {
+            let format = if n % 2 == 0 {
                 SignalFormat::Detailed
             } else {
                 SignalFormat::Compact
-            },
+            };
+            Recipient::new(Uuid::now_v7(), 5_000_000 + n as i64, format)
         })
         .collect();
     for chunk in recipients.chunks(500) {
@@ -109,6 +108,7 @@ async fn large_fan_out_is_batched(store: Store) -> anyhow::Result<()> {
             created_at: Set(now),
             is_active: Set(true),
             is_admin: Set(false),
+            language_code: Set(None),
         }))
         .exec_without_returning(store.connection())
         .await?;
@@ -146,6 +146,6 @@ async fn deliveries_copy_the_signal_for_the_queue(store: Store) -> anyhow::Resul
         ensure!(d.next_attempt_at == Some(now) && d.unknown_sends == 0);
     }
     let counts = store.delivery_counts().await?;
-    ensure!(counts.pending == 4 && counts.iter().count() == 7);
+    ensure!(counts.pending == 4 && counts.iter().count() == 8);
     Ok(())
 }

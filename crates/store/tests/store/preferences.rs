@@ -1,7 +1,10 @@
 //! Preferences round trip and defaults.
 
 use anyhow::ensure;
-use herald_domain::{NotificationHours, Preferences, SignalFormat, SignalKind};
+use herald_domain::{
+    Asset, Language, NotificationHours, NotifyMode, OutsideHours, Preferences, ReportFrequency,
+    SignalFormat, SignalKind, TimeZone,
+};
 use herald_store::entity::user_preferences;
 use herald_store::{Store, StoreError};
 use sea_orm::EntityTrait;
@@ -18,12 +21,25 @@ on_both_backends!(
 async fn preferences_round_trip(store: Store) -> anyhow::Result<()> {
     let user = store.register_user(&profile(1), noon()).await?.user;
     ensure!(store.preferences(user.id).await? == Preferences::default());
-    let chosen = Preferences {
-        signal_types: [SignalKind::Buy, SignalKind::Alert].into_iter().collect(),
+    let mut chosen = Preferences {
         min_confidence: 75,
         notification_hours: Some(NotificationHours::new(22, 6).unwrap()),
         format: SignalFormat::Compact,
+        assets: [
+            Asset::parse("BTC/USD").unwrap(),
+            Asset::parse("eth/usd").unwrap(),
+        ]
+        .into(),
+        time_zone: "America/New_York"
+            .parse::<TimeZone>()
+            .map_err(anyhow::Error::msg)?,
+        outside_hours: OutsideHours::Skip,
+        language: Language::Es,
+        reports: ReportFrequency::Daily,
+        reports_silent: true,
+        ..Preferences::with_kinds([SignalKind::Buy, SignalKind::Alert])
     };
+    chosen.modes.insert(SignalKind::Alert, NotifyMode::Silent);
     let later = noon() + chrono::Duration::minutes(3);
     store.set_preferences(user.id, &chosen, later).await?;
     ensure!(store.preferences(user.id).await? == chosen);
@@ -33,16 +49,19 @@ async fn preferences_round_trip(store: Store) -> anyhow::Result<()> {
         .await?
         .expect("row");
     ensure!(row.signal_types == serde_json::json!(["buy", "alert"]));
+    ensure!(row.silent_types == serde_json::json!(["alert", "report"]));
+    ensure!(row.assets == serde_json::json!(["BTC/USD", "ETH/USD"]));
+    ensure!(row.time_zone == "America/New_York" && row.outside_hours == "skip");
+    ensure!(row.language == "es");
     ensure!(row.confidence_threshold == 75);
     ensure!(row.notification_hours_start == Some(22) && row.notification_hours_end == Some(6));
     ensure!(row.signal_format == "compact" && row.updated_at == later);
-    ensure!(row.performance_update_frequency == "weekly", "kept");
+    ensure!(row.performance_update_frequency == "daily");
 
     // Back to "any time", and an empty set of kinds survives the trip too.
     let quiet = Preferences {
-        signal_types: Default::default(),
         notification_hours: None,
-        ..chosen
+        ..Preferences::with_kinds([])
     };
     store.set_preferences(user.id, &quiet, later).await?;
     ensure!(store.preferences(user.id).await? == quiet);

@@ -41,11 +41,7 @@ async fn queued(
     let q = QueuedSignal::new(&s, Some(deadline));
     let recipients: Vec<Recipient> = to
         .iter()
-        .map(|u| Recipient {
-            user_id: u.id,
-            chat_id: u.chat_id,
-            format: herald_domain::SignalFormat::Detailed,
-        })
+        .map(|u| Recipient::new(u.id, u.chat_id, herald_domain::SignalFormat::Detailed))
         .collect();
     // The whole fan-out, done.
     store

@@ -2,7 +2,7 @@
 
 use anyhow::ensure;
 use chrono::Duration;
-use herald_domain::{NotificationHours, Preferences, SignalFormat, SignalKind};
+use herald_domain::{NotificationHours, OutsideHours, Preferences, SignalFormat, SignalKind};
 use herald_store::entity::{user_preferences, user_subscriptions};
 use herald_store::{Recipient, Store};
 use sea_orm::sea_query::Expr;
@@ -53,7 +53,7 @@ async fn recipient_selection(store: Store) -> anyhow::Result<()> {
     store
         .set_preferences(
             sells_only.id,
-            &prefs(|p| p.signal_types = [SignalKind::Sell].into_iter().collect()),
+            &prefs(|p| p.set_kinds(&[SignalKind::Sell].into())),
             now,
         )
         .await?;
@@ -72,7 +72,10 @@ async fn recipient_selection(store: Store) -> anyhow::Result<()> {
     store
         .set_preferences(
             night_owl.id,
-            &prefs(|p| p.notification_hours = Some(NotificationHours::new(22, 6).unwrap())),
+            &prefs(|p| {
+                p.notification_hours = Some(NotificationHours::new(22, 6).unwrap());
+                p.outside_hours = OutsideHours::Skip;
+            }),
             now,
         )
         .await?;
@@ -102,6 +105,7 @@ async fn recipient_selection(store: Store) -> anyhow::Result<()> {
         exactly_threshold.id,
         office_hours.id,
         no_prefs_row.id,
+        night_owl.id,
     ];
     want.sort();
     ensure!(ids(&got) == want, "got {:?}, want {want:?}", ids(&got));
@@ -112,7 +116,6 @@ async fn recipient_selection(store: Store) -> anyhow::Result<()> {
         (&expired, "expired subscription"),
         (&sells_only, "kind not wanted"),
         (&picky, "below confidence"),
-        (&night_owl, "outside hours"),
     ] {
         ensure!(
             !got.iter().any(|r| r.user_id == left_out.id),
@@ -122,26 +125,27 @@ async fn recipient_selection(store: Store) -> anyhow::Result<()> {
 
     let office = got.iter().find(|r| r.user_id == office_hours.id).unwrap();
     ensure!(
-        *office
-            == Recipient {
-                user_id: office_hours.id,
-                chat_id: office_hours.chat_id,
-                format: SignalFormat::Compact,
-            }
+        *office == Recipient::new(office_hours.id, office_hours.chat_id, SignalFormat::Compact)
     );
+    // Outside their hours, which they skip: on record as skipped, not sent.
+    let owl = got.iter().find(|r| r.user_id == night_owl.id).unwrap();
+    ensure!(owl.skipped && !owl.silent, "{owl:?}");
     let defaults = got.iter().find(|r| r.user_id == no_prefs_row.id).unwrap();
     ensure!(
         defaults.format == SignalFormat::Detailed,
         "no row → defaults"
     );
 
-    // At 23:00 the night owl is in, office hours are out.
     let night = now + Duration::hours(11);
     let got = store
         .recipients(&signal(SignalKind::Buy, 80, night), night)
         .await?;
-    ensure!(got.iter().any(|r| r.user_id == night_owl.id));
-    ensure!(!got.iter().any(|r| r.user_id == office_hours.id));
+    // At 23:00 the night owl gets it with a sound; office hours get it silently (their
+    // choice outside hours is the default, silent).
+    let owl = got.iter().find(|r| r.user_id == night_owl.id).unwrap();
+    ensure!(!owl.skipped && !owl.silent, "{owl:?}");
+    let office = got.iter().find(|r| r.user_id == office_hours.id).unwrap();
+    ensure!(office.silent && !office.skipped, "{office:?}");
 
     // A sell reaches the sells-only trader; low confidence reaches only threshold-0 users.
     let sell = store
@@ -157,6 +161,7 @@ async fn recipient_selection(store: Store) -> anyhow::Result<()> {
         not_yet_expired.id,
         office_hours.id,
         no_prefs_row.id,
+        night_owl.id,
     ];
     want.sort();
     ensure!(ids(&weak) == want, "weak alert: got {:?}", ids(&weak));

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::state::Shared;
-use super::{messages, updates};
+use super::{callbacks, messages, updates};
 
 /// One Bot API answer.
 #[derive(Debug)]
@@ -189,10 +189,12 @@ pub(crate) async fn handle(
         "getwebhookinfo" => updates::get_webhook_info(&shared),
         "sendmessage" => messages::send_message(&shared, &params).await,
         "editmessagetext" => messages::edit_message_text(&shared, &params).await,
+        "editmessagereplymarkup" => messages::edit_message_reply_markup(&shared, &params).await,
         "setmycommands" => set_my_commands(&shared, &params),
-        "getmycommands" => get_my_commands(&shared),
+        "getmycommands" => get_my_commands(&shared, &params),
         "deletemycommands" => {
-            shared.lock().commands.clear();
+            let language = params.string("language_code").unwrap_or_default();
+            shared.lock().commands.remove(&language);
             Reply::ok(json!(true))
         }
         "sendchataction" => match params.int("chat_id") {
@@ -200,12 +202,7 @@ pub(crate) async fn handle(
             Some(Err(())) => Reply::bad_request("chat not found"),
             Some(Ok(_)) => Reply::ok(json!(true)),
         },
-        "answercallbackquery" => match params.string("callback_query_id") {
-            Some(id) if !id.is_empty() => Reply::ok(json!(true)),
-            _ => Reply::bad_request(
-                "query is too old and response timeout expired or query ID is invalid",
-            ),
-        },
+        "answercallbackquery" => callbacks::answer_callback_query(&shared, &params),
         "close" | "logout" => Reply::ok(json!(true)),
         _ => Reply::error(404, "Not Found: method not found"),
     }
@@ -263,16 +260,20 @@ fn set_my_commands(shared: &Shared, params: &Params) -> Reply {
         }
         commands.push((command.to_owned(), description.to_owned()));
     }
-    shared.lock().commands = commands;
+    let language = params.string("language_code").unwrap_or_default();
+    shared.lock().commands.insert(language, commands);
     shared.notify_changed();
     Reply::ok(json!(true))
 }
 
-fn get_my_commands(shared: &Shared) -> Reply {
+fn get_my_commands(shared: &Shared, params: &Params) -> Reply {
+    let language = params.string("language_code").unwrap_or_default();
     let commands: Vec<Value> = shared
         .lock()
         .commands
-        .iter()
+        .get(&language)
+        .into_iter()
+        .flatten()
         .map(|(command, description)| json!({ "command": command, "description": description }))
         .collect();
     Reply::ok(Value::Array(commands))

@@ -1,6 +1,7 @@
-//! The double's public vocabulary: who talks to the bot ([`TestUser`]), what the bot sent
-//! ([`SentMessage`]), what can go wrong ([`Fault`]) and how fast the bot may send
-//! ([`Limits`]).
+//! The double's public vocabulary: who talks to the bot ([`TestUser`], from a private chat or
+//! a [`TestChat`] group), what the bot sent ([`SentMessage`]), the trader's button presses
+//! ([`Press`]) and the bot's answers to them ([`CallbackAnswer`]), what can go wrong
+//! ([`Fault`]) and how fast the bot may send ([`Limits`]).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -19,6 +20,10 @@ pub struct TestUser {
     /// Last name, if the user set one.
     #[serde(default)]
     pub last_name: Option<String>,
+    /// The IETF language tag of the user's Telegram app (e.g. `"de"`, `"pt-br"`), sent as
+    /// `language_code` in the `from` of their updates; Telegram omits it when unknown.
+    #[serde(default)]
+    pub language_code: Option<String>,
 }
 
 impl TestUser {
@@ -29,6 +34,7 @@ impl TestUser {
             username: None,
             first_name: first_name.into(),
             last_name: None,
+            language_code: None,
         }
     }
 
@@ -48,12 +54,85 @@ impl TestUser {
         self.last_name = Some(last_name.into());
         self
     }
+
+    /// Sets the language of the user's Telegram app (an IETF language tag such as `"de"`).
+    pub fn with_language(mut self, code: impl Into<String>) -> Self {
+        self.language_code = Some(code.into());
+        self
+    }
+}
+
+/// A group or supergroup with the bot in it, for
+/// [`super::TelegramDouble::inject_group_message`]. Its id is negative, as Telegram's are
+/// (supergroups' look like `-100…`, e.g. `-1001234567890`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestChat {
+    /// The chat id (negative).
+    pub id: i64,
+    /// The group's title.
+    pub title: String,
+    /// A basic group or a supergroup.
+    pub kind: TestChatKind,
+}
+
+/// What kind of group a [`TestChat`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TestChatKind {
+    /// A basic group (`"type":"group"`).
+    Group,
+    /// A supergroup (`"type":"supergroup"`).
+    Supergroup,
+}
+
+impl TestChat {
+    /// A basic group.
+    pub fn group(id: i64, title: impl Into<String>) -> Self {
+        Self {
+            id,
+            title: title.into(),
+            kind: TestChatKind::Group,
+        }
+    }
+
+    /// A supergroup.
+    pub fn supergroup(id: i64, title: impl Into<String>) -> Self {
+        Self {
+            id,
+            title: title.into(),
+            kind: TestChatKind::Supergroup,
+        }
+    }
+}
+
+/// One injected button press ([`super::TelegramDouble::press`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Press {
+    /// The id of the update carrying the callback query.
+    pub update_id: i64,
+    /// The callback query id: what the bot passes to `answerCallbackQuery`, and what
+    /// [`super::TelegramDouble::wait_for_callback_answer`] waits for.
+    pub query_id: String,
+}
+
+/// An accepted `answerCallbackQuery`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallbackAnswer {
+    /// The query answered ([`Press::query_id`]).
+    pub callback_query_id: String,
+    /// The notification text, if any.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// Whether the text is shown as an alert rather than a toast.
+    #[serde(default)]
+    pub show_alert: bool,
 }
 
 /// A message the double accepted from the bot (`sendMessage`), as the trader would see it.
 ///
 /// An `editMessageText` replaces `text`, `raw_text`, `parse_mode` and `reply_markup` of the
-/// message it edits, in place.
+/// message it edits, in place; an `editMessageReplyMarkup` replaces `reply_markup`. Each
+/// accepted edit adds one to `edits`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SentMessage {
     /// The chat it went to.
@@ -72,6 +151,17 @@ pub struct SentMessage {
     /// The `allow_paid_broadcast` parameter (false when absent).
     #[serde(default)]
     pub allow_paid_broadcast: bool,
+    /// The `disable_notification` parameter (false when absent): sent silently.
+    #[serde(default)]
+    pub disable_notification: bool,
+    /// The message this one replies to: `reply_parameters.message_id`, or the legacy
+    /// `reply_to_message_id`. `None` also when the target did not exist and the bot allowed
+    /// sending without a reply.
+    #[serde(default)]
+    pub reply_to_message_id: Option<i32>,
+    /// How many accepted edits changed this message since it was sent.
+    #[serde(default)]
+    pub edits: u32,
     /// When the double accepted it (serialised as milliseconds since the Unix epoch).
     #[serde(
         rename = "at_ms",
@@ -79,6 +169,37 @@ pub struct SentMessage {
         deserialize_with = "de_time"
     )]
     pub at: SystemTime,
+}
+
+impl SentMessage {
+    /// The buttons of its inline keyboard, row by row, as (text, `callback_data`) — `None`
+    /// for buttons that carry no callback data (URL buttons and the like). Empty without an
+    /// inline keyboard.
+    pub fn inline_buttons(&self) -> Vec<(String, Option<String>)> {
+        inline_buttons(self.reply_markup.as_ref())
+    }
+}
+
+/// The (text, `callback_data`) of every button of an inline keyboard markup.
+fn inline_buttons(markup: Option<&serde_json::Value>) -> Vec<(String, Option<String>)> {
+    let Some(rows) = markup
+        .and_then(|m| m.get("inline_keyboard"))
+        .and_then(serde_json::Value::as_array)
+    else {
+        return Vec::new();
+    };
+    rows.iter()
+        .filter_map(serde_json::Value::as_array)
+        .flatten()
+        .filter_map(|button| {
+            let text = button.get("text")?.as_str()?.to_owned();
+            let data = button
+                .get("callback_data")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned);
+            Some((text, data))
+        })
+        .collect()
 }
 
 fn ser_time<S: Serializer>(at: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
@@ -94,8 +215,9 @@ fn de_time<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
     Ok(UNIX_EPOCH + Duration::from_millis(ms))
 }
 
-/// A failure the double answers a `sendMessage` or `editMessageText` with, instead of
-/// accepting it — with Telegram's exact status and description.
+/// A failure the double answers a `sendMessage`, `editMessageText` or
+/// `editMessageReplyMarkup` with, instead of accepting it — with Telegram's exact status and
+/// description.
 ///
 /// In JSON (the `/_double/faults` control route) a fault is written
 /// `{"type":"too_many_requests","retry_after":5}`, `{"type":"bot_blocked"}`,

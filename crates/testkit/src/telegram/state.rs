@@ -1,8 +1,8 @@
-//! The double's memory: chats with their messages and scripted faults, the update queue,
-//! the registered commands and the request counters — one mutex, held only for short,
-//! allocation-light critical sections.
+//! The double's memory: chats with their messages and scripted faults, the update queue and
+//! its webhook deliveries, callback queries, the registered commands and the request
+//! counters — one mutex, held only for short, allocation-light critical sections.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tokio::sync::{Notify, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::model::{Fault, Limits, SentMessage, TestUser};
+use super::model::{CallbackAnswer, Fault, Limits, SentMessage, TestChat, TestChatKind, TestUser};
 
 /// The bot the double pretends to be.
 #[derive(Debug, Clone)]
@@ -27,7 +27,8 @@ pub(crate) struct Shared {
     state: Mutex<State>,
     /// Notified on every change a test may wait for (a request, a message, a confirmation).
     pub changed: Notify,
-    /// Notified when an update is injected (wakes a waiting `getUpdates`).
+    /// Notified when an update is injected or the webhook changes (wakes a waiting
+    /// `getUpdates` and the webhook delivery loop).
     pub updates_arrived: Notify,
     /// Cancelled when the double shuts down.
     pub shutdown: CancellationToken,
@@ -52,6 +53,13 @@ pub(crate) struct Chat {
     pub recent: VecDeque<Instant>,
     /// Accepted sends within the last minute (only kept while a group limit is enforced).
     pub recent_minute: VecDeque<Instant>,
+    /// Accepted edits (`editMessageText`, `editMessageReplyMarkup`) in this chat.
+    pub edits: usize,
+    /// When each edited message was last edited (Unix seconds), by message id.
+    pub edit_dates: HashMap<i32, u64>,
+    /// The `Message` JSON of the trader's messages injected into this chat, by message id
+    /// (for the `reply_to_message` of the bot's replies).
+    pub received: HashMap<i32, Value>,
 }
 
 impl Chat {
@@ -69,7 +77,27 @@ impl Chat {
 
 pub(crate) struct Update {
     pub id: i64,
+    /// The chat it belongs to: a webhook delivers one chat's updates one at a time, in order.
+    pub chat_id: Option<i64>,
     pub json: Value,
+}
+
+/// The webhook set by `setWebhook`.
+pub(crate) struct Webhook {
+    pub url: String,
+    /// Sent as `X-Telegram-Bot-Api-Secret-Token`.
+    pub secret_token: Option<String>,
+    /// The most deliveries in flight at once.
+    pub max_connections: usize,
+}
+
+/// One webhook delivery in flight: an update POSTed to the webhook.
+pub(crate) struct Delivery {
+    pub update_id: i64,
+    pub chat_id: Option<i64>,
+    pub update: Value,
+    pub url: String,
+    pub secret_token: Option<String>,
 }
 
 pub(crate) struct LimitState {
@@ -88,8 +116,23 @@ pub(crate) struct State {
     pub last_update_id: i64,
     pub poller: Option<Poller>,
     pub next_poller_id: u64,
-    pub webhook_url: Option<String>,
-    pub commands: Vec<(String, String)>,
+    pub webhook: Option<Webhook>,
+    /// Updates being delivered to the webhook (or waiting to retry), by id.
+    pub delivering: HashSet<i64>,
+    /// Chats with an update being delivered to the webhook (or waiting to retry).
+    pub busy_chats: HashSet<i64>,
+    /// The last failed webhook delivery since the webhook was set: (Unix seconds, what
+    /// went wrong).
+    pub last_webhook_error: Option<(u64, String)>,
+    /// Every POST of an update to a webhook, failed ones included.
+    pub webhook_attempts: usize,
+    /// Groups the trader's messages were injected into, by chat id.
+    pub groups: HashMap<i64, TestChat>,
+    /// Callback queries injected and not answered yet.
+    pub open_queries: HashSet<String>,
+    /// Every accepted `answerCallbackQuery`, in order.
+    pub callback_answers: Vec<CallbackAnswer>,
+    pub commands: std::collections::BTreeMap<String, Vec<(String, String)>>,
     pub request_counts: HashMap<String, usize>,
     pub limits: Option<LimitState>,
     /// Most sends accepted per group chat (negative id) in any minute, when enforced.
@@ -130,38 +173,28 @@ impl Shared {
         self.changed.notify_waiters();
     }
 
-    /// Queues a private-chat message from `from`; returns its update id.
-    pub fn inject_message(&self, from: &TestUser, text: &str) -> i64 {
-        let update_id = {
-            let mut state = self.lock();
-            state.users.insert(from.id, from.clone());
-            let message_id = state.chats.entry(from.id).or_default().next_message_id();
-            state.last_update_id += 1;
-            let update_id = state.last_update_id;
-            let mut message = json!({
-                "message_id": message_id,
-                "from": user_json(from),
-                "chat": private_chat_json(from),
-                "date": unix_now(),
-                "text": text,
-            });
-            if text.starts_with('/') {
-                let command = text.split(char::is_whitespace).next().unwrap_or(text);
-                message["entities"] = json!([{
-                    "type": "bot_command",
-                    "offset": 0,
-                    "length": command.encode_utf16().count(),
-                }]);
-            }
-            state.updates.push_back(Update {
-                id: update_id,
-                json: json!({ "update_id": update_id, "message": message }),
-            });
-            update_id
-        };
+    /// Runs `inject` on the state, then wakes the poller, the webhook and the waiters.
+    pub fn inject<R>(&self, inject: impl FnOnce(&mut State) -> R) -> R {
+        let result = inject(&mut self.lock());
         self.updates_arrived.notify_waiters();
         self.notify_changed();
-        update_id
+        result
+    }
+
+    /// Queues a private-chat message from `from`; returns its update id.
+    pub fn inject_message(&self, from: &TestUser, text: &str) -> i64 {
+        self.inject(|state| {
+            let chat = private_chat_json(from);
+            state.queue_message(from.id, chat, from, text)
+        })
+    }
+
+    /// Queues a message from `from` in the group `chat`; returns its update id.
+    pub fn inject_group_message(&self, chat: &TestChat, from: &TestUser, text: &str) -> i64 {
+        self.inject(|state| {
+            state.groups.insert(chat.id, chat.clone());
+            state.queue_message(chat.id, group_chat_json(chat), from, text)
+        })
     }
 
     /// The JSON of the bot as a `User`.
@@ -176,6 +209,42 @@ impl Shared {
 }
 
 impl State {
+    /// Queues an update of `kind` (`"message"`, `"callback_query"`, …) for `chat_id`;
+    /// returns its update id.
+    pub fn queue(&mut self, chat_id: Option<i64>, kind: &str, payload: Value) -> i64 {
+        self.last_update_id += 1;
+        let id = self.last_update_id;
+        let mut json = json!({ "update_id": id });
+        json[kind] = payload;
+        self.updates.push_back(Update { id, chat_id, json });
+        id
+    }
+
+    /// Queues a text message from `from` in the chat `chat_id` (whose JSON is `chat`); a
+    /// text starting with `/` carries a `bot_command` entity. Returns the update id.
+    fn queue_message(&mut self, chat_id: i64, chat: Value, from: &TestUser, text: &str) -> i64 {
+        self.users.insert(from.id, from.clone());
+        let chat_state = self.chats.entry(chat_id).or_default();
+        let message_id = chat_state.next_message_id();
+        let mut message = json!({
+            "message_id": message_id,
+            "from": user_json(from),
+            "chat": chat,
+            "date": unix_now(),
+            "text": text,
+        });
+        if text.starts_with('/') {
+            let command = text.split(char::is_whitespace).next().unwrap_or(text);
+            message["entities"] = json!([{
+                "type": "bot_command",
+                "offset": 0,
+                "length": command.encode_utf16().count(),
+            }]);
+        }
+        chat_state.received.insert(message_id, message.clone());
+        self.queue(Some(chat_id), "message", message)
+    }
+
     /// Drops confirmed updates: a positive offset confirms every update below it; a negative
     /// one keeps only the last `-offset` updates (Telegram's semantics).
     pub fn confirm(&mut self, offset: i64) -> bool {
@@ -211,6 +280,9 @@ impl State {
 
     /// The JSON of a chat the bot talks to.
     pub fn chat_json(&self, chat_id: i64) -> Value {
+        if let Some(group) = self.groups.get(&chat_id) {
+            return group_chat_json(group);
+        }
         match self.users.get(&chat_id) {
             Some(user) => private_chat_json(user),
             None if chat_id < 0 => json!({
@@ -274,6 +346,52 @@ impl State {
         None
     }
 
+    /// Claims the updates the webhook can be sent now: while a webhook is set, in queue order,
+    /// each not yet in flight whose chat has no update in flight, up to the webhook's
+    /// `max_connections` in flight.
+    pub fn take_deliveries(&mut self) -> Vec<Delivery> {
+        let Some(webhook) = &self.webhook else {
+            return Vec::new();
+        };
+        let mut deliveries = Vec::new();
+        for update in &self.updates {
+            if self.delivering.len() >= webhook.max_connections {
+                break;
+            }
+            if self.delivering.contains(&update.id) {
+                continue;
+            }
+            if let Some(chat_id) = update.chat_id
+                && !self.busy_chats.insert(chat_id)
+            {
+                continue;
+            }
+            self.delivering.insert(update.id);
+            deliveries.push(Delivery {
+                update_id: update.id,
+                chat_id: update.chat_id,
+                update: update.json.clone(),
+                url: webhook.url.clone(),
+                secret_token: webhook.secret_token.clone(),
+            });
+        }
+        deliveries
+    }
+
+    /// Ends a delivery: the update leaves the queue if the webhook took it, and its chat may
+    /// have its next update delivered.
+    pub fn finish_delivery(&mut self, delivery: &Delivery, delivered: bool) {
+        self.delivering.remove(&delivery.update_id);
+        if let Some(chat_id) = delivery.chat_id {
+            self.busy_chats.remove(&chat_id);
+        }
+        if delivered
+            && let Some(index) = self.updates.iter().position(|u| u.id == delivery.update_id)
+        {
+            self.updates.remove(index);
+        }
+    }
+
     /// The most accepted sends (to `chat_id`, or to any chat) within any `window`.
     pub fn max_in_window(&self, chat_id: Option<i64>, window: Duration) -> usize {
         let times: Vec<Instant> = self
@@ -309,7 +427,6 @@ pub(crate) fn user_json(user: &TestUser) -> Value {
         "id": user.id,
         "is_bot": false,
         "first_name": user.first_name,
-        "language_code": "en",
     });
     if let Some(username) = &user.username {
         v["username"] = json!(username);
@@ -317,7 +434,19 @@ pub(crate) fn user_json(user: &TestUser) -> Value {
     if let Some(last_name) = &user.last_name {
         v["last_name"] = json!(last_name);
     }
+    if let Some(language_code) = &user.language_code {
+        v["language_code"] = json!(language_code);
+    }
     v
+}
+
+/// The JSON of a group or supergroup as a `Chat`.
+pub(crate) fn group_chat_json(chat: &TestChat) -> Value {
+    let kind = match chat.kind {
+        TestChatKind::Group => "group",
+        TestChatKind::Supergroup => "supergroup",
+    };
+    json!({ "id": chat.id, "type": kind, "title": chat.title })
 }
 
 /// The JSON of the private chat with `user`.

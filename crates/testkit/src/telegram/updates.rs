@@ -1,5 +1,5 @@
 //! Receiving updates: `getUpdates` long polling with Telegram's confirmation and conflict
-//! rules, and the webhook methods (which only record the webhook: the double never calls it).
+//! rules, and the webhook methods (the deliveries themselves are `webhook`'s).
 
 use std::time::Duration;
 
@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
 use super::api::{Params, Reply};
-use super::state::{Poller, Shared};
+use super::state::{Poller, Shared, Webhook};
 
 /// Telegram's cap on the long-poll `timeout`, in seconds.
 const MAX_TIMEOUT_SECS: i64 = 50;
@@ -44,7 +44,7 @@ pub(crate) async fn get_updates(shared: &Shared, params: &Params) -> Reply {
     let timeout = params.int_clamped("timeout", 0, 0, MAX_TIMEOUT_SECS);
     let (id, mut terminated) = {
         let mut state = shared.lock();
-        if state.webhook_url.is_some() {
+        if state.webhook.is_some() {
             return Reply::error(409, CONFLICT_WEBHOOK_ACTIVE);
         }
         let confirmed = state.confirm(offset);
@@ -92,49 +92,81 @@ pub(crate) async fn get_updates(shared: &Shared, params: &Params) -> Reply {
     }
 }
 
-/// `setWebhook`: records the URL (any URL: the double never calls it) and ends a waiting
-/// long poll, as Telegram does; an empty URL removes the webhook.
+/// `setWebhook`: sets the webhook the double then delivers updates to (any `http`/`https`
+/// URL: the double needs no certificate or port of Telegram's) and ends a waiting long poll,
+/// as Telegram does; an empty URL removes the webhook. `secret_token` (1–256 of `A-Z a-z
+/// 0-9 _ -`) and `max_connections` (1–100, default 40) as on Telegram.
 pub(crate) fn set_webhook(shared: &Shared, params: &Params) -> Reply {
     let url = params.string("url").unwrap_or_default();
+    let secret_token = params.string("secret_token").filter(|s| !s.is_empty());
+    if let Some(secret) = &secret_token
+        && (secret.len() > 256
+            || !secret
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-'))
+    {
+        return Reply::bad_request("secret token contains unallowed characters");
+    }
+    if !url.is_empty() {
+        let valid = reqwest::Url::parse(&url)
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+        if !valid {
+            return Reply::bad_request("bad webhook: An HTTPS URL must be provided for webhook");
+        }
+    }
+    let max_connections =
+        usize::try_from(params.int_clamped("max_connections", 40, 1, 100)).unwrap_or(40);
     {
         let mut state = shared.lock();
         if params.flag("drop_pending_updates") {
             state.updates.clear();
         }
+        state.last_webhook_error = None;
         if url.is_empty() {
-            state.webhook_url = None;
+            state.webhook = None;
         } else {
             state.terminate_poller(CONFLICT_SET_WEBHOOK);
-            state.webhook_url = Some(url);
+            state.webhook = Some(Webhook {
+                url,
+                secret_token,
+                max_connections,
+            });
         }
     }
+    shared.updates_arrived.notify_waiters();
     shared.notify_changed();
     Reply::ok(json!(true))
 }
 
-/// `deleteWebhook`.
+/// `deleteWebhook`: stops the deliveries (those in flight finish); the queued updates wait
+/// for `getUpdates`.
 pub(crate) fn delete_webhook(shared: &Shared, params: &Params) -> Reply {
     {
         let mut state = shared.lock();
         if params.flag("drop_pending_updates") {
             state.updates.clear();
         }
-        state.webhook_url = None;
+        state.webhook = None;
+        state.last_webhook_error = None;
     }
     shared.notify_changed();
     Reply::ok(json!(true))
 }
 
-/// `getWebhookInfo`.
+/// `getWebhookInfo`: the URL, the updates waiting and the last delivery error.
 pub(crate) fn get_webhook_info(shared: &Shared) -> Reply {
     let state = shared.lock();
     let mut info = json!({
-        "url": state.webhook_url.clone().unwrap_or_default(),
+        "url": state.webhook.as_ref().map(|w| w.url.clone()).unwrap_or_default(),
         "has_custom_certificate": false,
         "pending_update_count": state.updates.len(),
     });
-    if state.webhook_url.is_some() {
-        info["max_connections"] = json!(40);
+    if let Some(webhook) = &state.webhook {
+        info["max_connections"] = json!(webhook.max_connections);
+    }
+    if let Some((date, message)) = &state.last_webhook_error {
+        info["last_error_date"] = json!(date);
+        info["last_error_message"] = json!(message);
     }
     Reply::ok(info)
 }

@@ -1,26 +1,29 @@
-//! `/subscribe` and `/unsubscribe`.
+//! `/subscribe`: starts the trader's signals on their tier (with the tier's expiry).
 
-use herald_store::SubscriptionChange;
+use herald_store::{StoreError, SubscriptionChange};
 
-/// The answer to /subscribe.
-pub fn subscribed(change: SubscriptionChange) -> String {
-    match change {
-        SubscriptionChange::Activated => "✅ Subscribed! You will receive trading signals here as they are generated. Send /unsubscribe to stop.".into(),
-        SubscriptionChange::AlreadyActive => "You are already subscribed. Send /unsubscribe to stop.".into(),
-        _ => "You are already subscribed.".into(),
+use super::{Ctx, Reply};
+use crate::words::{t, tf, when};
+
+/// Subscribes the trader.
+pub async fn run(ctx: &Ctx<'_>) -> Result<Reply, StoreError> {
+    let lang = ctx.lang();
+    let user = &ctx.trader.user;
+    let change = ctx.store.subscribe(user.id, ctx.now).await?;
+    if change != SubscriptionChange::Activated {
+        return Ok(Reply::text(t(lang, "subscribe-already")));
     }
-}
-
-/// The answer to /unsubscribe.
-pub fn unsubscribed(change: SubscriptionChange) -> String {
-    match change {
-        SubscriptionChange::Deactivated => {
-            "🔕 Unsubscribed. You will not receive signals any more. Send /subscribe to come back."
-                .into()
-        }
-        SubscriptionChange::AlreadyInactive => {
-            "You are not subscribed. Send /subscribe to receive signals.".into()
-        }
-        _ => "You are not subscribed.".into(),
-    }
+    let until = ctx
+        .store
+        .subscription(user.id, ctx.now)
+        .await?
+        .and_then(|s| s.expires_at);
+    Ok(Reply::text(match until {
+        Some(until) => tf(
+            lang,
+            "subscribe-done-until",
+            &[("until", when(until, ctx.trader.prefs.time_zone).into())],
+        ),
+        None => t(lang, "subscribe-done"),
+    }))
 }

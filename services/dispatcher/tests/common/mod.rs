@@ -79,6 +79,7 @@ impl Setup {
                     username: None,
                     first_name: Some("T".into()),
                     last_name: None,
+                    language_code: None,
                 },
                 now,
             )

@@ -20,6 +20,9 @@ use herald_domain::{Signal, SignalId};
 use herald_runtime::Settings;
 use herald_store::{Fanout, Store, redact_url};
 
+/// Also read by `herald tiers set` for `--delay` and `--expiry`.
+pub(crate) use rules::parse_duration;
+
 /// What to do with a signal's deliveries.
 #[derive(Subcommand)]
 pub enum Action {

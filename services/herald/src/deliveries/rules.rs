@@ -35,6 +35,9 @@ pub fn parse_retry_status(s: &str) -> Result<DeliveryStatus, String> {
         DeliveryStatus::Blocked => {
             "blocked deliveries' traders blocked the bot or deleted the chat; they are inactive and get signals again once they /start the bot"
         }
+        DeliveryStatus::Skipped => {
+            "skipped deliveries came outside their trader's notification hours, which the trader chose to skip"
+        }
         DeliveryStatus::Pending | DeliveryStatus::Sending | DeliveryStatus::Unknown => {
             "those deliveries are still in the queue: the dispatchers send them (or expire them at their deadline) without help"
         }

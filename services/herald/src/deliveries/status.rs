@@ -241,6 +241,7 @@ mod tests {
             failed: 20,
             blocked: 10,
             expired: 5,
+            skipped: 0,
         }
     }
 
