@@ -47,8 +47,6 @@ pub use api_keys::ApiKeyRecord;
 pub use connect::redact_url;
 pub use deliveries::{Delivery, DeliveryCounts, QueuedSignal};
 pub use error::StoreError;
-/// [`heartbeats`] by the singular name: `herald_store::heartbeat::spawn`.
-pub use heartbeats as heartbeat;
 pub use heartbeats::Heartbeat;
 pub use queue::{
     Claim, ClaimRef, PAST_DEADLINE, PULLED_AHEAD, REQUEUEABLE, Requeued, UNKNOWN_TWICE,

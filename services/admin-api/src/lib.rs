@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use herald_runtime::http::{HealthProbe, check, ops_router};
 use herald_runtime::{HealthReport, Settings, serve};
-use herald_store::{Store, heartbeat};
+use herald_store::{Store, heartbeats};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -33,7 +33,7 @@ pub async fn run(
     tracing::info!(%addr, "admin-api listening");
     // Its own token too, so that it also stops when serving fails.
     let beating = shutdown.child_token();
-    let heartbeat = heartbeat::spawn(beat_store, heartbeat::ADMIN_API, beating.clone());
+    let heartbeat = heartbeats::spawn(beat_store, heartbeats::ADMIN_API, beating.clone());
     let served = serve(listener, ops_router(probe), shutdown).await;
     beating.cancel();
     if let Err(e) = heartbeat.await {

@@ -141,13 +141,14 @@ async fn send(sender: &Sender, msg: &Message, reply: &Reply) {
 async fn on_press(sender: Sender, store: Store, q: CallbackQuery) -> Result<(), HandlerError> {
     let started = Instant::now();
     let now = Utc::now();
+    // Until the presser is known, their Telegram's language.
     let fallback = q
         .from
         .language_code
         .as_deref()
         .and_then(Language::from_telegram)
         .unwrap_or_default();
-    let outcome = match press(&sender, &store, &q, now).await {
+    let outcome = match press(&sender, &store, &q, fallback, now).await {
         Ok(outcome) => outcome,
         Err(e) => {
             tracing::error!(error = %e, "button press failed");
@@ -168,14 +169,9 @@ async fn press(
     sender: &Sender,
     store: &Store,
     q: &CallbackQuery,
+    fallback: Language,
     now: chrono::DateTime<Utc>,
 ) -> Result<Option<String>, herald_store::StoreError> {
-    let fallback = q
-        .from
-        .language_code
-        .as_deref()
-        .and_then(Language::from_telegram)
-        .unwrap_or_default();
     let stale = |lang| Ok(Some(t(lang, "button-stale")));
     let Some(callback) = q.data.as_deref().and_then(Callback::parse) else {
         return stale(fallback);

@@ -445,3 +445,33 @@ async fn a_reply_refused_with_429_is_sent_again_after_the_wait() -> anyhow::Resu
     );
     bot.stop().await
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn five_hundred_traders_at_once_each_get_their_own_answer() -> anyhow::Result<()> {
+    let bot = start_with(|s| s.command_bot_rate_limit = 0).await?;
+    let traders: Vec<TestUser> = (0..500).map(|n| TestUser::trader(10_000 + n)).collect();
+    // Everyone at once: a filter of their own, so that a mixed-up answer would show.
+    for (n, t) in traders.iter().enumerate() {
+        bot.double
+            .inject_message(t, &format!("/filter confidence:{}", n % 101));
+    }
+    for (n, t) in traders.iter().enumerate() {
+        let sent = bot.double.wait_for_messages(t.id, 1, WAIT * 4).await?;
+        assert_eq!(sent.len(), 1, "trader {n}");
+        assert!(
+            sent[0]
+                .text
+                .contains(&format!("Minimum confidence: {}%", n % 101)),
+            "trader {n}: {}",
+            sent[0].text
+        );
+    }
+    for (n, t) in traders.iter().enumerate().step_by(50) {
+        let user = bot.store.user_by_telegram_id(t.id).await?.expect("user");
+        assert_eq!(
+            bot.store.preferences(user.id).await?.min_confidence,
+            (n % 101) as u8
+        );
+    }
+    bot.stop().await
+}

@@ -32,7 +32,7 @@ use anyhow::Context as _;
 use herald_bus::{Bus, NatsOptions, StreamSettings, Subjects};
 use herald_runtime::http::{HealthProbe, check, ops_router};
 use herald_runtime::{HealthReport, Settings, serve};
-use herald_store::{Store, heartbeat};
+use herald_store::{Store, heartbeats};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -125,7 +125,7 @@ pub async fn run_with_budget(
     tracing::info!(%addr, "dispatcher health and metrics listening");
 
     // Says this replica is alive until it stops (for /status); awaited on the way out.
-    let heartbeat = heartbeat::spawn(ctx.store.clone(), heartbeat::DISPATCHER, stop.clone());
+    let heartbeat = heartbeats::spawn(ctx.store.clone(), heartbeats::DISPATCHER, stop.clone());
     // The parts live and die together: if one fails, the others stop and the replica
     // exits with that error rather than staying up half-working.
     let mut parts = JoinSet::new();

@@ -49,7 +49,7 @@ use herald_auth::{ApiKeyVerifier, KeyCachePolicy, KeyInfo, KeyLookup};
 use herald_bus::{Bus, NatsOptions, StreamSettings, Subjects};
 use herald_runtime::http::{HealthProbe, check, ops_router};
 use herald_runtime::{HealthReport, Settings, serve};
-use herald_store::{Store, heartbeat};
+use herald_store::{Store, heartbeats};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -118,7 +118,7 @@ pub async fn run(
     tracing::info!(%addr, "ingest-api listening");
     // Its own token too, so that it also stops when serving fails.
     let beating = shutdown.child_token();
-    let heartbeat = heartbeat::spawn(state.store.clone(), heartbeat::INGEST_API, beating.clone());
+    let heartbeat = heartbeats::spawn(state.store.clone(), heartbeats::INGEST_API, beating.clone());
     let served = serve(listener, router(state), shutdown).await;
     beating.cancel();
     if let Err(e) = heartbeat.await {

@@ -4,7 +4,7 @@ use std::time::Duration as StdDuration;
 
 use anyhow::ensure;
 use chrono::{Duration, Utc};
-use herald_store::heartbeat::{self, DISPATCHER, INGEST_API};
+use herald_store::heartbeats::{self, DISPATCHER, INGEST_API};
 use herald_store::{Heartbeat, Store};
 use tokio_util::sync::CancellationToken;
 
@@ -53,12 +53,12 @@ async fn beats_are_listed_refreshed_and_forgotten(store: Store) -> anyhow::Resul
         "{beats:?}"
     );
     ensure!(beats[1].beat_at == now && beats[1].started_at == started);
-    ensure!(heartbeat::alive(
+    ensure!(heartbeats::alive(
         &beats,
         DISPATCHER,
         later + Duration::seconds(15)
     ));
-    ensure!(!heartbeat::alive(
+    ensure!(!heartbeats::alive(
         &beats,
         INGEST_API,
         later + Duration::seconds(15)
@@ -125,8 +125,8 @@ async fn day_old_beats_are_pruned(store: Store) -> anyhow::Result<()> {
 
 async fn the_task_beats_at_once_and_forgets_on_shutdown(store: Store) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
-    let task = heartbeat::spawn(store.clone(), INGEST_API, shutdown.clone());
-    let instance = heartbeat::instance_name();
+    let task = heartbeats::spawn(store.clone(), INGEST_API, shutdown.clone());
+    let instance = heartbeats::instance_name();
     let deadline = tokio::time::Instant::now() + StdDuration::from_secs(10);
     let beat = loop {
         let beats = store.heartbeats().await?;
@@ -142,7 +142,7 @@ async fn the_task_beats_at_once_and_forgets_on_shutdown(store: Store) -> anyhow:
     ensure!(beat.instance == instance, "{beat:?}");
     let now = Utc::now();
     ensure!((now - beat.beat_at).num_seconds().abs() < 5, "{beat:?}");
-    ensure!(heartbeat::alive(&[beat], INGEST_API, now));
+    ensure!(heartbeats::alive(&[beat], INGEST_API, now));
 
     shutdown.cancel();
     tokio::time::timeout(StdDuration::from_secs(10), task).await??;

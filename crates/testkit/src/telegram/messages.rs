@@ -409,17 +409,23 @@ fn apply_edit(
     Reply::ok(json)
 }
 
+/// The message an edit names, once the chat's next scripted fault (if any) has been applied.
+async fn edit_target_after_faults(shared: &Shared, params: &Params) -> Result<(i64, i64), Reply> {
+    let (chat_id, message_id) = edit_target(params)?;
+    let fault = shared.lock().chats.entry(chat_id).or_default().next_fault();
+    match apply_fault(fault).await {
+        Some(reply) => Err(reply),
+        None => Ok((chat_id, message_id)),
+    }
+}
+
 /// `editMessageText`: new text (and keyboard: without `reply_markup` the inline keyboard is
 /// removed, as on Telegram).
 pub(crate) async fn edit_message_text(shared: &Shared, params: &Params) -> Reply {
-    let (chat_id, message_id) = match edit_target(params) {
+    let (chat_id, message_id) = match edit_target_after_faults(shared, params).await {
         Ok(target) => target,
         Err(reply) => return reply,
     };
-    let fault = shared.lock().chats.entry(chat_id).or_default().next_fault();
-    if let Some(reply) = apply_fault(fault).await {
-        return reply;
-    }
     let rendered = match render(params) {
         Ok(r) => r,
         Err(reply) => return reply,
@@ -436,14 +442,10 @@ pub(crate) async fn edit_message_text(shared: &Shared, params: &Params) -> Reply
 /// `editMessageReplyMarkup`: a new inline keyboard, the text unchanged (without
 /// `reply_markup` the keyboard is removed).
 pub(crate) async fn edit_message_reply_markup(shared: &Shared, params: &Params) -> Reply {
-    let (chat_id, message_id) = match edit_target(params) {
+    let (chat_id, message_id) = match edit_target_after_faults(shared, params).await {
         Ok(target) => target,
         Err(reply) => return reply,
     };
-    let fault = shared.lock().chats.entry(chat_id).or_default().next_fault();
-    if let Some(reply) = apply_fault(fault).await {
-        return reply;
-    }
     let reply_markup = params.json("reply_markup");
     apply_edit(shared, chat_id, message_id, |current| Edit {
         parsed: shown(current),
