@@ -107,7 +107,25 @@ async fn script(
             .wait_for_messages(trader.id, seen, WAIT)
             .await
             .context("the command-bot did not answer")?;
-        print_message("bot → trader", &replies[seen - 1].text);
+        let reply = &replies[seen - 1];
+        print_message("bot → trader", reply);
+        if command == "/start" {
+            // Onboarding: the trader taps their time zone.
+            let press = double
+                .press_button(&trader, reply, "London")
+                .context("the welcome offers time zones")?;
+            println!("[trader taps] London");
+            double
+                .wait_for_callback_answer(&press.query_id, WAIT)
+                .await
+                .context("the command-bot did not take the press")?;
+            seen += 1;
+            let replies = double
+                .wait_for_messages(trader.id, seen, WAIT)
+                .await
+                .context("the command-bot did not confirm the time zone")?;
+            print_message("bot → trader", &replies[seen - 1]);
+        }
     }
 
     let store = herald_store::Store::connect(&settings.database_url).await?;
@@ -154,20 +172,53 @@ async fn script(
     println!();
     print_message(
         &format!(
-            "bot → trader, {} ms after the POST",
-            started.elapsed().as_millis()
+            "bot → trader, {} ms after the POST{}",
+            started.elapsed().as_millis(),
+            if started.elapsed() > std::time::Duration::from_millis(500) {
+                " (at most one message a second to a chat, Telegram's rule: the answer to /subscribe went just before)"
+            } else {
+                ""
+            }
         ),
-        &messages[seen - 1].text,
+        &messages[seen - 1],
     );
+    // The trader says they have read it.
+    if let Some(press) = double.press_button(&trader, &messages[seen - 1], "✅ Got it") {
+        println!("[trader taps] ✅ Got it");
+        if let Some(answer) = double.wait_for_callback_answer(&press.query_id, WAIT).await {
+            println!("[bot → trader] {}", answer.text.unwrap_or_default());
+        }
+    }
     println!(
         "\nThe signal reached the trader. `scripts/demo --keep-running` keeps Herald up to try more."
     );
     Ok(key)
 }
 
-fn print_message(who: &str, text: &str) {
-    println!("[{who}]");
-    println!("{}", indent(text));
+/// A message as the trader sees it: its text, and its buttons row by row.
+fn print_message(who: &str, message: &herald_testkit::telegram::SentMessage) {
+    let silent = if message.disable_notification {
+        ", silent"
+    } else {
+        ""
+    };
+    println!("[{who}{silent}]");
+    println!("{}", indent(&message.text));
+    let rows = message
+        .reply_markup
+        .as_ref()
+        .and_then(|m| m.get("inline_keyboard"))
+        .and_then(|k| k.as_array());
+    for row in rows.into_iter().flatten() {
+        let labels: Vec<String> = row
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|b| b.get("text").and_then(|t| t.as_str()))
+            .map(|t| format!("[ {t} ]"))
+            .collect();
+        println!("    {}", labels.join(" "));
+    }
 }
 
 fn indent(text: &str) -> String {
