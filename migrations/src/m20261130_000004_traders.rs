@@ -4,14 +4,18 @@
 //! - `user_preferences`: `silent_types` (JSON array: the kinds, and `report`, delivered
 //!   without a sound; `signal_types` keeps the kinds delivered at all), `assets` (JSON
 //!   array; empty for every asset), `time_zone` (IANA name or `UTC+05:30`; the notification
-//!   hours are in it), `outside_hours` (`silent` or `skip`) and `language` (`en`, `es`).
+//!   hours are in it), `outside_hours` (`silent` or `skip`), `language` (`en`, `es`) and
+//!   `version` (raised by every change, so that a change made from a menu or a command
+//!   applies only to the preferences it was made from).
 //! - `users.language_code`: Telegram's, as last seen (the default language at registration).
 //! - `subscription_tiers`: what each tier carries (kinds, assets, minimum confidence), its
 //!   delay after the signal and its expiry; a fresh install has one, `standard`, which
 //!   carries everything at once for as long as the trader stays. `user_subscriptions.tier`
 //!   names the trader's (null: the default tier).
-//! - `signal_deliveries.silent` (sent with `disable_notification`) and `language` (the
-//!   message's language), chosen with the format when the delivery is recorded.
+//! - `signal_deliveries.silent` (the trader takes this kind silently), `language` (the
+//!   message's language) and `hours` (the trader's notification hours, zone and choice
+//!   outside them, e.g. `22-06 Europe/Madrid skip`, checked when the message goes out; null
+//!   for any time), recorded with the format when the delivery is.
 //! - `ix_signals_received_at`: `/signals` reads the newest signals first.
 //! - `service_heartbeats`: one row per running service instance, refreshed every few
 //!   seconds (`/status` reads it).
@@ -48,6 +52,14 @@ impl MigrationTrait for Migration {
                 text(UserPreferences::Language, "en"),
             ),
             (
+                UserPreferences::Table.into_iden(),
+                ColumnDef::new(UserPreferences::Version)
+                    .big_integer()
+                    .not_null()
+                    .default(0)
+                    .to_owned(),
+            ),
+            (
                 Users::Table.into_iden(),
                 ColumnDef::new(Users::LanguageCode)
                     .string()
@@ -72,6 +84,13 @@ impl MigrationTrait for Migration {
             (
                 SignalDeliveries::Table.into_iden(),
                 text(SignalDeliveries::Language, "en"),
+            ),
+            (
+                SignalDeliveries::Table.into_iden(),
+                ColumnDef::new(SignalDeliveries::Hours)
+                    .string()
+                    .null()
+                    .to_owned(),
             ),
         ];
         for (table, column) in columns {
@@ -161,6 +180,14 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // The status before this migration did not exist: such deliveries were never sent,
+        // which the older code reads as `expired`.
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "UPDATE signal_deliveries SET status = 'expired' WHERE status = 'skipped'",
+            )
+            .await?;
         manager
             .get_connection()
             .execute_unprepared("DROP INDEX IF EXISTS ix_signals_received_at")
@@ -192,6 +219,10 @@ impl MigrationTrait for Migration {
                 UserPreferences::Table.into_iden(),
                 UserPreferences::Language.into_iden(),
             ),
+            (
+                UserPreferences::Table.into_iden(),
+                UserPreferences::Version.into_iden(),
+            ),
             (Users::Table.into_iden(), Users::LanguageCode.into_iden()),
             (
                 UserSubscriptions::Table.into_iden(),
@@ -204,6 +235,10 @@ impl MigrationTrait for Migration {
             (
                 SignalDeliveries::Table.into_iden(),
                 SignalDeliveries::Language.into_iden(),
+            ),
+            (
+                SignalDeliveries::Table.into_iden(),
+                SignalDeliveries::Hours.into_iden(),
             ),
         ];
         for (table, column) in columns {
@@ -246,6 +281,7 @@ enum UserPreferences {
     TimeZone,
     OutsideHours,
     Language,
+    Version,
 }
 
 #[derive(DeriveIden)]
@@ -265,6 +301,7 @@ enum SignalDeliveries {
     Table,
     Silent,
     Language,
+    Hours,
 }
 
 #[derive(DeriveIden)]

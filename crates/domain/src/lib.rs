@@ -36,8 +36,8 @@ pub use parse::{
     FieldError, MAX_FUTURE_SKEW, MAX_VALIDITY, Rejection, parse_signal, parse_signal_or_id,
 };
 pub use preferences::{
-    Decision, Excluded, NotificationHours, NotifyMode, OutsideHours, Preferences, ReportFrequency,
-    SignalFormat, Tier,
+    Decision, Excluded, HoursRule, HoursVerdict, NotificationHours, NotifyMode, OutsideHours,
+    Preferences, ReportFrequency, SignalFormat, Tier,
 };
 pub use render::{Labels, MAX_MESSAGE_CHARS, render, render_in, visible_len};
 pub use signal::{Asset, Confidence, Price, Signal, SignalId, SignalKind, Timeframe};

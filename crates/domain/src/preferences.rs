@@ -389,6 +389,72 @@ pub enum Excluded {
     TierConfidence,
 }
 
+/// A trader's notification hours as a delivery carries them: the window, the zone it is in,
+/// and what happens outside it. Written `22-06 Europe/Madrid skip`. Checked when the message
+/// is about to go out, not when the signal arrived: a broadcast can take a while, a tier can
+/// delay it, and a signal that arrived at 21:59 for a trader who sleeps from 22:00 must not
+/// wake them at 22:40.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HoursRule {
+    /// When messages are welcome.
+    pub window: NotificationHours,
+    /// The zone the window is in.
+    pub zone: TimeZone,
+    /// Outside the window: silent or skip.
+    pub outside: OutsideHours,
+}
+
+/// Whether a message may go out now, by the trader's hours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoursVerdict {
+    /// Inside the hours: as the kind's mode says.
+    Inside,
+    /// Outside: without a sound.
+    Silent,
+    /// Outside, and the trader skips such messages: record it `skipped`.
+    Skip,
+}
+
+impl HoursRule {
+    /// The verdict at `now`.
+    pub fn at(&self, now: DateTime<Utc>) -> HoursVerdict {
+        if self.window.contains(self.zone.local_hour(now)) {
+            HoursVerdict::Inside
+        } else {
+            match self.outside {
+                OutsideHours::Silent => HoursVerdict::Silent,
+                OutsideHours::Skip => HoursVerdict::Skip,
+            }
+        }
+    }
+}
+
+impl fmt::Display for HoursRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} {}", self.window, self.zone, self.outside.as_str())
+    }
+}
+
+impl FromStr for HoursRule {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut parts = s.split_whitespace();
+        let (Some(window), Some(zone), Some(outside), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(format!(
+                "{s:?} is not an hours rule; expected e.g. 22-06 Europe/Madrid skip"
+            ));
+        };
+        Ok(Self {
+            window: window.parse()?,
+            zone: zone.parse()?,
+            outside: outside.parse()?,
+        })
+    }
+}
+
 /// What to do with one signal for one trader.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
@@ -438,31 +504,44 @@ impl Preferences {
             .collect()
     }
 
-    /// Decides what `signal` is for this trader on `tier`, when it would go out at `at` (the
-    /// signal's arrival plus the tier's delay).
-    pub fn decide(&self, tier: &Tier, signal: &Signal, at: DateTime<Utc>) -> Decision {
-        if let Err(why) = tier.carries(signal) {
-            return Decision::Exclude(why);
-        }
+    /// Whether `signal` is for this trader on `tier` at all: `Ok(silent)` (their kind's mode
+    /// is silent), or why not. Hours aside: see [`Preferences::hours_rule`].
+    pub fn admit(&self, tier: &Tier, signal: &Signal) -> Result<bool, Excluded> {
+        tier.carries(signal)?;
         let mode = self.mode(signal.kind);
         if mode == NotifyMode::Off {
-            return Decision::Exclude(Excluded::KindOff);
+            return Err(Excluded::KindOff);
         }
         if signal.confidence.get() < self.min_confidence {
-            return Decision::Exclude(Excluded::BelowConfidence);
+            return Err(Excluded::BelowConfidence);
         }
         if !self.assets.is_empty() && !self.assets.contains(&signal.asset) {
-            return Decision::Exclude(Excluded::AssetNotWanted);
+            return Err(Excluded::AssetNotWanted);
         }
-        let inside = self
-            .notification_hours
-            .is_none_or(|hours| hours.contains(self.time_zone.local_hour(at)));
-        match (inside, self.outside_hours) {
-            (false, OutsideHours::Skip) => Decision::Skip,
-            (false, OutsideHours::Silent) => Decision::Deliver { silent: true },
-            (true, _) => Decision::Deliver {
-                silent: mode == NotifyMode::Silent,
-            },
+        Ok(mode == NotifyMode::Silent)
+    }
+
+    /// The trader's hours, for the deliveries to check when they go out; `None` when any
+    /// time is fine.
+    pub fn hours_rule(&self) -> Option<HoursRule> {
+        self.notification_hours.map(|window| HoursRule {
+            window,
+            zone: self.time_zone,
+            outside: self.outside_hours,
+        })
+    }
+
+    /// Decides what `signal` is for this trader on `tier` if it went out at `at`:
+    /// [`Preferences::admit`], then the hours at `at`.
+    pub fn decide(&self, tier: &Tier, signal: &Signal, at: DateTime<Utc>) -> Decision {
+        let silent = match self.admit(tier, signal) {
+            Ok(silent) => silent,
+            Err(why) => return Decision::Exclude(why),
+        };
+        match self.hours_rule().map(|rule| rule.at(at)) {
+            Some(HoursVerdict::Skip) => Decision::Skip,
+            Some(HoursVerdict::Silent) => Decision::Deliver { silent: true },
+            Some(HoursVerdict::Inside) | None => Decision::Deliver { silent },
         }
     }
 }
@@ -678,6 +757,26 @@ mod tests {
             prefs.decide(&tier, &buy, at("2026-11-02T02:30:00Z")),
             Decision::Deliver { silent: false }
         );
+    }
+
+    #[test]
+    fn hours_rules_round_trip_and_judge() {
+        let rule: HoursRule = "22-06 Europe/Madrid skip".parse().unwrap();
+        assert_eq!(rule.to_string(), "22-06 Europe/Madrid skip");
+        let offset: HoursRule = "08-20 UTC+05:30 silent".parse().unwrap();
+        assert_eq!(offset.to_string().parse::<HoursRule>().unwrap(), offset);
+        // 21:30 UTC in winter is 22:30 in Madrid: inside; 12:00 UTC is 13:00: skipped.
+        assert_eq!(rule.at(at("2026-01-10T21:30:00Z")), HoursVerdict::Inside);
+        assert_eq!(rule.at(at("2026-01-10T12:00:00Z")), HoursVerdict::Skip);
+        for bad in [
+            "",
+            "22-06",
+            "22-06 Mars/Base skip",
+            "22-06 UTC loud",
+            "a b c d",
+        ] {
+            assert!(bad.parse::<HoursRule>().is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -3,11 +3,11 @@
 //! The life of a delivery (claims and outcomes) is in [`crate::queue`].
 
 use chrono::{DateTime, Utc};
-use herald_domain::{DeliveryStatus, Language, Signal, SignalFormat, SignalId};
-use sea_orm::sea_query::OnConflict;
+use herald_domain::{DeliveryStatus, HoursRule, Language, Signal, SignalFormat, SignalId};
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -16,7 +16,7 @@ use crate::recipients::Recipient;
 use crate::{Store, StoreError};
 
 /// Columns written per row by [`Store::create_deliveries`].
-const INSERT_COLUMNS: usize = 17;
+const INSERT_COLUMNS: usize = 18;
 /// SQLite's limit on bind parameters in one statement (PostgreSQL allows 65535).
 const MAX_BIND_PARAMETERS: usize = 32766;
 /// Rows per `INSERT`: at most 1000, and never past the bind-parameter limit.
@@ -62,10 +62,12 @@ pub struct Delivery {
     pub next_attempt_at: Option<DateTime<Utc>>,
     /// Sends whose outcome Telegram never told.
     pub unknown_sends: u32,
-    /// Sent (or to be sent) with `disable_notification`.
+    /// The trader takes this kind silently (`disable_notification`).
     pub silent: bool,
     /// The message's language.
     pub language: Language,
+    /// The trader's hours, checked when the message goes out; `None` for any time.
+    pub hours: Option<HoursRule>,
 }
 
 impl TryFrom<signal_deliveries::Model> for Delivery {
@@ -94,6 +96,12 @@ impl TryFrom<signal_deliveries::Model> for Delivery {
             unknown_sends: u32::try_from(m.unknown_sends).unwrap_or(0),
             silent: m.silent,
             language: m.language.parse().map_err(corrupt)?,
+            hours: m
+                .hours
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .map_err(corrupt)?,
         })
     }
 }
@@ -197,9 +205,8 @@ impl DeliveryCounts {
 }
 
 impl Store {
-    /// Records a delivery for each recipient of the signal: `pending`, due at once (or after
-    /// the recipient's tier delay), or `skipped` for a recipient who skips signals outside
-    /// their hours.
+    /// Records a `pending` delivery for each recipient of the signal, due at once (or after
+    /// the recipient's tier delay), with their hours to be checked when it goes out.
     /// Recipients that already have a delivery for this signal are skipped, so re-running a
     /// fan-out is harmless. Returns how many rows were inserted.
     pub async fn create_deliveries(
@@ -228,11 +235,6 @@ impl Store {
         let mut inserted = 0;
         for batch in recipients.chunks(DELIVERY_BATCH_ROWS) {
             let rows = batch.iter().map(|r| {
-                let status = if r.skipped {
-                    DeliveryStatus::Skipped
-                } else {
-                    DeliveryStatus::Pending
-                };
                 // A tier's delay moves the message, and its deadline with it: the trader
                 // gets the signal that long after everyone, not never.
                 let due = r.not_before.filter(|at| *at > now).unwrap_or(now);
@@ -243,18 +245,19 @@ impl Store {
                     user_id: Set(r.user_id),
                     chat_id: Set(r.chat_id),
                     format: Set(r.format.as_str().to_string()),
-                    status: Set(status.as_str().to_string()),
+                    status: Set(DeliveryStatus::Pending.as_str().to_string()),
                     attempts: Set(0),
                     created_at: Set(now),
                     updated_at: Set(now),
                     priority: Set(signal.priority),
                     signal_generated_at: Set(Some(signal.generated_at)),
                     deadline: Set(deadline),
-                    next_attempt_at: Set((!r.skipped).then_some(due)),
+                    next_attempt_at: Set(Some(due)),
                     lease_until: Set(None),
                     unknown_sends: Set(0),
                     silent: Set(r.silent),
                     language: Set(r.language.code().to_string()),
+                    hours: Set(r.hours.map(|h| h.to_string())),
                     ..Default::default()
                 }
             });
@@ -333,4 +336,46 @@ impl Store {
         }
         Ok(counts)
     }
+}
+
+/// The trader's deliveries still waiting (`pending`), ended as `status` with `why`: they
+/// unsubscribed (`skipped`) or blocked the bot (`blocked`), so what was queued for them (a
+/// delayed tier's messages, a broadcast not yet reached) is not sent after all. Returns how
+/// many.
+pub(crate) async fn end_waiting(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    status: DeliveryStatus,
+    why: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let result = signal_deliveries::Entity::update_many()
+        .col_expr(C::Status, Expr::value(status.as_str()))
+        .col_expr(C::LastError, Expr::value(why))
+        .col_expr(C::NextAttemptAt, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(C::UpdatedAt, Expr::value(now))
+        .filter(C::UserId.eq(user_id))
+        .filter(C::Status.eq(DeliveryStatus::Pending.as_str()))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+/// Brings the waiting deliveries of the traders `users` selects forward to `due` at the
+/// latest: a trader moved to a tier with a shorter delay (or a tier whose delay was cut) gets
+/// what is queued for them no later than their new tier would, and their newer signals are
+/// not held behind older ones still waiting out the old delay.
+pub(crate) async fn bring_forward(
+    db: &impl ConnectionTrait,
+    users: sea_orm::sea_query::SelectStatement,
+    due: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let result = signal_deliveries::Entity::update_many()
+        .col_expr(C::NextAttemptAt, Expr::value(due))
+        .filter(C::Status.eq(DeliveryStatus::Pending.as_str()))
+        .filter(C::NextAttemptAt.gt(due))
+        .filter(C::UserId.in_subquery(users))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
 }

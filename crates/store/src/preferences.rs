@@ -7,8 +7,10 @@ use herald_domain::{
     Asset, Language, NotificationHours, NotifyMode, OutsideHours, Preferences, ReportFrequency,
     SignalFormat, SignalKind, TimeZone,
 };
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+};
 use uuid::Uuid;
 
 use crate::entity::user_preferences;
@@ -27,7 +29,64 @@ impl Store {
         }
     }
 
-    /// Replaces the user's preferences.
+    /// The user's preferences and their version (raised by every change; 0 while the user
+    /// has never had any stored): what [`Store::update_preferences`] expects back.
+    pub async fn preferences_versioned(
+        &self,
+        user_id: Uuid,
+    ) -> Result<(Preferences, i64), StoreError> {
+        match user_preferences::Entity::find_by_id(user_id)
+            .one(&self.db)
+            .await?
+        {
+            Some(row) => {
+                let version = row.version;
+                Ok((PreferencesRow::from(row).into_domain(user_id)?, version))
+            }
+            None => Ok((Preferences::default(), 0)),
+        }
+    }
+
+    /// Replaces the user's preferences if they are still at `version` (as read with
+    /// [`Store::preferences_versioned`]); `false`, changing nothing, if another change came
+    /// first — a menu pressed twice at once, a `/filter` racing a button on another replica.
+    pub async fn update_preferences(
+        &self,
+        user_id: Uuid,
+        version: i64,
+        prefs: &Preferences,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        use user_preferences::Column as C;
+        let row = active_model(user_id, prefs, now);
+        let mut update = user_preferences::Entity::update_many();
+        for column in UPDATED_COLUMNS {
+            if let Some(value) = row.get(column).into_value() {
+                update = update.col_expr(column, Expr::value(value));
+            }
+        }
+        let result = update
+            .col_expr(C::Version, Expr::col(C::Version).add(1))
+            .filter(C::UserId.eq(user_id))
+            .filter(C::Version.eq(version))
+            .exec(&self.db)
+            .await?;
+        if result.rows_affected == 1 {
+            return Ok(true);
+        }
+        if version == 0 {
+            // Never stored: the first write wins.
+            let inserted = user_preferences::Entity::insert(row)
+                .on_conflict(OnConflict::column(C::UserId).do_nothing().to_owned())
+                .exec_without_returning(&self.db)
+                .await
+                .map_err(user_fk(user_id))?;
+            return Ok(inserted == 1);
+        }
+        Ok(false)
+    }
+
+    /// Replaces the user's preferences, whatever they were.
     pub async fn set_preferences(
         &self,
         user_id: Uuid,
@@ -38,20 +97,11 @@ impl Store {
         user_preferences::Entity::insert(active_model(user_id, prefs, now))
             .on_conflict(
                 OnConflict::column(C::UserId)
-                    .update_columns([
-                        C::SignalTypes,
-                        C::SilentTypes,
-                        C::ConfidenceThreshold,
-                        C::Assets,
-                        C::NotificationHoursStart,
-                        C::NotificationHoursEnd,
-                        C::TimeZone,
-                        C::OutsideHours,
-                        C::SignalFormat,
-                        C::Language,
-                        C::PerformanceUpdateFrequency,
-                        C::UpdatedAt,
-                    ])
+                    .update_columns(UPDATED_COLUMNS)
+                    .value(
+                        C::Version,
+                        Expr::col((user_preferences::Entity, C::Version)).add(1),
+                    )
                     .to_owned(),
             )
             .exec_without_returning(&self.db)
@@ -60,6 +110,22 @@ impl Store {
         Ok(())
     }
 }
+
+/// The columns a change of preferences writes (all but the key and the version).
+const UPDATED_COLUMNS: [user_preferences::Column; 12] = [
+    user_preferences::Column::SignalTypes,
+    user_preferences::Column::SilentTypes,
+    user_preferences::Column::ConfidenceThreshold,
+    user_preferences::Column::Assets,
+    user_preferences::Column::NotificationHoursStart,
+    user_preferences::Column::NotificationHoursEnd,
+    user_preferences::Column::TimeZone,
+    user_preferences::Column::OutsideHours,
+    user_preferences::Column::SignalFormat,
+    user_preferences::Column::Language,
+    user_preferences::Column::PerformanceUpdateFrequency,
+    user_preferences::Column::UpdatedAt,
+];
 
 /// Inserts `prefs` for `user_id` unless the user already has a row.
 pub(crate) async fn insert_default_preferences(
@@ -112,6 +178,7 @@ fn active_model(
         language: Set(prefs.language.code().to_string()),
         performance_update_frequency: Set(prefs.reports.as_str().to_string()),
         updated_at: Set(now),
+        version: Set(1),
     }
 }
 

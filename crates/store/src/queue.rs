@@ -36,7 +36,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use herald_domain::{DeliveryStatus, Language, SignalFormat, SignalId};
+use herald_domain::{DeliveryStatus, HoursRule, Language, SignalFormat, SignalId};
 use sea_orm::sea_query::{Cond, Expr, ExprTrait, LockBehavior, LockType, Order, Query, SimpleExpr};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
@@ -103,8 +103,10 @@ pub struct Claim {
     pub format: SignalFormat,
     /// Their language.
     pub language: Language,
-    /// Sent with `disable_notification`.
+    /// They take this kind silently (`disable_notification`).
     pub silent: bool,
+    /// Their hours, to check now that the message is going out (`None`: any time).
+    pub hours: Option<HoursRule>,
     /// This attempt's number, from 1 (429s do not count).
     pub attempt: u32,
     /// Earlier sends whose outcome Telegram never told.
@@ -221,6 +223,7 @@ impl Store {
                 C::Format,
                 C::Language,
                 C::Silent,
+                C::Hours,
                 C::Attempts,
                 C::UnknownSends,
                 C::Priority,
@@ -236,6 +239,7 @@ impl Store {
             let unknown: i32 = row.try_get("", "unknown_sends")?;
             let format: String = row.try_get("", "format")?;
             let language: String = row.try_get("", "language")?;
+            let hours: Option<String> = row.try_get("", "hours")?;
             claims.push(Claim {
                 delivery_id: id,
                 signal_id: SignalId(row.try_get("", "signal_id")?),
@@ -244,6 +248,11 @@ impl Store {
                 format: format.parse().map_err(corrupt)?,
                 language: language.parse().map_err(corrupt)?,
                 silent: row.try_get("", "silent")?,
+                hours: hours
+                    .as_deref()
+                    .map(str::parse)
+                    .transpose()
+                    .map_err(corrupt)?,
                 attempt: u32::try_from(attempts).map_err(|_| corrupt("attempts < 0".into()))?,
                 unknown_sends: u32::try_from(unknown).unwrap_or(0),
                 priority: row.try_get("", "priority")?,
@@ -427,8 +436,8 @@ impl Store {
         .await
     }
 
-    /// The delivery ends without being sent: `failed`, `blocked` or `expired` (any other
-    /// status is refused). `error`, when given, replaces `last_error`. No effect on a
+    /// The delivery ends without being sent: `failed`, `blocked`, `expired` or `skipped` (any
+    /// other status is refused). `error`, when given, replaces `last_error`. No effect on a
     /// delivery that is already final.
     pub async fn record_final(
         &self,
@@ -439,10 +448,13 @@ impl Store {
     ) -> Result<bool, StoreError> {
         if !matches!(
             status,
-            DeliveryStatus::Failed | DeliveryStatus::Blocked | DeliveryStatus::Expired
+            DeliveryStatus::Failed
+                | DeliveryStatus::Blocked
+                | DeliveryStatus::Expired
+                | DeliveryStatus::Skipped
         ) {
             return Err(StoreError::Invalid(format!(
-                "record_final takes failed, blocked or expired, not {status}"
+                "record_final takes failed, blocked, expired or skipped, not {status}"
             )));
         }
         let mut set = vec![

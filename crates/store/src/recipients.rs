@@ -1,7 +1,7 @@
 //! Fan-out: who should receive a signal.
 
 use chrono::{DateTime, Duration, Utc};
-use herald_domain::{Decision, Language, Preferences, Signal, SignalFormat};
+use herald_domain::{HoursRule, Language, Preferences, Signal, SignalFormat};
 use sea_orm::sea_query::{Cond, Expr, ExprTrait, JoinType, Order, Query};
 use sea_orm::{ConnectionTrait, QueryResult};
 use uuid::Uuid;
@@ -22,11 +22,10 @@ pub struct Recipient {
     pub format: SignalFormat,
     /// Their language.
     pub language: Language,
-    /// Delivered with `disable_notification` (a kind they take silently, or outside their
-    /// hours).
+    /// They take this kind silently (`disable_notification`).
     pub silent: bool,
-    /// Recorded `skipped`, not sent (outside their hours, which they skip).
-    pub skipped: bool,
+    /// Their notification hours, checked when the message goes out (`None`: any time).
+    pub hours: Option<HoursRule>,
     /// Their tier's delay after the signal: the message is not sent before `not_before`,
     /// and its deadline moves by this much.
     pub delay: Duration,
@@ -43,7 +42,7 @@ impl Recipient {
             format,
             language: Language::En,
             silent: false,
-            skipped: false,
+            hours: None,
             delay: Duration::zero(),
             not_before: None,
         }
@@ -85,10 +84,10 @@ impl Store {
     /// The recipients of `s` among the `limit` users after `after` (user-id order) who are
     /// candidates at all: active users with an active, unexpired signals subscription that
     /// started by `at` (the signal's arrival: traders who subscribe while a long fan-out runs
-    /// are not half-included), for whom [`Preferences::decide`] on their tier, at `at` plus
-    /// the tier's delay, does not exclude the signal (users without a preferences row get
-    /// the defaults; those without a tier, the default tier). Those it skips are returned
-    /// too, marked `skipped`, so that the skip is on record.
+    /// are not half-included), whom [`Preferences::admit`] lets the signal reach on their tier
+    /// (users without a preferences row get the defaults; those without a tier, the default
+    /// tier). Their notification hours go with them, to be checked when each message goes
+    /// out ([`herald_domain::HoursRule`]).
     ///
     /// One indexed query per page (`users.id > after ORDER BY users.id LIMIT limit`), so a
     /// fan-out to a million traders holds one page in memory at a time, and the first page
@@ -181,19 +180,17 @@ impl Store {
                 None => defaults.clone(),
             };
             let tier = tiers.get(candidate.tier.as_deref());
-            let due = at + tier.delay;
-            let (silent, skipped) = match prefs.decide(tier, s, due) {
-                Decision::Exclude(_) => continue,
-                Decision::Skip => (false, true),
-                Decision::Deliver { silent } => (silent, false),
+            let Ok(silent) = prefs.admit(tier, s) else {
+                continue;
             };
+            let due = at + tier.delay;
             recipients.push(Recipient {
                 user_id: candidate.user_id,
                 chat_id: candidate.chat_id,
                 format: prefs.format,
                 language: prefs.language,
                 silent,
-                skipped,
+                hours: prefs.hours_rule(),
                 delay: tier.delay,
                 not_before: (tier.delay > Duration::zero()).then_some(due),
             });

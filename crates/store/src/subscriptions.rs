@@ -1,8 +1,9 @@
 //! Subscriptions: `/subscribe`, `/unsubscribe`, and whether a user currently gets signals.
 
 use chrono::{DateTime, Utc};
+use herald_domain::DeliveryStatus;
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 use uuid::Uuid;
 
 use crate::entity::user_subscriptions;
@@ -96,7 +97,8 @@ impl Store {
         Ok(SubscriptionChange::Activated)
     }
 
-    /// Stops signals for the user. The row is kept (inactive) for a later `/subscribe`.
+    /// Stops signals for the user, including those already queued for them (recorded
+    /// `skipped`). The row is kept (inactive) for a later `/subscribe`.
     pub async fn unsubscribe(
         &self,
         user_id: Uuid,
@@ -107,12 +109,24 @@ impl Store {
             return Ok(SubscriptionChange::AlreadyInactive);
         };
         let was_current = is_current(row.is_active, row.expires_at, now);
+        let txn = self.db.begin().await?;
         let result = user_subscriptions::Entity::update_many()
             .col_expr(C::IsActive, Expr::value(false))
             .filter(C::Id.eq(row.id))
             .filter(C::IsActive.eq(true))
-            .exec(&self.db)
+            .exec(&txn)
             .await?;
+        // What was still queued for them (a delayed tier's messages, a broadcast not yet
+        // reached) is not sent after "no more signals".
+        crate::deliveries::end_waiting(
+            &txn,
+            user_id,
+            DeliveryStatus::Skipped,
+            "the trader unsubscribed",
+            now,
+        )
+        .await?;
+        txn.commit().await?;
         Ok(if was_current && result.rows_affected == 1 {
             SubscriptionChange::Deactivated
         } else {

@@ -4,13 +4,14 @@ use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
 use herald_domain::{Asset, SignalKind, Tier};
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::{Cond, Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
 };
 use uuid::Uuid;
 
-use crate::entity::{subscription_tiers, user_subscriptions};
+use crate::deliveries::bring_forward;
+use crate::entity::{subscription_tiers, user_subscriptions, users};
 use crate::preferences::string_list;
 use crate::subscriptions::SIGNALS_SUBSCRIPTION;
 use crate::{Store, StoreError};
@@ -81,7 +82,8 @@ impl Store {
     }
 
     /// Creates or replaces a tier (checked with [`Tier::validate`]); `make_default` also
-    /// makes it the default, in place of the one before.
+    /// makes it the default, in place of the one before. A cut delay brings its traders'
+    /// queued messages forward to the new delay from now.
     pub async fn upsert_tier(
         &self,
         tier: &Tier,
@@ -129,6 +131,27 @@ impl Store {
         )
         .exec_without_returning(&txn)
         .await?;
+        // Its traders' queued messages come no later than the tier's delay now says.
+        let is_default = subscription_tiers::Entity::find_by_id(tier.name.clone())
+            .one(&txn)
+            .await?
+            .is_some_and(|t| t.is_default);
+        let on_tier = if is_default {
+            Cond::any()
+                .add(Expr::col(user_subscriptions::Column::Tier).eq(tier.name.as_str()))
+                .add(Expr::col(user_subscriptions::Column::Tier).is_null())
+        } else {
+            Cond::all().add(Expr::col(user_subscriptions::Column::Tier).eq(tier.name.as_str()))
+        };
+        let users = Query::select()
+            .column(user_subscriptions::Column::UserId)
+            .from(user_subscriptions::Entity)
+            .and_where(
+                Expr::col(user_subscriptions::Column::SubscriptionType).eq(SIGNALS_SUBSCRIPTION),
+            )
+            .cond_where(on_tier)
+            .to_owned();
+        bring_forward(&txn, users, now + tier.delay).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -136,7 +159,9 @@ impl Store {
     /// Puts the user's signals subscription on `tier` (which must exist). A user who never
     /// subscribed gets an inactive subscription on that tier, ready for `/subscribe`. The
     /// expiry of an active subscription is not moved: the new tier's applies from the next
-    /// `/subscribe`.
+    /// `/subscribe`. Messages already queued for them are due no later than the new tier's
+    /// delay from now (a shorter delay brings them forward; a longer one does not hold back
+    /// what was already decided).
     pub async fn set_tier(
         &self,
         user_id: Uuid,
@@ -172,6 +197,14 @@ impl Store {
         )
         .exec_without_returning(&self.db)
         .await?;
+        // What is queued for them comes no later than their new tier's delay says.
+        let delay = self.tiers().await?.get(Some(tier)).delay;
+        let user = Query::select()
+            .column(users::Column::Id)
+            .from(users::Entity)
+            .and_where(Expr::col(users::Column::Id).eq(user_id))
+            .to_owned();
+        bring_forward(&self.db, user, now + delay).await?;
         Ok(())
     }
 
@@ -210,7 +243,7 @@ fn tier_from(m: subscription_tiers::Model) -> Result<Tier, StoreError> {
         kinds,
         assets,
         min_confidence,
-        delay: Duration::seconds(i64::from(m.delay_seconds.max(0))),
+        delay: Duration::seconds(i64::from(Ord::max(m.delay_seconds, 0))),
         expiry: m.expiry_days.map(|d| Duration::days(i64::from(d))),
     })
 }

@@ -197,9 +197,13 @@ impl Store {
 
     /// Marks a user inactive (the bot was blocked, the chat is gone) and pauses their
     /// subscription: no more signals until they come back and `/subscribe` again (the bot
-    /// tells them so). Deactivating an inactive user is a no-op; an unknown id is
+    /// tells them so); what was still queued for them is recorded `blocked`. Deactivating an inactive user is a no-op; an unknown id is
     /// [`StoreError::UnknownUser`].
-    pub async fn deactivate_user(&self, user_id: Uuid) -> Result<(), StoreError> {
+    pub async fn deactivate_user(
+        &self,
+        user_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let txn = self.db.begin().await?;
         let result = users::Entity::update_many()
             .col_expr(users::Column::IsActive, Expr::value(false))
@@ -214,6 +218,14 @@ impl Store {
             .filter(user_subscriptions::Column::UserId.eq(user_id))
             .exec(&txn)
             .await?;
+        crate::deliveries::end_waiting(
+            &txn,
+            user_id,
+            herald_domain::DeliveryStatus::Blocked,
+            "the trader blocked the bot or the chat is gone",
+            now,
+        )
+        .await?;
         txn.commit().await?;
         Ok(())
     }

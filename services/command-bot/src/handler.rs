@@ -1,6 +1,6 @@
 //! The update tree: messages to commands (or, for free text, a time zone or a pointer to
-//! /help), button presses to their handlers, each trader within their rate limit. Errors are
-//! logged without the token.
+//! /help), button presses to their handlers. (The rate limit is applied before, in
+//! [`crate::ratelimit::Gated`].) Errors are logged without the token.
 //!
 //! teloxide's dispatcher runs updates of different chats concurrently and one chat's updates
 //! in order, so one trader's slow request never holds up another's.
@@ -20,7 +20,6 @@ use teloxide::prelude::*;
 use teloxide::types::MaybeInaccessibleMessage;
 
 use crate::commands::{self, Parsed, Reply, Trader, help, language, settings, start, status};
-use crate::ratelimit::{RateLimiter, Verdict};
 use crate::words::t;
 
 /// Handler errors.
@@ -40,7 +39,6 @@ pub(crate) fn schema() -> UpdateHandler<HandlerError> {
 async fn on_message(
     sender: Sender,
     store: Store,
-    limiter: Arc<RateLimiter>,
     bot_name: BotName,
     msg: Message,
 ) -> Result<(), HandlerError> {
@@ -54,20 +52,6 @@ async fn on_message(
     }
     if matches!(parsed, Some(Parsed::OtherBot)) {
         return Ok(());
-    }
-    let sender_id = msg.from.as_ref().map_or(msg.chat.id.0, |u| u.id.0 as i64);
-    match limiter.check(sender_id, Instant::now()) {
-        Verdict::Allow => {}
-        Verdict::SlowDown => {
-            security_note(sender_id);
-            let lang = commands::telegram_language(&msg);
-            send(&sender, &msg, &Reply::text(t(lang, "slow-down"))).await;
-            return Ok(());
-        }
-        Verdict::Ignore => {
-            metrics::counter!("herald_command_bot_rate_limited_total").increment(1);
-            return Ok(());
-        }
     }
     let started = Instant::now();
     let now = Utc::now();
@@ -90,17 +74,6 @@ async fn on_message(
     Ok(())
 }
 
-/// A trader over their limit: counted, and written to the security log once per window.
-fn security_note(telegram_id: i64) {
-    metrics::counter!("herald_command_bot_rate_limited_total").increment(1);
-    tracing::warn!(
-        target: "herald::security",
-        telegram_id,
-        event = "command_rate_limited",
-        "a trader went over the command rate limit; further commands are ignored for the rest of the minute"
-    );
-}
-
 /// Text that is not a command Herald knows: a time zone (the answer to /start's question),
 /// or a pointer to /help.
 async fn free_text(
@@ -110,7 +83,7 @@ async fn free_text(
     now: chrono::DateTime<Utc>,
 ) -> Result<Reply, herald_store::StoreError> {
     let trader = Trader::load(store, &commands::profile(msg), now).await?;
-    if !text.trim_start().starts_with('/')
+    if looks_like_a_zone(text)
         && let Ok(zone) = text.parse::<TimeZone>()
     {
         return Ok(Reply::text(
@@ -118,6 +91,16 @@ async fn free_text(
         ));
     }
     Ok(Reply::text(help::unknown(trader.lang(), text)))
+}
+
+/// Whether free text is meant as a time zone: a name with a slash (`Europe/Madrid`) or an
+/// offset written from UTC or GMT (`UTC+5`). A bare `+1` or `-1` in conversation is not.
+fn looks_like_a_zone(text: &str) -> bool {
+    let text = text.trim();
+    let upper = text.to_ascii_uppercase();
+    !text.starts_with('/')
+        && !text.contains(char::is_whitespace)
+        && (text.contains('/') || upper.starts_with("UTC") || upper.starts_with("GMT"))
 }
 
 /// Answers on the shared budget, at interactive priority, re-sent after a 429 (the error is
@@ -148,15 +131,37 @@ async fn on_press(sender: Sender, store: Store, q: CallbackQuery) -> Result<(), 
         .as_deref()
         .and_then(Language::from_telegram)
         .unwrap_or_default();
-    let outcome = match press(&sender, &store, &q, fallback, now).await {
+    let (notice, then) = match press(&store, &q, fallback, now).await {
         Ok(outcome) => outcome,
         Err(e) => {
             tracing::error!(error = %e, "button press failed");
-            Some(t(fallback, "sorry"))
+            (Some(t(fallback, "sorry")), None)
         }
     };
-    if let Err(e) = sender.answer_callback(&q.id.0, outcome.as_deref()).await {
+    // Answer at once (the button stops spinning), then edit or send, which may wait for the
+    // chat's turn on the budget.
+    if let Err(e) = sender.answer_callback(&q.id.0, notice.as_deref()).await {
         tracing::debug!(error = %e, "could not answer a button press");
+    }
+    match then {
+        Some(Then::Edit {
+            chat_id,
+            message_id,
+            reply,
+        }) => {
+            if let Err(e) = sender
+                .edit_html(chat_id, message_id, &reply.text, reply.keyboard)
+                .await
+            {
+                tracing::warn!(chat_id, error = %e, "could not edit a message in place");
+            }
+        }
+        Some(Then::Send { chat_id, text }) => {
+            if let Err(e) = sender.reply_html(chat_id, &text).await {
+                tracing::warn!(chat_id, error = %e, "could not answer a button press");
+            }
+        }
+        None => {}
     }
     metrics::counter!("herald_command_bot_commands_total", "command" => "button").increment(1);
     metrics::histogram!("herald_command_bot_command_duration_seconds", "command" => "button")
@@ -164,22 +169,33 @@ async fn on_press(sender: Sender, store: Store, q: CallbackQuery) -> Result<(), 
     Ok(())
 }
 
-/// Handles a press; the notice to show, if any.
+/// What a press does after its answer.
+enum Then {
+    /// Redraw the pressed message.
+    Edit {
+        chat_id: i64,
+        message_id: i32,
+        reply: Reply,
+    },
+    /// Say something in the chat.
+    Send { chat_id: i64, text: String },
+}
+
+/// Handles a press: the notice to show, if any, and what to do after it.
 async fn press(
-    sender: &Sender,
     store: &Store,
     q: &CallbackQuery,
     fallback: Language,
     now: chrono::DateTime<Utc>,
-) -> Result<Option<String>, herald_store::StoreError> {
-    let stale = |lang| Ok(Some(t(lang, "button-stale")));
+) -> Result<(Option<String>, Option<Then>), herald_store::StoreError> {
+    let stale = |lang| Ok((Some(t(lang, "button-stale")), None));
     let Some(callback) = q.data.as_deref().and_then(Callback::parse) else {
         return stale(fallback);
     };
     let Some(user) = store.user_by_telegram_id(q.from.id.0 as i64).await? else {
         return stale(fallback);
     };
-    let prefs = store.preferences(user.id).await?;
+    let (prefs, version) = store.preferences_versioned(user.id).await?;
     let lang = prefs.language;
     // The message pressed must be in the presser's own chat with the bot.
     let message = q.message.as_ref().map(|m| (m.chat().id.0, m.id().0));
@@ -189,25 +205,25 @@ async fn press(
     let trader = Trader {
         user,
         prefs,
+        version,
         created: false,
         returned: false,
     };
-    let edit = |reply: Reply| async move {
-        if let Err(e) = sender
-            .edit_html(chat_id, message_id, &reply.text, reply.keyboard)
-            .await
-        {
-            tracing::warn!(chat_id, error = %e, "could not edit a menu in place");
-        }
+    let edit = |reply: Reply| {
+        Some(Then::Edit {
+            chat_id,
+            message_id,
+            reply,
+        })
     };
-    match callback {
+    Ok(match callback {
         Callback::Read(delivery) => {
             let id = match store.mark_read(delivery, trader.user.id, now).await? {
                 ReadMark::Marked => "read-marked",
                 ReadMark::AlreadyRead => "read-already",
                 ReadMark::NotFound => "button-stale",
             };
-            Ok(Some(t(lang, id)))
+            (Some(t(lang, id)), None)
         }
         Callback::Settings { stamp, action } => {
             if matches!(q.message, Some(MaybeInaccessibleMessage::Inaccessible(_))) {
@@ -215,26 +231,18 @@ async fn press(
                 return stale(lang);
             }
             let pressed = settings::press(store, &trader, stamp, &action, now).await?;
-            edit(pressed.menu).await;
-            Ok(pressed.notice)
+            (pressed.notice, edit(pressed.menu))
         }
         Callback::Zone(zone) => {
             let text = start::zone_chosen(store, &trader, zone, now).await?;
-            if let Err(e) = sender.reply_html(chat_id, &text).await {
-                tracing::warn!(chat_id, error = %e, "could not confirm a time zone");
-            }
-            Ok(None)
+            (None, Some(Then::Send { chat_id, text }))
         }
         Callback::Language(chosen) => {
             let text = language::choose(store, &trader, chosen, now).await?;
-            edit(Reply::text(text.clone())).await;
-            Ok(Some(text))
+            (Some(text.clone()), edit(Reply::text(text)))
         }
-        Callback::StatusRefresh => {
-            edit(status::render(store, &trader, now).await?).await;
-            Ok(None)
-        }
-    }
+        Callback::StatusRefresh => (None, edit(status::render(store, &trader, now).await?)),
+    })
 }
 
 /// Removes the bot token from error text (network errors carry the request URL, which

@@ -142,7 +142,7 @@ pub async fn run_with_budget(
     );
 
     let mut dispatcher = Dispatcher::builder(bot.clone(), handler::schema())
-        .dependencies(dptree::deps![store, sender, limiter, bot_name])
+        .dependencies(dptree::deps![store, sender.clone(), bot_name])
         .error_handler(handler::Redactor::new(&token).error_handler())
         .build();
 
@@ -161,8 +161,9 @@ pub async fn run_with_budget(
     let listener_errors = Arc::new(handler::Redactor::new(&token));
     let result = match webhook {
         Some(updates) => {
+            let gated = ratelimit::Gated::new(updates, limiter, sender);
             dispatcher
-                .try_dispatch_with_listener(updates, listener_errors)
+                .try_dispatch_with_listener(gated, listener_errors)
                 .await
         }
         None => {
@@ -172,8 +173,9 @@ pub async fn run_with_budget(
                 .await
                 .build();
             tracing::info!("command-bot polling for updates");
+            let gated = ratelimit::Gated::new(polling, limiter, sender);
             dispatcher
-                .try_dispatch_with_listener(polling, listener_errors)
+                .try_dispatch_with_listener(gated, listener_errors)
                 .await
         }
     };

@@ -1,11 +1,23 @@
-//! A per-trader limit on commands: over it, one polite "slow down", then silence until the
-//! trader's minute has passed. Each replica counts its own traders' messages (with a webhook
-//! behind a load balancer, a trader's messages may be spread over replicas: the limit then
-//! applies per replica).
+//! A per-trader limit on commands and button presses: over it, one polite "slow down", then
+//! silence until the trader's minute has passed. Each replica counts its own traders'
+//! updates (with a webhook behind a load balancer, a trader's updates may be spread over
+//! replicas: the limit then applies per replica).
+//!
+//! The limit is applied by [`Gated`], around the update listener, before teloxide queues an
+//! update for its chat: a trader flooding the bot fills no queue, so the dispatcher's loop
+//! never waits on them and every other trader is answered as usual.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use futures::future::ready;
+use futures::stream::{BoxStream, StreamExt as _};
+use herald_domain::Language;
+use herald_telegram::Sender;
+use teloxide::stop::StopToken;
+use teloxide::types::{AllowedUpdate, Update, UpdateKind};
+use teloxide::update_listeners::{AsUpdateStream, UpdateListener};
 
 /// The window the limit counts in.
 pub const WINDOW: Duration = Duration::from_secs(60);
@@ -35,7 +47,15 @@ struct Window {
 #[derive(Debug)]
 pub struct RateLimiter {
     per_window: u32,
-    windows: Mutex<HashMap<i64, Window>>,
+    windows: Mutex<Windows>,
+}
+
+#[derive(Debug, Default)]
+struct Windows {
+    by_trader: HashMap<i64, Window>,
+    /// When expired windows were last dropped: at most once a [`WINDOW`], so that a crowd of
+    /// traders costs one sweep a minute, not one per message.
+    pruned: Option<Instant>,
 }
 
 impl RateLimiter {
@@ -43,7 +63,7 @@ impl RateLimiter {
     pub fn new(per_window: u32) -> Self {
         Self {
             per_window,
-            windows: Mutex::new(HashMap::new()),
+            windows: Mutex::new(Windows::default()),
         }
     }
 
@@ -53,10 +73,16 @@ impl RateLimiter {
             return Verdict::Allow;
         }
         let mut windows = self.windows.lock().expect("rate limiter lock");
-        if windows.len() > PRUNE_ABOVE {
-            windows.retain(|_, w| now.duration_since(w.started) < WINDOW);
+        let due = windows
+            .pruned
+            .is_none_or(|at| now.duration_since(at) >= WINDOW);
+        if windows.by_trader.len() > PRUNE_ABOVE && due {
+            windows
+                .by_trader
+                .retain(|_, w| now.duration_since(w.started) < WINDOW);
+            windows.pruned = Some(now);
         }
-        let window = windows.entry(trader).or_insert(Window {
+        let window = windows.by_trader.entry(trader).or_insert(Window {
             started: now,
             count: 0,
         });
@@ -73,6 +99,124 @@ impl RateLimiter {
             Verdict::SlowDown
         } else {
             Verdict::Ignore
+        }
+    }
+}
+
+/// An update listener that lets through only what the rate limit allows.
+pub struct Gated<L> {
+    inner: L,
+    gate: Arc<Gate>,
+}
+
+impl<L> Gated<L> {
+    /// Gates `inner` with `limiter`; "slow down" goes out through `sender`.
+    pub fn new(inner: L, limiter: Arc<RateLimiter>, sender: Sender) -> Self {
+        Self {
+            inner,
+            gate: Arc::new(Gate { limiter, sender }),
+        }
+    }
+}
+
+impl<'a, L> AsUpdateStream<'a> for Gated<L>
+where
+    L: UpdateListener + 'a,
+    L::Err: Send + 'a,
+{
+    type StreamErr = L::Err;
+    type Stream = BoxStream<'a, Result<Update, L::Err>>;
+
+    fn as_stream(&'a mut self) -> Self::Stream {
+        let gate = self.gate.clone();
+        self.inner
+            .as_stream()
+            .filter(move |update| {
+                ready(match update {
+                    Ok(update) => gate.admit(update),
+                    Err(_) => true,
+                })
+            })
+            .boxed()
+    }
+}
+
+impl<L> UpdateListener for Gated<L>
+where
+    L: UpdateListener + 'static,
+    L::Err: Send + 'static,
+{
+    type Err = L::Err;
+
+    fn stop_token(&mut self) -> StopToken {
+        self.inner.stop_token()
+    }
+
+    fn hint_allowed_updates(&mut self, hint: &mut dyn Iterator<Item = AllowedUpdate>) {
+        self.inner.hint_allowed_updates(hint);
+    }
+}
+
+struct Gate {
+    limiter: Arc<RateLimiter>,
+    sender: Sender,
+}
+
+impl Gate {
+    /// Whether `update` goes on to the handlers. Counted: a trader's private messages,
+    /// their commands in groups, and their button presses; group chatter is not.
+    fn admit(&self, update: &Update) -> bool {
+        let counted = match &update.kind {
+            UpdateKind::Message(msg) => {
+                msg.chat.is_private() || msg.text().is_some_and(|t| t.starts_with('/'))
+            }
+            UpdateKind::CallbackQuery(_) => true,
+            _ => false,
+        };
+        let Some(user) = update.from().filter(|_| counted) else {
+            return true;
+        };
+        let telegram_id = user.id.0 as i64;
+        match self.limiter.check(telegram_id, Instant::now()) {
+            Verdict::Allow => true,
+            Verdict::Ignore => {
+                metrics::counter!("herald_command_bot_rate_limited_total").increment(1);
+                false
+            }
+            Verdict::SlowDown => {
+                metrics::counter!("herald_command_bot_rate_limited_total").increment(1);
+                tracing::warn!(
+                    target: "herald::security",
+                    telegram_id,
+                    event = "command_rate_limited",
+                    "a trader went over the command rate limit; their updates are ignored for the rest of the minute"
+                );
+                let lang = user
+                    .language_code
+                    .as_deref()
+                    .and_then(Language::from_telegram)
+                    .unwrap_or_default();
+                let text = herald_i18n::catalog().get(lang, "slow-down");
+                let sender = self.sender.clone();
+                match &update.kind {
+                    UpdateKind::CallbackQuery(q) => {
+                        let id = q.id.0.clone();
+                        tokio::spawn(async move {
+                            let _ = sender.answer_callback(&id, Some(&text)).await;
+                        });
+                    }
+                    UpdateKind::Message(msg) => {
+                        let chat = msg.chat.id.0;
+                        tokio::spawn(async move {
+                            if let Err(e) = sender.reply_html(chat, &text).await {
+                                tracing::debug!(chat_id = chat, error = %e, "could not say slow down");
+                            }
+                        });
+                    }
+                    _ => {}
+                }
+                false
+            }
         }
     }
 }
@@ -118,6 +262,15 @@ mod tests {
             limiter.check(trader, t0);
         }
         limiter.check(-1, t0 + WINDOW);
-        assert_eq!(limiter.windows.lock().unwrap().len(), 1);
+        assert_eq!(limiter.windows.lock().unwrap().by_trader.len(), 1);
+        // Not again within the minute, however many traders come.
+        for trader in 0..=PRUNE_ABOVE as i64 {
+            limiter.check(trader, t0 + WINDOW);
+        }
+        limiter.check(-2, t0 + WINDOW + WINDOW / 2);
+        assert_eq!(
+            limiter.windows.lock().unwrap().by_trader.len(),
+            PRUNE_ABOVE + 3
+        );
     }
 }

@@ -15,21 +15,22 @@ use std::convert::Infallible;
 use std::pin::Pin;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
 use axum::routing::post;
-use futures::{Stream, StreamExt as _};
+use futures::Stream;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
-use teloxide::stop::{StopToken, mk_stop_token};
+use teloxide::stop::{StopFlag, StopToken, mk_stop_token};
 use teloxide::types::Update;
 use teloxide::update_listeners::{StatefulListener, UpdateListener};
 use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
 
 /// Updates waiting for the dispatcher before a webhook request waits for room.
 const QUEUE: usize = 1024;
+
+/// The largest update taken (Telegram's are a few kilobytes).
+const MAX_UPDATE_BYTES: usize = 1 << 20;
 
 /// Telegram's header carrying the secret.
 const SECRET_HEADER: &str = "x-telegram-bot-api-secret-token";
@@ -64,6 +65,32 @@ fn first<A, B>(pair: &mut (A, B)) -> &mut A {
     &mut pair.0
 }
 
+/// The queued updates, until the dispatcher stops the listener; then the queue is closed (new
+/// webhook requests get 503, and Telegram delivers them again, to this replica or another)
+/// and what it already holds is still handed over, so that nothing Telegram was told we took
+/// is dropped.
+fn drain_on_stop(
+    rx: mpsc::Receiver<Update>,
+    stop: StopFlag,
+) -> impl Stream<Item = Result<Update, Infallible>> + Send {
+    futures::stream::unfold((rx, Some(stop)), |(mut rx, mut stop)| async move {
+        loop {
+            match stop.as_mut() {
+                Some(flag) => {
+                    tokio::select! {
+                        update = rx.recv() => return update.map(|u| (Ok(u), (rx, stop))),
+                        () = flag => {
+                            rx.close();
+                            stop = None;
+                        }
+                    }
+                }
+                None => return rx.recv().await.map(|u| (Ok(u), (rx, None))),
+            }
+        }
+    })
+}
+
 #[derive(Clone)]
 struct WebhookState {
     secret: SecretString,
@@ -84,8 +111,7 @@ pub fn listener(
             secret,
             updates: tx,
         });
-    // The stream ends when the dispatcher stops the listener (at shutdown).
-    let updates: Updates = Box::pin(ReceiverStream::new(rx).map(Ok).take_until(stop_flag));
+    let updates: Updates = Box::pin(drain_on_stop(rx, stop_flag));
     let listener = StatefulListener::new(
         (updates, stop_token),
         first,
@@ -94,8 +120,10 @@ pub fn listener(
     (listener, router)
 }
 
-async fn receive(State(state): State<WebhookState>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let given = headers
+async fn receive(State(state): State<WebhookState>, request: Request) -> StatusCode {
+    // The secret first: a request without it is refused before its body is read.
+    let given = request
+        .headers()
         .get(SECRET_HEADER)
         .map(|v| v.as_bytes())
         .unwrap_or_default();
@@ -104,11 +132,18 @@ async fn receive(State(state): State<WebhookState>, headers: HeaderMap, body: By
         tracing::warn!(
             target: "herald::security",
             event = "webhook_secret_refused",
-            had_header = headers.contains_key(SECRET_HEADER),
+            had_header = request.headers().contains_key(SECRET_HEADER),
             "a webhook request without the right secret token was refused"
         );
         return StatusCode::UNAUTHORIZED;
     }
+    let body = match axum::body::to_bytes(request.into_body(), MAX_UPDATE_BYTES).await {
+        Ok(body) => body,
+        Err(e) => {
+            tracing::warn!(error = %e, "a webhook update could not be read");
+            return StatusCode::PAYLOAD_TOO_LARGE;
+        }
+    };
     let update = match serde_json::from_slice::<Update>(&body) {
         Ok(update) => update,
         Err(e) => {

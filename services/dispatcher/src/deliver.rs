@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use herald_domain::Callback;
 use herald_domain::DeliveryStatus;
+use herald_domain::{Callback, HoursVerdict};
 use herald_store::{Claim, ClaimRef, UNKNOWN_TWICE};
 use herald_telegram::teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 use herald_telegram::{Priority, SendError, SendOptions};
@@ -109,6 +109,9 @@ async fn try_deliver(
         store.record_expired_many(&[id], Utc::now()).await?;
         return Ok(Outcome::Done(DeliveryStatus::Expired));
     }
+    if let Some(skipped) = skip_outside_hours(ctx, claim).await? {
+        return Ok(skipped);
+    }
     let Some(text) = ctx
         .messages
         .text(store, claim.signal_id, claim.format, claim.language)
@@ -134,10 +137,26 @@ async fn try_deliver(
             return Ok(Outcome::Retry(Duration::ZERO));
         }
     }
+    // The wait may have crossed the edge of the trader's hours: look again.
+    let silent = match claim.hours.map(|rule| rule.at(Utc::now())) {
+        Some(HoursVerdict::Skip) => {
+            if let Some(skipped) = skip_outside_hours(ctx, claim).await? {
+                return Ok(skipped);
+            }
+            true
+        }
+        Some(HoursVerdict::Silent) => true,
+        Some(HoursVerdict::Inside) | None => claim.silent,
+    };
     let started = std::time::Instant::now();
     let result = ctx
         .sender
-        .send_html_now_with(claim.chat_id, &text, Priority::Bulk, &send_options(claim))
+        .send_html_now_with(
+            claim.chat_id,
+            &text,
+            Priority::Bulk,
+            &send_options(claim, silent),
+        )
         .await;
     metrics::histogram!("herald_dispatcher_send_duration_seconds")
         .record(started.elapsed().as_secs_f64());
@@ -161,7 +180,7 @@ async fn try_deliver(
             let applied = store
                 .record_final(id, DeliveryStatus::Blocked, Some(&reason), now)
                 .await?;
-            store.deactivate_user(claim.user_id).await?;
+            store.deactivate_user(claim.user_id, now).await?;
             tracing::info!(user_id = %claim.user_id, %reason, "trader unreachable; marked inactive");
             recorded(applied, Outcome::Done(DeliveryStatus::Blocked))
         }
@@ -169,7 +188,7 @@ async fn try_deliver(
             let applied = store
                 .record_final(id, DeliveryStatus::Blocked, Some("chat not found"), now)
                 .await?;
-            store.deactivate_user(claim.user_id).await?;
+            store.deactivate_user(claim.user_id, now).await?;
             tracing::info!(user_id = %claim.user_id, "chat not found; trader marked inactive");
             recorded(applied, Outcome::Done(DeliveryStatus::Blocked))
         }
@@ -191,13 +210,38 @@ async fn try_deliver(
     })
 }
 
-/// How a signal goes out: silently if the trader asked so (for its kind, or outside their
-/// hours), with a "Got it" button that records when they read it.
-fn send_options(claim: &Claim) -> SendOptions {
+/// Records the delivery `skipped` if it would go out outside the trader's hours and they
+/// skip such messages; `None` if it may go.
+async fn skip_outside_hours(
+    ctx: &DispatcherContext,
+    claim: &Claim,
+) -> anyhow::Result<Option<Outcome>> {
+    let now = Utc::now();
+    if claim.hours.map(|rule| rule.at(now)) != Some(HoursVerdict::Skip) {
+        return Ok(None);
+    }
+    let applied = ctx
+        .store
+        .record_final(
+            claim,
+            DeliveryStatus::Skipped,
+            Some("outside the trader's notification hours"),
+            now,
+        )
+        .await?;
+    Ok(Some(recorded(
+        applied,
+        Outcome::Done(DeliveryStatus::Skipped),
+    )))
+}
+
+/// How a signal goes out: `silent` (the trader takes its kind silently, or it is outside
+/// their hours), with a "Got it" button that records when they read it.
+fn send_options(claim: &Claim, silent: bool) -> SendOptions {
     let label = herald_i18n::catalog().get(claim.language, "button-got-it");
     let data = Callback::Read(claim.delivery_id).encode();
     SendOptions {
-        silent: claim.silent,
+        silent,
         keyboard: Some(InlineKeyboardMarkup::new([[
             InlineKeyboardButton::callback(label, data),
         ]])),

@@ -278,6 +278,7 @@ mod tests {
             format: SignalFormat::Compact,
             language: herald_domain::Language::En,
             silent: false,
+            hours: None,
             attempt: 1,
             unknown_sends: 0,
             priority: 2,

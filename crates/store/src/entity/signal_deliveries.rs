@@ -47,10 +47,13 @@ pub struct Model {
     pub lease_until: Option<DateTimeUtc>,
     /// Sends whose outcome Telegram never told (timed out, or the sender died).
     pub unknown_sends: i32,
-    /// Sent with `disable_notification`.
+    /// The trader takes this kind silently (`disable_notification`).
     pub silent: bool,
     /// The message's language (`en`, `es`).
     pub language: String,
+    /// The trader's hours rule (`22-06 Europe/Madrid skip`), checked at send time; `None`
+    /// for any time.
+    pub hours: Option<String>,
 }
 
 /// No relations are navigated through sea-orm; joins are written as queries.

@@ -31,6 +31,8 @@ pub struct Model {
     pub outside_hours: String,
     /// `en` or `es`.
     pub language: String,
+    /// Raised by every change.
+    pub version: i64,
     /// Last change.
     pub updated_at: DateTimeUtc,
 }

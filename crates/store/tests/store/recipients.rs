@@ -2,7 +2,9 @@
 
 use anyhow::ensure;
 use chrono::Duration;
-use herald_domain::{NotificationHours, OutsideHours, Preferences, SignalFormat, SignalKind};
+use herald_domain::{
+    HoursVerdict, NotificationHours, OutsideHours, Preferences, SignalFormat, SignalKind,
+};
 use herald_store::entity::{user_preferences, user_subscriptions};
 use herald_store::{Recipient, Store};
 use sea_orm::sea_query::Expr;
@@ -17,7 +19,7 @@ async fn recipient_selection(store: Store) -> anyhow::Result<()> {
     let everyone = subscriber(&store, 1, now).await?;
 
     let inactive = subscriber(&store, 2, now).await?;
-    store.deactivate_user(inactive.id).await?;
+    store.deactivate_user(inactive.id, now).await?;
 
     let unsubscribed = subscriber(&store, 3, now).await?;
     store.unsubscribe(unsubscribed.id, now).await?;
@@ -125,11 +127,19 @@ async fn recipient_selection(store: Store) -> anyhow::Result<()> {
 
     let office = got.iter().find(|r| r.user_id == office_hours.id).unwrap();
     ensure!(
-        *office == Recipient::new(office_hours.id, office_hours.chat_id, SignalFormat::Compact)
+        *office
+            == Recipient {
+                hours: Some("09-17 UTC silent".parse().map_err(anyhow::Error::msg)?),
+                ..Recipient::new(office_hours.id, office_hours.chat_id, SignalFormat::Compact)
+            }
     );
-    // Outside their hours, which they skip: on record as skipped, not sent.
+    // Their hours go with the delivery, to be checked when it goes out: at noon, the
+    // night owl's is skipped.
     let owl = got.iter().find(|r| r.user_id == night_owl.id).unwrap();
-    ensure!(owl.skipped && !owl.silent, "{owl:?}");
+    ensure!(
+        owl.hours.map(|h| h.at(now)) == Some(HoursVerdict::Skip) && !owl.silent,
+        "{owl:?}"
+    );
     let defaults = got.iter().find(|r| r.user_id == no_prefs_row.id).unwrap();
     ensure!(
         defaults.format == SignalFormat::Detailed,
@@ -143,9 +153,9 @@ async fn recipient_selection(store: Store) -> anyhow::Result<()> {
     // At 23:00 the night owl gets it with a sound; office hours get it silently (their
     // choice outside hours is the default, silent).
     let owl = got.iter().find(|r| r.user_id == night_owl.id).unwrap();
-    ensure!(!owl.skipped && !owl.silent, "{owl:?}");
+    ensure!(owl.hours.map(|h| h.at(night)) == Some(HoursVerdict::Inside));
     let office = got.iter().find(|r| r.user_id == office_hours.id).unwrap();
-    ensure!(office.silent && !office.skipped, "{office:?}");
+    ensure!(office.hours.map(|h| h.at(night)) == Some(HoursVerdict::Silent));
 
     // A sell reaches the sells-only trader; low confidence reaches only threshold-0 users.
     let sell = store

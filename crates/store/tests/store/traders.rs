@@ -5,7 +5,8 @@
 use anyhow::ensure;
 use chrono::{DateTime, Duration, Utc};
 use herald_domain::{
-    Language, NotificationHours, OutsideHours, Preferences, SignalFormat, SignalKind, Tier,
+    DeliveryStatus, HoursVerdict, Language, NotificationHours, OutsideHours, Preferences,
+    SignalFormat, SignalKind, Tier,
 };
 use herald_store::{QueuedSignal, ReadMark, Store, StoreError, TelegramProfile};
 
@@ -19,6 +20,8 @@ on_both_backends!(
     reading_is_marked_for_the_trader_only,
     recent_signals_are_those_the_tier_carries,
     language_comes_from_telegram_and_blocking_pauses_the_subscription,
+    what_is_queued_follows_unsubscribing_blocking_and_tier_changes,
+    a_change_applies_only_to_the_preferences_it_was_made_from,
 );
 
 fn at(s: &str) -> DateTime<Utc> {
@@ -199,22 +202,30 @@ async fn hours_follow_the_traders_zone_across_daylight_saving(store: Store) -> a
             store.recipients(&signal(SignalKind::Buy, 80, t), t).await
         }
     };
-    // 12:30 UTC: 07:30 in New York on the Saturday before the clocks go forward (skipped),
-    // 08:30 on the Monday after (sent).
+    // The hours go with the delivery and are judged when it goes out. 12:30 UTC: 07:30 in
+    // New York on the Saturday before the clocks go forward (skipped), 08:30 on the Monday
+    // after (sent).
+    let verdict = |got: &[herald_store::Recipient], user: uuid::Uuid, t: &str| {
+        got.iter()
+            .find(|r| r.user_id == user)
+            .and_then(|r| r.hours)
+            .map(|h| h.at(at(t)))
+    };
     let saturday = decide("2026-03-07T12:30:00Z").await?;
-    let ny = saturday.iter().find(|r| r.user_id == new_york.id).unwrap();
-    ensure!(ny.skipped, "{ny:?}");
+    ensure!(verdict(&saturday, new_york.id, "2026-03-07T12:30:00Z") == Some(HoursVerdict::Skip));
     let monday = decide("2026-03-09T12:30:00Z").await?;
-    let ny = monday.iter().find(|r| r.user_id == new_york.id).unwrap();
-    ensure!(!ny.skipped && !ny.silent, "{ny:?}");
+    ensure!(verdict(&monday, new_york.id, "2026-03-09T12:30:00Z") == Some(HoursVerdict::Inside));
     // Madrid, 22-06 across midnight: 21:30 UTC is 22:30 local in winter (inside), and
     // 05:30 UTC is 07:30 local in summer (outside: silent, the default).
     let winter = decide("2026-03-01T21:30:00Z").await?;
-    let owl = winter.iter().find(|r| r.user_id == night_owl.id).unwrap();
-    ensure!(!owl.silent && !owl.skipped, "{owl:?}");
+    ensure!(verdict(&winter, night_owl.id, "2026-03-01T21:30:00Z") == Some(HoursVerdict::Inside));
     let summer = decide("2026-07-01T05:30:00Z").await?;
-    let owl = summer.iter().find(|r| r.user_id == night_owl.id).unwrap();
-    ensure!(owl.silent && !owl.skipped, "{owl:?}");
+    ensure!(verdict(&summer, night_owl.id, "2026-07-01T05:30:00Z") == Some(HoursVerdict::Silent));
+    // A signal that arrives inside the hours but goes out after them (a long broadcast, a
+    // tier's delay) is judged when it goes out: New York's 21:59 is inside, 22:40 is not.
+    let arrived = decide("2026-03-10T01:59:00Z").await?;
+    ensure!(verdict(&arrived, new_york.id, "2026-03-10T01:59:00Z") == Some(HoursVerdict::Inside));
+    ensure!(verdict(&arrived, new_york.id, "2026-03-10T02:40:00Z") == Some(HoursVerdict::Skip));
     Ok(())
 }
 
@@ -305,7 +316,7 @@ async fn language_comes_from_telegram_and_blocking_pauses_the_subscription(
     ensure!(store.preferences(user.id).await?.format == SignalFormat::Detailed);
 
     store.subscribe(user.id, now).await?;
-    store.deactivate_user(user.id).await?;
+    store.deactivate_user(user.id, now).await?;
     ensure!(!store.is_subscribed(user.id, now).await?, "paused");
     let back = store.register_user(&english, now).await?;
     ensure!(back.returned && back.user.is_active);
@@ -315,5 +326,102 @@ async fn language_comes_from_telegram_and_blocking_pauses_the_subscription(
     );
     let again = store.register_user(&english, now).await?;
     ensure!(!again.returned);
+    Ok(())
+}
+
+async fn what_is_queued_follows_unsubscribing_blocking_and_tier_changes(
+    store: Store,
+) -> anyhow::Result<()> {
+    let now = noon();
+    let slow = Tier {
+        name: "slow".into(),
+        delay: Duration::hours(6),
+        ..Tier::standard()
+    };
+    store.upsert_tier(&slow, false, now).await?;
+    let leaver = subscriber(&store, 1, now).await?;
+    let blocker = subscriber(&store, 2, now).await?;
+    let upgraded = subscriber(&store, 3, now).await?;
+    let cut = subscriber(&store, 4, now).await?;
+    for u in [&leaver, &blocker, &upgraded, &cut] {
+        store.set_tier(u.id, "slow", now).await?;
+    }
+    let s = signal(SignalKind::Buy, 80, now);
+    let deadline = now + Duration::hours(1);
+    store.insert_signal(&s, now, deadline).await?;
+    let recipients = store.recipients(&s, now).await?;
+    store
+        .record_fanout_page(
+            &QueuedSignal::new(&s, Some(deadline)),
+            &recipients,
+            None,
+            true,
+            now,
+        )
+        .await?;
+    let status_of = |user: uuid::Uuid| {
+        let store = store.clone();
+        async move {
+            let d = store.deliveries_for_signal(s.id).await?;
+            anyhow::Ok(d.into_iter().find(|d| d.user_id == user).unwrap())
+        }
+    };
+    // "No more signals" holds for what was queued too.
+    store.unsubscribe(leaver.id, now).await?;
+    ensure!(status_of(leaver.id).await?.status == DeliveryStatus::Skipped);
+    store.deactivate_user(blocker.id, now).await?;
+    ensure!(status_of(blocker.id).await?.status == DeliveryStatus::Blocked);
+    // A move to a prompt tier brings the queued message forward to now.
+    let later = now + Duration::minutes(1);
+    store.set_tier(upgraded.id, "standard", later).await?;
+    ensure!(status_of(upgraded.id).await?.next_attempt_at == Some(later));
+    // A cut delay brings its traders' messages forward to the new delay.
+    let cheaper = Tier {
+        delay: Duration::minutes(5),
+        ..slow.clone()
+    };
+    store.upsert_tier(&cheaper, false, later).await?;
+    ensure!(
+        status_of(cut.id).await?.next_attempt_at == Some(later + Duration::minutes(5)),
+        "{:?}",
+        status_of(cut.id).await?
+    );
+    Ok(())
+}
+
+async fn a_change_applies_only_to_the_preferences_it_was_made_from(
+    store: Store,
+) -> anyhow::Result<()> {
+    let user = store.register_user(&profile(1), noon()).await?.user;
+    let (prefs, version) = store.preferences_versioned(user.id).await?;
+    let first = Preferences {
+        min_confidence: 70,
+        ..prefs.clone()
+    };
+    let second = Preferences {
+        format: SignalFormat::Compact,
+        ..prefs.clone()
+    };
+    ensure!(
+        store
+            .update_preferences(user.id, version, &first, noon())
+            .await?
+    );
+    // Made from the same version: refused, nothing changed.
+    ensure!(
+        !store
+            .update_preferences(user.id, version, &second, noon())
+            .await?
+    );
+    let (now_stored, new_version) = store.preferences_versioned(user.id).await?;
+    ensure!(now_stored == first && new_version == version + 1);
+    // set_preferences raises the version too.
+    store.set_preferences(user.id, &second, noon()).await?;
+    ensure!(
+        !store
+            .update_preferences(user.id, new_version, &first, noon())
+            .await?
+    );
+    ensure!(store.preferences(user.id).await? == second);
     Ok(())
 }

@@ -56,8 +56,8 @@ async fn registration_creates_then_refreshes(store: Store) -> anyhow::Result<()>
 
 async fn returning_user_is_active_again(store: Store) -> anyhow::Result<()> {
     let user = store.register_user(&profile(2), noon()).await?.user;
-    store.deactivate_user(user.id).await?;
-    store.deactivate_user(user.id).await?; // twice is fine
+    store.deactivate_user(user.id, noon()).await?;
+    store.deactivate_user(user.id, noon()).await?; // twice is fine
     let stored = store.user_by_telegram_id(user.telegram_id).await?.unwrap();
     ensure!(!stored.is_active, "deactivated");
     let again = store.register_user(&profile(2), noon()).await?;
@@ -91,7 +91,7 @@ async fn concurrent_start_registers_once(store: Store) -> anyhow::Result<()> {
 
 async fn deactivating_unknown_user_fails(store: Store) -> anyhow::Result<()> {
     let missing = Uuid::now_v7();
-    match store.deactivate_user(missing).await {
+    match store.deactivate_user(missing, noon()).await {
         Err(StoreError::UnknownUser(id)) if id == missing => Ok(()),
         other => anyhow::bail!("expected UnknownUser, got {other:?}"),
     }

@@ -18,23 +18,21 @@ pub async fn run(ctx: &Ctx<'_>, args: &str) -> Result<Reply, StoreError> {
         Ok(request) => request,
         Err(e) => return Ok(Reply::text(error(lang, &e))),
     };
-    let prefs = request.applied_to(&ctx.trader.prefs);
     let done = match request {
         FilterRequest::Show => {
             return Ok(Reply::text(format!(
                 "{}\n\n{}",
-                current(lang, &prefs),
+                current(lang, &ctx.trader.prefs),
                 tf(lang, "filter-usage", &[("example", FILTER_EXAMPLE.into())])
             )));
         }
         FilterRequest::Reset => "filter-reset",
         FilterRequest::Set(_) => "filter-saved",
     };
-    if prefs != ctx.trader.prefs {
-        ctx.store
-            .set_preferences(ctx.trader.user.id, &prefs, ctx.now)
-            .await?;
-    }
+    let prefs = ctx
+        .trader
+        .change(ctx.store, ctx.now, |current| request.applied_to(current))
+        .await?;
     Ok(Reply::text(format!(
         "{}\n\n{}",
         t(lang, done),

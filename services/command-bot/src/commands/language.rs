@@ -1,6 +1,6 @@
 //! `/language`: the languages Herald speaks, as buttons; `/language es` switches at once.
 
-use herald_domain::{Callback, Language};
+use herald_domain::{Callback, Language, Preferences};
 use herald_store::{Store, StoreError};
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 use teloxide::utils::html::escape;
@@ -52,10 +52,11 @@ pub async fn choose(
     chosen: Language,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<String, StoreError> {
-    if trader.prefs.language != chosen {
-        let mut prefs = trader.prefs.clone();
-        prefs.language = chosen;
-        store.set_preferences(trader.user.id, &prefs, now).await?;
-    }
+    trader
+        .change(store, now, |current| Preferences {
+            language: chosen,
+            ..current.clone()
+        })
+        .await?;
     Ok(t(chosen, "language-set"))
 }

@@ -221,6 +221,8 @@ pub struct Trader {
     pub user: User,
     /// Their preferences.
     pub prefs: Preferences,
+    /// The version of `prefs` (see [`Store::update_preferences`]).
+    pub version: i64,
     /// This message registered them.
     pub created: bool,
     /// They had blocked the bot and are back (their subscription was paused).
@@ -235,13 +237,41 @@ impl Trader {
         now: DateTime<Utc>,
     ) -> Result<Self, StoreError> {
         let registration = store.register_user(profile, now).await?;
-        let prefs = store.preferences(registration.user.id).await?;
+        let (prefs, version) = store.preferences_versioned(registration.user.id).await?;
         Ok(Self {
             user: registration.user,
             prefs,
+            version,
             created: registration.created,
             returned: registration.returned,
         })
+    }
+
+    /// Changes the trader's preferences with `change` and saves them, applied to the
+    /// preferences as stored: if another change came in between (another replica, a press
+    /// at the same moment), it is applied again to what that change left. Returns the
+    /// preferences saved.
+    pub async fn change(
+        &self,
+        store: &Store,
+        now: DateTime<Utc>,
+        change: impl Fn(&Preferences) -> Preferences,
+    ) -> Result<Preferences, StoreError> {
+        let (mut current, mut version) = (self.prefs.clone(), self.version);
+        for _ in 0..CHANGE_TRIES {
+            let next = change(&current);
+            if next == current
+                || store
+                    .update_preferences(self.user.id, version, &next, now)
+                    .await?
+            {
+                return Ok(next);
+            }
+            (current, version) = store.preferences_versioned(self.user.id).await?;
+        }
+        Err(StoreError::Invalid(format!(
+            "the preferences kept changing under {CHANGE_TRIES} attempts to save them"
+        )))
     }
 
     /// Their language.
@@ -249,6 +279,9 @@ impl Trader {
         self.prefs.language
     }
 }
+
+/// How many times [`Trader::change`] applies a change that keeps meeting another one.
+const CHANGE_TRIES: usize = 5;
 
 /// What a command runs with.
 pub struct Ctx<'a> {
@@ -284,18 +317,30 @@ pub async fn answer(
         });
     }
     let trader = Trader::load(store, &profile(msg), now).await?;
+    // A trader back after blocking the bot hears that their subscription was paused, on
+    // whatever they say first (/start says it itself; /subscribe resumes it).
+    let paused = trader.returned && !matches!(command, Command::Start | Command::Subscribe);
     let ctx = Ctx { store, trader, now };
+    let mut reply = run(&ctx, command, args).await?;
+    if paused {
+        reply.text = format!("{}\n\n{}", t(ctx.lang(), "start-returned"), reply.text);
+    }
+    Ok(reply)
+}
+
+/// Hands `command` to its file.
+async fn run(ctx: &Ctx<'_>, command: Command, args: &str) -> Result<Reply, StoreError> {
     match command {
-        Command::Start => start::run(&ctx).await,
+        Command::Start => start::run(ctx).await,
         Command::Help => Ok(help::run(ctx.lang(), args)),
-        Command::Settings => settings::run(&ctx).await,
-        Command::Subscribe => subscribe::run(&ctx).await,
-        Command::Unsubscribe => unsubscribe::run(&ctx).await,
-        Command::Filter => filter::run(&ctx, args).await,
-        Command::Signals => signals::run(&ctx, args).await,
-        Command::Status => status::run(&ctx).await,
+        Command::Settings => settings::run(ctx).await,
+        Command::Subscribe => subscribe::run(ctx).await,
+        Command::Unsubscribe => unsubscribe::run(ctx).await,
+        Command::Filter => filter::run(ctx, args).await,
+        Command::Signals => signals::run(ctx, args).await,
+        Command::Status => status::run(ctx).await,
         Command::Performance => Ok(performance::run(ctx.lang())),
-        Command::Language => language::run(&ctx, args).await,
+        Command::Language => language::run(ctx, args).await,
     }
 }
 

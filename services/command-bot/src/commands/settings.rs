@@ -97,8 +97,18 @@ pub async fn press(
         });
     }
     let changed = next != *prefs;
-    if changed {
-        store.set_preferences(trader.user.id, &next, now).await?;
+    if changed
+        && !store
+            .update_preferences(trader.user.id, trader.version, &next, now)
+            .await?
+    {
+        // Another change came first (a second press at the same moment, elsewhere): this
+        // menu is out of date after all.
+        let (fresh, _) = store.preferences_versioned(trader.user.id).await?;
+        return Ok(Pressed {
+            notice: Some(t(fresh.language, "menu-stale")),
+            menu: page(&fresh, SettingsView::Main, &BTreeSet::new()),
+        });
     }
     let view = match action {
         SettingsAction::View(view) => *view,

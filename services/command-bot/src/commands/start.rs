@@ -5,7 +5,7 @@
 //! The zone is answered by a button ([`Callback::Zone`], see [`zone_chosen`]) or by typing
 //! it (any message that reads as a zone, see [`crate::handler`]).
 
-use herald_domain::{Callback, Language, TimeZone};
+use herald_domain::{Callback, Language, Preferences, TimeZone};
 use herald_store::{Store, StoreError};
 use teloxide::utils::html::escape;
 
@@ -65,12 +65,13 @@ pub async fn zone_chosen(
     zone: TimeZone,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<String, StoreError> {
-    let mut prefs = trader.prefs.clone();
-    prefs.time_zone = zone;
-    if prefs != trader.prefs {
-        store.set_preferences(trader.user.id, &prefs, now).await?;
-    }
-    Ok(zone_set(trader.lang(), zone, now))
+    let prefs = trader
+        .change(store, now, |current| Preferences {
+            time_zone: zone,
+            ..current.clone()
+        })
+        .await?;
+    Ok(zone_set(prefs.language, zone, now))
 }
 
 /// "Time zone set to …".

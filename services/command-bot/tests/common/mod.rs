@@ -112,24 +112,53 @@ impl Bot {
         Ok(sent[before].clone())
     }
 
-    /// Presses the button labelled `label` on `message` as `user`; the notice the bot
-    /// answered with, and the message as it stands afterwards.
+    /// Presses the button labelled `label` on `message` as `user`, which redraws the
+    /// message; the notice the bot answered with, and the message once redrawn.
     pub async fn press(
         &self,
         user: &TestUser,
         message: &SentMessage,
         label: &str,
     ) -> anyhow::Result<(Option<String>, SentMessage)> {
+        let edits = self.edits_of(message);
         let press = self
             .double
             .press_button(user, message, label)
             .ok_or_else(|| {
                 anyhow::anyhow!("no button {label:?} on {:?}", message.inline_buttons())
             })?;
-        self.answer_to(&press.query_id, message).await
+        let notice = self.answer_to(&press.query_id).await?;
+        self.double
+            .wait_until(
+                |d| {
+                    d.message(message.chat_id, message.message_id)
+                        .is_some_and(|m| m.edits > edits)
+                },
+                WAIT,
+            )
+            .await?;
+        Ok((notice, self.current(message)))
     }
 
-    /// Presses raw callback `data` on `message` as `user` (forged or old buttons).
+    /// Presses the button labelled `label` on `message` as `user`, which does not redraw the
+    /// message; the notice the bot answered with.
+    pub async fn tap(
+        &self,
+        user: &TestUser,
+        message: &SentMessage,
+        label: &str,
+    ) -> anyhow::Result<Option<String>> {
+        let press = self
+            .double
+            .press_button(user, message, label)
+            .ok_or_else(|| {
+                anyhow::anyhow!("no button {label:?} on {:?}", message.inline_buttons())
+            })?;
+        self.answer_to(&press.query_id).await
+    }
+
+    /// Presses raw callback `data` on `message` as `user` (forged or old buttons), which
+    /// does not redraw it; the notice the bot answered with, and the message as it stands.
     pub async fn press_data(
         &self,
         user: &TestUser,
@@ -139,24 +168,27 @@ impl Bot {
         let press = self
             .double
             .press(user, message.chat_id, message.message_id, data);
-        self.answer_to(&press.query_id, message).await
+        let notice = self.answer_to(&press.query_id).await?;
+        Ok((notice, self.current(message)))
     }
 
-    async fn answer_to(
-        &self,
-        query_id: &str,
-        message: &SentMessage,
-    ) -> anyhow::Result<(Option<String>, SentMessage)> {
+    fn edits_of(&self, message: &SentMessage) -> u32 {
+        self.current(message).edits
+    }
+
+    fn current(&self, message: &SentMessage) -> SentMessage {
+        self.double
+            .message(message.chat_id, message.message_id)
+            .unwrap_or_else(|| message.clone())
+    }
+
+    async fn answer_to(&self, query_id: &str) -> anyhow::Result<Option<String>> {
         let answer = self
             .double
             .wait_for_callback_answer(query_id, WAIT)
             .await
             .ok_or_else(|| anyhow::anyhow!("the press was never answered"))?;
-        let now = self
-            .double
-            .message(message.chat_id, message.message_id)
-            .unwrap_or_else(|| message.clone());
-        Ok((answer.text, now))
+        Ok(answer.text)
     }
 
     /// Stops the bot and removes what the test made.

@@ -33,7 +33,7 @@ pub fn parse_retry_status(s: &str) -> Result<DeliveryStatus, String> {
             "sent deliveries reached their trader; retrying would send the signal twice"
         }
         DeliveryStatus::Blocked => {
-            "blocked deliveries' traders blocked the bot or deleted the chat; they are inactive and get signals again once they /start the bot"
+            "blocked deliveries' traders blocked the bot or deleted the chat; they are inactive and get signals again once they come back and /subscribe"
         }
         DeliveryStatus::Skipped => {
             "skipped deliveries came outside their trader's notification hours, which the trader chose to skip"
