@@ -3,8 +3,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use herald_domain::DeliveryStatus;
-use herald_domain::{Callback, HoursVerdict};
+use herald_domain::{Callback, DeliveryStatus, HoursVerdict};
 use herald_store::{Claim, ClaimRef, UNKNOWN_TWICE};
 use herald_telegram::teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 use herald_telegram::{Priority, SendError, SendOptions};
