@@ -358,7 +358,7 @@ async fn operator_mistakes_get_one_clear_line() -> anyhow::Result<()> {
 
     for (status, why) in [
         ("sent", "twice"),
-        ("blocked", "/start"),
+        ("blocked", "/subscribe"),
         ("pending", "still in the queue"),
     ] {
         let (code, _, stderr) = run(

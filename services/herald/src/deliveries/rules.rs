@@ -36,7 +36,7 @@ pub fn parse_retry_status(s: &str) -> Result<DeliveryStatus, String> {
             "blocked deliveries' traders blocked the bot or deleted the chat; they are inactive and get signals again once they come back and /subscribe"
         }
         DeliveryStatus::Skipped => {
-            "skipped deliveries came outside their trader's notification hours, which the trader chose to skip"
+            "skipped deliveries were not for their trader when due: outside the notification hours they chose to skip, or they had unsubscribed"
         }
         DeliveryStatus::Pending | DeliveryStatus::Sending | DeliveryStatus::Unknown => {
             "those deliveries are still in the queue: the dispatchers send them (or expire them at their deadline) without help"
@@ -185,10 +185,11 @@ mod tests {
         assert_eq!(parse_retry_status(" Expired "), Ok(DeliveryStatus::Expired));
         for (wrong, says) in [
             ("sent", "twice"),
-            ("blocked", "/start"),
+            ("blocked", "/subscribe"),
             ("pending", "still in the queue"),
             ("sending", "still in the queue"),
             ("unknown", "still in the queue"),
+            ("skipped", "notification hours"),
             ("faild", "not a delivery status"),
         ] {
             let e = parse_retry_status(wrong).unwrap_err();
