@@ -126,7 +126,6 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     db.cleanup().await
 }
 
-/// A binary built next to this one.
 /// Starts the Herald binary at `binary` with the settings `env` (its listener on a free
 /// port named by `addr_setting`), JSON logs to `log` as in production, and waits until it
 /// answers its health check; returns the process and its base URL.
@@ -157,6 +156,7 @@ pub async fn start_service(
     Ok((child, url))
 }
 
+/// A binary built next to this one.
 pub fn sibling(name: &str) -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;
     let path = exe.with_file_name(name);
@@ -208,7 +208,7 @@ impl std::fmt::Display for Measured {
 }
 
 /// User + system CPU time of process `pid` (`self` for this one) so far, in seconds.
-fn cpu_seconds(pid: &str) -> Option<f64> {
+pub fn cpu_seconds(pid: &str) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name (which may hold spaces) start after the last ')'.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();

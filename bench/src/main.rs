@@ -9,6 +9,7 @@
 //! generated in this process on loopback, and every loop is bounded in count and time.
 
 mod budget;
+mod commands;
 mod external;
 mod fanout;
 mod fanout_bin;
@@ -49,6 +50,10 @@ enum Bench {
     /// The shared Telegram budget: slots/s of one pacer, its round trip, and paced
     /// broadcasts from 1 and 3 processes against the double enforcing the limits.
     Budget(budget::Args),
+    /// Command handling from outside: traders send /start then /subscribe (and with
+    /// `--presses` open /settings and press a button) to the real `herald-command-bot`, or
+    /// with `--baseline` to a bare teloxide bot.
+    Commands(commands::Args),
     /// All three with their default sizes.
     All,
 }
@@ -65,6 +70,7 @@ async fn main() -> anyhow::Result<()> {
         Bench::Writes(args) => writes::run(args).await,
         Bench::Select(args) => select::run(args).await,
         Bench::Budget(args) => budget::run(args).await,
+        Bench::Commands(args) => commands::run(args).await,
         Bench::All => {
             ingest::run(ingest::Args::default()).await?;
             latency::run(latency::Args::default()).await?;

@@ -2,12 +2,15 @@
 
 use chrono::{DateTime, Utc};
 use herald_domain::{Language, Preferences};
-use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, JoinType, OnConflict, Query};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter,
+    TransactionTrait,
+};
 use uuid::Uuid;
 
-use crate::entity::{user_subscriptions, users};
-use crate::preferences::insert_default_preferences;
+use crate::entity::{user_preferences, user_subscriptions, users};
+use crate::preferences::{PREFERENCE_COLUMNS, PreferencesRow, insert_default_preferences};
 use crate::{Store, StoreError};
 
 /// Who a Telegram update came from: what `/start` registers.
@@ -81,6 +84,30 @@ pub struct Registration {
     pub returned: bool,
 }
 
+/// Whether `p` says nothing new about the active `user` (so registering changes nothing).
+fn unchanged(user: &User, p: &TelegramProfile) -> bool {
+    user.is_active
+        && user.chat_id == p.chat_id
+        && user.username == p.username
+        && user.first_name == p.first_name
+        && user.last_name == p.last_name
+        && (p.language_code.is_none() || user.language_code == p.language_code)
+}
+
+/// Every column of `users`, for reads joined to other tables.
+const USER_COLUMNS: [users::Column; 10] = [
+    users::Column::Id,
+    users::Column::TelegramId,
+    users::Column::ChatId,
+    users::Column::Username,
+    users::Column::FirstName,
+    users::Column::LastName,
+    users::Column::CreatedAt,
+    users::Column::IsActive,
+    users::Column::IsAdmin,
+    users::Column::LanguageCode,
+];
+
 impl Store {
     /// Registers a user on `/start`, or refreshes a returning one: names and chat are updated
     /// and the user is active again (a trader who had blocked the bot and comes back). A
@@ -98,13 +125,78 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Registration, StoreError> {
         let existing = self.user_by_telegram_id(p.telegram_id).await?;
+        self.register_known(p, existing, now).await
+    }
+
+    /// [`Store::register_user`] and the trader's preferences with their version (see
+    /// [`Store::update_preferences`]), in one read for a returning trader whose details
+    /// are unchanged: what every command of the bot starts with.
+    pub async fn register_trader(
+        &self,
+        p: &TelegramProfile,
+        now: DateTime<Utc>,
+    ) -> Result<(Registration, Preferences, i64), StoreError> {
+        let mut stmt = Query::select();
+        stmt.columns(USER_COLUMNS.map(|c| (users::Entity, c)))
+            .expr_as(
+                Expr::col((user_preferences::Entity, user_preferences::Column::UserId)),
+                "prefs_user_id",
+            )
+            .expr_as(
+                Expr::col((user_preferences::Entity, user_preferences::Column::Version)),
+                "prefs_version",
+            )
+            .columns(PREFERENCE_COLUMNS.map(|c| (user_preferences::Entity, c)))
+            .from(users::Entity)
+            .join(
+                JoinType::LeftJoin,
+                user_preferences::Entity,
+                Expr::col((user_preferences::Entity, user_preferences::Column::UserId))
+                    .equals((users::Entity, users::Column::Id)),
+            )
+            .and_where(Expr::col((users::Entity, users::Column::TelegramId)).eq(p.telegram_id));
+        let row = self.db.query_one(&stmt).await?;
+        let existing = row
+            .as_ref()
+            .map(|row| -> Result<_, StoreError> {
+                let user = users::Model::from_query_result(row, "")?;
+                let prefs = match row.try_get::<Option<Uuid>>("", "prefs_user_id")? {
+                    Some(_) => Some((
+                        PreferencesRow::read(row)?.into_domain(user.id)?,
+                        row.try_get::<i64>("", "prefs_version")?,
+                    )),
+                    None => None,
+                };
+                Ok((User::from(user), prefs))
+            })
+            .transpose()?;
+        if let Some((user, prefs)) = &existing
+            && unchanged(user, p)
+        {
+            let (prefs, version) = prefs.clone().unwrap_or_default();
+            let registration = Registration {
+                user: user.clone(),
+                created: false,
+                returned: false,
+            };
+            return Ok((registration, prefs, version));
+        }
+        let registration = self
+            .register_known(p, existing.map(|(user, _)| user), now)
+            .await?;
+        let (prefs, version) = self.preferences_versioned(registration.user.id).await?;
+        Ok((registration, prefs, version))
+    }
+
+    /// [`Store::register_user`] given what is stored for the trader (`existing`).
+    async fn register_known(
+        &self,
+        p: &TelegramProfile,
+        existing: Option<User>,
+        now: DateTime<Utc>,
+    ) -> Result<Registration, StoreError> {
         if let Some(user) = existing.clone()
-            && user.is_active
-            && user.chat_id == p.chat_id
-            && user.username == p.username
-            && user.first_name == p.first_name
-            && user.last_name == p.last_name
-            && (p.language_code.is_none() || user.language_code == p.language_code)
+            && unchanged(&user, p)
         {
             return Ok(Registration {
                 user,

@@ -225,6 +225,11 @@ impl Limiter {
             .collect()
     }
 
+    /// The earliest a slot could start for any chat (the overall pace and pauses alone).
+    pub fn next_global_start(&self) -> Instant {
+        self.inner.lock().global_slot(Instant::now())
+    }
+
     /// Holds every send back for `duration` from now (extends, never shortens, a pause in
     /// force). Call it when Telegram answers 429: sending on during a flood wait makes
     /// Telegram lengthen it. Slots already granted that start before the end are void.

@@ -256,7 +256,13 @@ async fn slots_for(
             return Slots::AskAgain(Duration::ZERO);
         };
         let next = starts[first];
-        if priority == Priority::Bulk {
+        // Holding a reply keeps its place ahead of broadcasts for the next overall slot. But
+        // a reply whose own chat must wait (Telegram's second between two messages to one
+        // chat) gains nothing by being held, and would keep one of the few reply requests
+        // on the wire busy, so that replies free to go now queue behind it: it asks again
+        // when its chat is free, like a broadcast.
+        let own_chat_waits = next > limiter.next_global_start() + config.horizon;
+        if priority == Priority::Bulk || own_chat_waits {
             let when = next
                 .checked_sub(config.horizon)
                 .map_or(Duration::ZERO, |at| {

@@ -326,6 +326,13 @@ async fn language_comes_from_telegram_and_blocking_pauses_the_subscription(
     );
     let again = store.register_user(&english, now).await?;
     ensure!(!again.returned);
+    // The bot's one read: the same trader, their preferences and version.
+    let (registration, prefs, version) = store.register_trader(&english, now).await?;
+    ensure!(registration.user.id == user.id && !registration.created);
+    ensure!(prefs.language == Language::Es && version >= 1);
+    // A new trader through it: registered, in Telegram's language.
+    let (new, prefs, _) = store.register_trader(&spanish_two(), now).await?;
+    ensure!(new.created && prefs.language == Language::Es);
     Ok(())
 }
 
@@ -424,4 +431,11 @@ async fn a_change_applies_only_to_the_preferences_it_was_made_from(
     );
     ensure!(store.preferences(user.id).await? == second);
     Ok(())
+}
+
+fn spanish_two() -> TelegramProfile {
+    TelegramProfile {
+        language_code: Some("es".into()),
+        ..profile(2)
+    }
 }

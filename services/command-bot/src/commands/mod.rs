@@ -236,8 +236,7 @@ impl Trader {
         profile: &TelegramProfile,
         now: DateTime<Utc>,
     ) -> Result<Self, StoreError> {
-        let registration = store.register_user(profile, now).await?;
-        let (prefs, version) = store.preferences_versioned(registration.user.id).await?;
+        let (registration, prefs, version) = store.register_trader(profile, now).await?;
         Ok(Self {
             user: registration.user,
             prefs,
