@@ -338,7 +338,8 @@ impl Store {
     }
 }
 
-/// The trader's deliveries still waiting (`pending`), ended as `status` with `why`: they
+/// The trader's deliveries still waiting (`pending`, or `unknown` awaiting their retry),
+/// ended as `status` with `why`: they
 /// unsubscribed (`skipped`) or blocked the bot (`blocked`), so what was queued for them (a
 /// delayed tier's messages, a broadcast not yet reached) is not sent after all. Returns how
 /// many.
@@ -349,16 +350,28 @@ pub(crate) async fn end_waiting(
     why: &str,
     now: DateTime<Utc>,
 ) -> Result<u64, StoreError> {
-    let result = signal_deliveries::Entity::update_many()
-        .col_expr(C::Status, Expr::value(status.as_str()))
-        .col_expr(C::LastError, Expr::value(why))
-        .col_expr(C::NextAttemptAt, Expr::value(Option::<DateTime<Utc>>::None))
-        .col_expr(C::UpdatedAt, Expr::value(now))
-        .filter(C::UserId.eq(user_id))
-        .filter(C::Status.eq(DeliveryStatus::Pending.as_str()))
-        .exec(db)
-        .await?;
-    Ok(result.rows_affected)
+    let mut ended = 0;
+    // An `unknown` one (a send timed out, its retry waiting) ends too, saying that the
+    // trader may have it.
+    for (waiting, why) in [
+        (DeliveryStatus::Pending, why.to_string()),
+        (
+            DeliveryStatus::Unknown,
+            format!("{why} (an earlier send may have reached them)"),
+        ),
+    ] {
+        let result = signal_deliveries::Entity::update_many()
+            .col_expr(C::Status, Expr::value(status.as_str()))
+            .col_expr(C::LastError, Expr::value(why))
+            .col_expr(C::NextAttemptAt, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(C::UpdatedAt, Expr::value(now))
+            .filter(C::UserId.eq(user_id))
+            .filter(C::Status.eq(waiting.as_str()))
+            .exec(db)
+            .await?;
+        ended += result.rows_affected;
+    }
+    Ok(ended)
 }
 
 /// Brings the waiting deliveries of the traders `users` selects forward to `due` at the
@@ -373,6 +386,8 @@ pub(crate) async fn bring_forward(
     let result = signal_deliveries::Entity::update_many()
         .col_expr(C::NextAttemptAt, Expr::value(due))
         .filter(C::Status.eq(DeliveryStatus::Pending.as_str()))
+        // Only those never tried: a retry's backoff or a 429's wait stays as it is.
+        .filter(C::Attempts.eq(0))
         .filter(C::NextAttemptAt.gt(due))
         .filter(C::UserId.in_subquery(users))
         .exec(db)

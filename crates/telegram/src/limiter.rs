@@ -182,6 +182,9 @@ impl Limiter {
             if state.nobody_waits()
                 && let Some(slot) = state.try_take(&self.inner.config, chat_id, ahead, now)
             {
+                if priority == Priority::Interactive {
+                    state.release(chat_id);
+                }
                 return slot;
             }
             let (tx, rx) = oneshot::channel();
@@ -196,7 +199,11 @@ impl Limiter {
         };
         // The driver answers every waiter it does not drop for a closed channel; if it is
         // gone (the runtime is shutting down), there is nobody left to pace against.
-        rx.await.unwrap_or_else(|_| Instant::now())
+        let slot = rx.await.unwrap_or_else(|_| Instant::now());
+        if priority == Priority::Interactive {
+            self.inner.lock().release(chat_id);
+        }
+        slot
     }
 
     /// Takes a slot for `chat_id` that starts at most `ahead` from now if there is one,
@@ -210,7 +217,18 @@ impl Limiter {
         if state.would_delay_more_urgent(&self.inner.config, priority, chat_id, now) {
             return None;
         }
-        state.try_take(&self.inner.config, chat_id, ahead, now)
+        let slot = state.try_take(&self.inner.config, chat_id, ahead, now);
+        if slot.is_some() && priority == Priority::Interactive {
+            state.release(chat_id);
+        }
+        slot
+    }
+
+    /// Keeps `chat_id`'s slots from broadcasts until `until`: a reply to it was told to ask
+    /// again when the chat is free, and must not find its slot taken by a broadcast then. A
+    /// reply's grant ends the reservation; otherwise it lapses at `until`.
+    pub fn reserve_for_reply(&self, chat_id: i64, until: Instant) {
+        self.inner.lock().reserve(chat_id, until, Instant::now());
     }
 
     /// The earliest a slot could start for each of `chats`, as things stand: a coordinator

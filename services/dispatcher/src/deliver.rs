@@ -219,19 +219,26 @@ async fn skip_outside_hours(
     if claim.hours.map(|rule| rule.at(now)) != Some(HoursVerdict::Skip) {
         return Ok(None);
     }
+    // A retry after a send whose outcome is unknown: the trader may have the message, so
+    // it is not "skipped" but ends as such sends do.
+    let (status, why) = if claim.unknown_sends >= 1 {
+        (
+            DeliveryStatus::Failed,
+            "a send ended without an answer from Telegram (the trader may have the message); \
+             its retry fell outside the trader's notification hours"
+                .to_string(),
+        )
+    } else {
+        (
+            DeliveryStatus::Skipped,
+            "outside the trader's notification hours".to_string(),
+        )
+    };
     let applied = ctx
         .store
-        .record_final(
-            claim,
-            DeliveryStatus::Skipped,
-            Some("outside the trader's notification hours"),
-            now,
-        )
+        .record_final(claim, status, Some(&why), now)
         .await?;
-    Ok(Some(recorded(
-        applied,
-        Outcome::Done(DeliveryStatus::Skipped),
-    )))
+    Ok(Some(recorded(applied, Outcome::Done(status))))
 }
 
 /// How a signal goes out: `silent` (the trader takes its kind silently, or it is outside

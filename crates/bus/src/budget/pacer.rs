@@ -258,10 +258,17 @@ async fn slots_for(
         let next = starts[first];
         // Holding a reply keeps its place ahead of broadcasts for the next overall slot. But
         // a reply whose own chat must wait (Telegram's second between two messages to one
-        // chat) gains nothing by being held, and would keep one of the few reply requests
-        // on the wire busy, so that replies free to go now queue behind it: it asks again
-        // when its chat is free, like a broadcast.
+        // chat) would keep one of the few reply requests on the wire busy, so that replies
+        // free to go now queue behind it: it asks again when its chat is free, like a
+        // broadcast, and its chat is reserved for it meanwhile.
         let own_chat_waits = next > limiter.next_global_start() + config.horizon;
+        if priority == Priority::Interactive && own_chat_waits {
+            // Their chats are kept for them until they are back, so that a broadcast to the
+            // same chat cannot take the slot they were told to come back for.
+            for (&chat, &start) in chats.iter().zip(&starts) {
+                limiter.reserve_for_reply(chat, start + config.max_hold);
+            }
+        }
         if priority == Priority::Bulk || own_chat_waits {
             let when = next
                 .checked_sub(config.horizon)

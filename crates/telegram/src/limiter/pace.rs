@@ -50,7 +50,14 @@ pub(super) struct State {
     pub queues: [VecDeque<Waiter>; 2],
     /// Whether a driver task is handing out slots to the queues.
     pub driving: bool,
+    /// Chats a reply will ask for again before this instant (it was told to come back when
+    /// the chat is free): broadcasts leave those chats' slots to it, as they would to a
+    /// reply waiting in the queue.
+    reserved: HashMap<i64, Instant>,
 }
+
+/// Above this many reservations, expired ones are dropped.
+const PRUNE_RESERVATIONS_ABOVE: usize = 1024;
 
 fn queue_index(priority: Priority) -> usize {
     match priority {
@@ -80,6 +87,14 @@ impl State {
         chat_id: i64,
         now: Instant,
     ) -> bool {
+        if priority == Priority::Bulk
+            && self
+                .reserved
+                .get(&chat_id)
+                .is_some_and(|&until| until > now)
+        {
+            return true;
+        }
         let taken = self.next_start(config, chat_id, now);
         let after = taken + config.global_spacing().unwrap_or(Duration::ZERO);
         self.queues[..queue_index(priority)]
@@ -87,6 +102,20 @@ impl State {
             .flatten()
             .filter(|w| !w.tx.is_closed())
             .any(|w| w.chat_id == chat_id || self.next_start(config, w.chat_id, now) < after)
+    }
+
+    /// Keeps `chat_id`'s slots for a reply until `until` (see `reserved`).
+    pub fn reserve(&mut self, chat_id: i64, until: Instant, now: Instant) {
+        if self.reserved.len() > PRUNE_RESERVATIONS_ABOVE {
+            self.reserved.retain(|_, &mut t| t > now);
+        }
+        let entry = self.reserved.entry(chat_id).or_insert(until);
+        *entry = (*entry).max(until);
+    }
+
+    /// A reply got its slot: the chat is no longer kept for it.
+    pub fn release(&mut self, chat_id: i64) {
+        self.reserved.remove(&chat_id);
     }
 
     /// The earliest start of a slot for `chat_id`: the next overall slot, or later if the

@@ -314,3 +314,23 @@ fn pruning_forgets_old_chats() {
         assert!(limiter.inner.lock().chat_count() < 4100);
     });
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_reply_told_to_come_back_keeps_its_chat_from_broadcasts() {
+    let limiter = limiter(None, 1000);
+    let ahead = Duration::from_millis(250);
+    let until = Instant::now() + Duration::from_secs(5);
+    limiter.reserve_for_reply(1, until);
+    // Broadcasts to that chat wait for the reply; other chats and replies do not.
+    assert_eq!(limiter.try_grant(1, Priority::Bulk, ahead), None);
+    assert!(limiter.try_grant(2, Priority::Bulk, ahead).is_some());
+    assert!(limiter.try_grant(1, Priority::Interactive, ahead).is_some());
+    // The reply got its slot: the reservation is over (the chat's own spacing still holds).
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert!(limiter.try_grant(1, Priority::Bulk, ahead).is_some());
+    // A reservation lapses by itself.
+    limiter.reserve_for_reply(3, Instant::now() + Duration::from_millis(100));
+    assert_eq!(limiter.try_grant(3, Priority::Bulk, ahead), None);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert!(limiter.try_grant(3, Priority::Bulk, ahead).is_some());
+}
