@@ -17,9 +17,13 @@
 //!   in X µs" — never further ahead than [`BudgetConfig::horizon`] (250 ms) — or "ask
 //!   again". It holds a reply's request until a slot comes within the horizon (at most
 //!   [`BudgetConfig::max_hold`]): replies queue in one place and take the next slot ahead of
-//!   any broadcast. A broadcast's request is answered at once: its slot, or "ask again in
-//!   X" — when its first slot could come within the horizon — so that sends which must wait
-//!   (a trader's second message within a second, a busy group) never hold up the others.
+//!   any broadcast. A reply whose own chat must wait (its second message within a second)
+//!   is not held — it would keep one of the few reply requests on the wire busy while
+//!   replies free to go queue behind it — but told to ask again when its chat is free, and
+//!   its chat is reserved for it meanwhile, so no broadcast takes that slot. A broadcast's
+//!   request is answered at once: its slot, or "ask again in X" — when its first slot could
+//!   come within the horizon — so that sends which must wait (a trader's second message
+//!   within a second, a busy group) never hold up the others.
 //! - **Batched requests.** A process keeps at most two broadcast requests on the wire (and
 //!   four for replies, apart); the sends that want a slot meanwhile go together in the next
 //!   one (up to 512 chats). The pacer grants every chat of a batch whose slot lies within
