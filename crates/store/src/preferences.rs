@@ -60,7 +60,7 @@ impl Store {
         use user_preferences::Column as C;
         let row = active_model(user_id, prefs, now);
         let mut update = user_preferences::Entity::update_many();
-        for column in UPDATED_COLUMNS {
+        for column in updated_columns() {
             if let Some(value) = row.get(column).into_value() {
                 update = update.col_expr(column, Expr::value(value));
             }
@@ -97,7 +97,7 @@ impl Store {
         user_preferences::Entity::insert(active_model(user_id, prefs, now))
             .on_conflict(
                 OnConflict::column(C::UserId)
-                    .update_columns(UPDATED_COLUMNS)
+                    .update_columns(updated_columns())
                     .value(
                         C::Version,
                         Expr::col((user_preferences::Entity, C::Version)).add(1),
@@ -111,21 +111,13 @@ impl Store {
     }
 }
 
-/// The columns a change of preferences writes (all but the key and the version).
-const UPDATED_COLUMNS: [user_preferences::Column; 12] = [
-    user_preferences::Column::SignalTypes,
-    user_preferences::Column::SilentTypes,
-    user_preferences::Column::ConfidenceThreshold,
-    user_preferences::Column::Assets,
-    user_preferences::Column::NotificationHoursStart,
-    user_preferences::Column::NotificationHoursEnd,
-    user_preferences::Column::TimeZone,
-    user_preferences::Column::OutsideHours,
-    user_preferences::Column::SignalFormat,
-    user_preferences::Column::Language,
-    user_preferences::Column::PerformanceUpdateFrequency,
-    user_preferences::Column::UpdatedAt,
-];
+/// The columns a change of preferences writes: the preferences and `updated_at` (not the
+/// key, nor the version, which the write raises).
+fn updated_columns() -> impl Iterator<Item = user_preferences::Column> {
+    PREFERENCE_COLUMNS
+        .into_iter()
+        .chain([user_preferences::Column::UpdatedAt])
+}
 
 /// Inserts `prefs` for `user_id` unless the user already has a row.
 pub(crate) async fn insert_default_preferences(

@@ -121,12 +121,7 @@ impl Bot {
         label: &str,
     ) -> anyhow::Result<(Option<String>, SentMessage)> {
         let edits = self.edits_of(message);
-        let press = self
-            .double
-            .press_button(user, message, label)
-            .ok_or_else(|| {
-                anyhow::anyhow!("no button {label:?} on {:?}", message.inline_buttons())
-            })?;
+        let press = self.press_label(user, message, label)?;
         let notice = self.answer_to(&press.query_id).await?;
         self.double
             .wait_until(
@@ -148,12 +143,7 @@ impl Bot {
         message: &SentMessage,
         label: &str,
     ) -> anyhow::Result<Option<String>> {
-        let press = self
-            .double
-            .press_button(user, message, label)
-            .ok_or_else(|| {
-                anyhow::anyhow!("no button {label:?} on {:?}", message.inline_buttons())
-            })?;
+        let press = self.press_label(user, message, label)?;
         self.answer_to(&press.query_id).await
     }
 
@@ -170,6 +160,17 @@ impl Bot {
             .press(user, message.chat_id, message.message_id, data);
         let notice = self.answer_to(&press.query_id).await?;
         Ok((notice, self.current(message)))
+    }
+
+    fn press_label(
+        &self,
+        user: &TestUser,
+        message: &SentMessage,
+        label: &str,
+    ) -> anyhow::Result<herald_testkit::telegram::Press> {
+        self.double
+            .press_button(user, message, label)
+            .ok_or_else(|| anyhow::anyhow!("no button {label:?} on {:?}", message.inline_buttons()))
     }
 
     fn edits_of(&self, message: &SentMessage) -> u32 {
