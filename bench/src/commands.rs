@@ -54,7 +54,7 @@ use herald_testkit::nats::TestNats;
 use herald_testkit::telegram::{CallbackAnswer, SentMessage, TelegramDouble, TestUser};
 use tokio::sync::oneshot;
 
-use crate::external::{cpu_seconds, sibling, start_service};
+use crate::external::{cpu_seconds, proc_kb, sibling, start_service};
 use crate::quantile;
 use crate::stack::TOKEN;
 
@@ -872,19 +872,6 @@ fn report(
             inside.join("; ")
         );
     }
-}
-
-/// A `/proc/<pid>/status` field in kB (0 if unreadable).
-fn proc_kb(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|n| n.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 /// CPU seconds so far of each process named `comm` (whoever runs it), by pid.

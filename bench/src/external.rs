@@ -207,6 +207,19 @@ impl std::fmt::Display for Measured {
     }
 }
 
+/// A `/proc/<pid>/status` field in kB (0 if unreadable): `VmRSS:`, `VmHWM:`.
+pub fn proc_kb(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 /// User + system CPU time of process `pid` (`self` for this one) so far, in seconds.
 pub fn cpu_seconds(pid: &str) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;

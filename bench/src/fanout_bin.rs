@@ -22,7 +22,7 @@ use herald_testkit::db::TestDatabase;
 use herald_testkit::nats::TestNats;
 use herald_testkit::telegram::TelegramDouble;
 
-use crate::external::{sibling, start_service};
+use crate::external::{proc_kb, sibling, start_service};
 use crate::fanout::{Progress, watch};
 use crate::stack::{TOKEN, post_signal, signal_body};
 
@@ -165,19 +165,6 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     store.close().await?;
     db.cleanup().await?;
     nats.cleanup().await
-}
-
-/// A `/proc/<pid>/status` field in kB (0 if unreadable).
-fn proc_kb(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|n| n.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 fn mb_list(kb: &[u64]) -> String {

@@ -415,6 +415,23 @@ pub enum HoursVerdict {
     Skip,
 }
 
+impl HoursVerdict {
+    /// The verdict of `hours` at `now`: inside when there are none.
+    pub fn of(hours: Option<HoursRule>, now: DateTime<Utc>) -> Self {
+        hours.map_or(Self::Inside, |rule| rule.at(now))
+    }
+
+    /// How a message goes out under this verdict, given whether the trader takes its kind
+    /// silently: `Some(silent)`, or `None` to skip it.
+    pub fn silent(self, kind_silent: bool) -> Option<bool> {
+        match self {
+            Self::Inside => Some(kind_silent),
+            Self::Silent => Some(true),
+            Self::Skip => None,
+        }
+    }
+}
+
 impl HoursRule {
     /// The verdict at `now`.
     pub fn at(&self, now: DateTime<Utc>) -> HoursVerdict {
@@ -538,10 +555,9 @@ impl Preferences {
             Ok(silent) => silent,
             Err(why) => return Decision::Exclude(why),
         };
-        match self.hours_rule().map(|rule| rule.at(at)) {
-            Some(HoursVerdict::Skip) => Decision::Skip,
-            Some(HoursVerdict::Silent) => Decision::Deliver { silent: true },
-            Some(HoursVerdict::Inside) | None => Decision::Deliver { silent },
+        match HoursVerdict::of(self.hours_rule(), at).silent(silent) {
+            Some(silent) => Decision::Deliver { silent },
+            None => Decision::Skip,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! `/status` can tell traders what is running without reaching into every process.
 //!
 //! A service runs [`spawn`] next to its work; `/status` reads [`Store::heartbeats`] and asks
-//! [`alive`] about each of [`SERVICES`].
+//! [`alive`] about each service.
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::OnConflict;
@@ -105,8 +105,6 @@ pub const DISPATCHER: &str = "dispatcher";
 pub const COMMAND_BOT: &str = "command-bot";
 /// See [`INGEST_API`].
 pub const ADMIN_API: &str = "admin-api";
-/// Every service, in the order `/status` lists them.
-pub const SERVICES: [&str; 4] = [INGEST_API, DISPATCHER, COMMAND_BOT, ADMIN_API];
 
 /// Whether `service` has an instance whose last beat is at most three
 /// [`HEARTBEAT_INTERVAL`]s before `now`.
@@ -263,11 +261,5 @@ mod tests {
         let name = instance_name();
         let pid = format!("-{}", std::process::id());
         assert!(name.ends_with(&pid) && name.len() > pid.len(), "{name}");
-    }
-
-    #[test]
-    fn services_are_distinct() {
-        let unique: std::collections::BTreeSet<_> = SERVICES.into_iter().collect();
-        assert_eq!(unique.len(), SERVICES.len());
     }
 }

@@ -136,6 +136,43 @@ impl Store {
         p: &TelegramProfile,
         now: DateTime<Utc>,
     ) -> Result<(Registration, Preferences, i64), StoreError> {
+        let existing = self.stored_trader(p.telegram_id).await?;
+        if let Some((user, prefs)) = &existing
+            && unchanged(user, p)
+        {
+            let (prefs, version) = prefs.clone().unwrap_or_default();
+            let registration = Registration {
+                user: user.clone(),
+                created: false,
+                returned: false,
+            };
+            return Ok((registration, prefs, version));
+        }
+        let registration = self
+            .register_known(p, existing.map(|(user, _)| user), now)
+            .await?;
+        let (prefs, version) = self.preferences_versioned(registration.user.id).await?;
+        Ok((registration, prefs, version))
+    }
+
+    /// The trader with this Telegram id and their preferences with their version (the
+    /// defaults at version 0 while none are stored), in one read; `None` if not registered.
+    /// What a button press starts with.
+    pub async fn trader_by_telegram_id(
+        &self,
+        telegram_id: i64,
+    ) -> Result<Option<(User, Preferences, i64)>, StoreError> {
+        Ok(self.stored_trader(telegram_id).await?.map(|(user, prefs)| {
+            let (prefs, version) = prefs.unwrap_or_default();
+            (user, prefs, version)
+        }))
+    }
+
+    /// The user with this Telegram id, joined to their stored preferences and version.
+    async fn stored_trader(
+        &self,
+        telegram_id: i64,
+    ) -> Result<Option<(User, Option<(Preferences, i64)>)>, StoreError> {
         let mut stmt = Query::select();
         stmt.columns(USER_COLUMNS.map(|c| (users::Entity, c)))
             .expr_as(
@@ -154,38 +191,19 @@ impl Store {
                 Expr::col((user_preferences::Entity, user_preferences::Column::UserId))
                     .equals((users::Entity, users::Column::Id)),
             )
-            .and_where(Expr::col((users::Entity, users::Column::TelegramId)).eq(p.telegram_id));
-        let row = self.db.query_one(&stmt).await?;
-        let existing = row
-            .as_ref()
-            .map(|row| -> Result<_, StoreError> {
-                let user = users::Model::from_query_result(row, "")?;
-                let prefs = match row.try_get::<Option<Uuid>>("", "prefs_user_id")? {
-                    Some(_) => Some((
-                        PreferencesRow::read(row)?.into_domain(user.id)?,
-                        row.try_get::<i64>("", "prefs_version")?,
-                    )),
-                    None => None,
-                };
-                Ok((User::from(user), prefs))
-            })
-            .transpose()?;
-        if let Some((user, prefs)) = &existing
-            && unchanged(user, p)
-        {
-            let (prefs, version) = prefs.clone().unwrap_or_default();
-            let registration = Registration {
-                user: user.clone(),
-                created: false,
-                returned: false,
-            };
-            return Ok((registration, prefs, version));
-        }
-        let registration = self
-            .register_known(p, existing.map(|(user, _)| user), now)
-            .await?;
-        let (prefs, version) = self.preferences_versioned(registration.user.id).await?;
-        Ok((registration, prefs, version))
+            .and_where(Expr::col((users::Entity, users::Column::TelegramId)).eq(telegram_id));
+        let Some(row) = self.db.query_one(&stmt).await? else {
+            return Ok(None);
+        };
+        let user = users::Model::from_query_result(&row, "")?;
+        let prefs = match row.try_get::<Option<Uuid>>("", "prefs_user_id")? {
+            Some(_) => Some((
+                PreferencesRow::read(&row)?.into_domain(user.id)?,
+                row.try_get::<i64>("", "prefs_version")?,
+            )),
+            None => None,
+        };
+        Ok(Some((User::from(user), prefs)))
     }
 
     /// [`Store::register_user`] given what is stored for the trader (`existing`).

@@ -20,7 +20,7 @@ use teloxide::prelude::*;
 use teloxide::types::MaybeInaccessibleMessage;
 
 use crate::commands::{self, Parsed, Reply, Trader, help, language, settings, start, status};
-use crate::words::t;
+use crate::words::{self, t};
 
 /// Handler errors.
 pub(crate) type HandlerError = Box<dyn std::error::Error + Send + Sync>;
@@ -48,9 +48,6 @@ async fn on_message(
     let parsed = commands::parse(text, &bot_name.0);
     // In groups, only commands addressed to Herald (or to no bot in particular) are ours.
     if !msg.chat.is_private() && !matches!(parsed, Some(Parsed::Known(..))) {
-        return Ok(());
-    }
-    if matches!(parsed, Some(Parsed::OtherBot)) {
         return Ok(());
     }
     let started = Instant::now();
@@ -125,12 +122,7 @@ async fn on_press(sender: Sender, store: Store, q: CallbackQuery) -> Result<(), 
     let started = Instant::now();
     let now = Utc::now();
     // Until the presser is known, their Telegram's language.
-    let fallback = q
-        .from
-        .language_code
-        .as_deref()
-        .and_then(Language::from_telegram)
-        .unwrap_or_default();
+    let fallback = words::telegram_language(&q.from);
     let (notice, then) = match press(&store, &q, fallback, now).await {
         Ok(outcome) => outcome,
         Err(e) => {
@@ -192,10 +184,10 @@ async fn press(
     let Some(callback) = q.data.as_deref().and_then(Callback::parse) else {
         return stale(fallback);
     };
-    let Some(user) = store.user_by_telegram_id(q.from.id.0 as i64).await? else {
+    let Some((user, prefs, version)) = store.trader_by_telegram_id(q.from.id.0 as i64).await?
+    else {
         return stale(fallback);
     };
-    let (prefs, version) = store.preferences_versioned(user.id).await?;
     let lang = prefs.language;
     // The message pressed must be in the presser's own chat with the bot.
     let message = q.message.as_ref().map(|m| (m.chat().id.0, m.id().0));

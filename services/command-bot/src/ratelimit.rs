@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use futures::future::ready;
 use futures::stream::{BoxStream, StreamExt as _};
-use herald_domain::Language;
 use herald_telegram::Sender;
 use teloxide::stop::StopToken;
 use teloxide::types::{AllowedUpdate, Update, UpdateKind};
@@ -191,12 +190,7 @@ impl Gate {
                     event = "command_rate_limited",
                     "a trader went over the command rate limit; their updates are ignored for the rest of the minute"
                 );
-                let lang = user
-                    .language_code
-                    .as_deref()
-                    .and_then(Language::from_telegram)
-                    .unwrap_or_default();
-                let text = herald_i18n::catalog().get(lang, "slow-down");
+                let text = crate::words::t(crate::words::telegram_language(user), "slow-down");
                 let sender = self.sender.clone();
                 match &update.kind {
                     UpdateKind::CallbackQuery(q) => {

@@ -9,6 +9,15 @@ use herald_domain::{
 use herald_i18n::{Arg, catalog};
 use teloxide::utils::html::escape;
 
+/// The language Telegram says `user` uses, if Herald speaks it; else English: how the bot
+/// speaks to someone it has no preferences for (yet).
+pub fn telegram_language(user: &teloxide::types::User) -> Language {
+    user.language_code
+        .as_deref()
+        .and_then(Language::from_telegram)
+        .unwrap_or_default()
+}
+
 /// The message `id` in `lang`.
 pub fn t(lang: Language, id: &str) -> String {
     catalog().get(lang, id)

@@ -1,9 +1,10 @@
 //! One claimed delivery: one signal to one trader.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use chrono::Utc;
-use herald_domain::{Callback, DeliveryStatus, HoursVerdict};
+use herald_domain::{Callback, DeliveryStatus, HoursVerdict, Language};
 use herald_store::{Claim, ClaimRef, UNKNOWN_TWICE};
 use herald_telegram::teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 use herald_telegram::{Priority, SendError, SendOptions};
@@ -137,15 +138,13 @@ async fn try_deliver(
         }
     }
     // The wait may have crossed the edge of the trader's hours: look again.
-    let silent = match claim.hours.map(|rule| rule.at(Utc::now())) {
-        Some(HoursVerdict::Skip) => {
-            if let Some(skipped) = skip_outside_hours(ctx, claim).await? {
-                return Ok(skipped);
-            }
-            true
-        }
-        Some(HoursVerdict::Silent) => true,
-        Some(HoursVerdict::Inside) | None => claim.silent,
+    let silent = match HoursVerdict::of(claim.hours, Utc::now()).silent(claim.silent) {
+        Some(silent) => silent,
+        None => match skip_outside_hours(ctx, claim).await? {
+            Some(skipped) => return Ok(skipped),
+            // Back inside in the meantime: a moment ago it was outside.
+            None => true,
+        },
     };
     let started = std::time::Instant::now();
     let result = ctx
@@ -216,7 +215,7 @@ async fn skip_outside_hours(
     claim: &Claim,
 ) -> anyhow::Result<Option<Outcome>> {
     let now = Utc::now();
-    if claim.hours.map(|rule| rule.at(now)) != Some(HoursVerdict::Skip) {
+    if HoursVerdict::of(claim.hours, now) != HoursVerdict::Skip {
         return Ok(None);
     }
     // A retry after a send whose outcome is unknown: the trader may have the message, so
@@ -244,7 +243,19 @@ async fn skip_outside_hours(
 /// How a signal goes out: `silent` (the trader takes its kind silently, or it is outside
 /// their hours), with a "Got it" button that records when they read it.
 fn send_options(claim: &Claim, silent: bool) -> SendOptions {
-    let label = herald_i18n::catalog().get(claim.language, "button-got-it");
+    // Worded once per language, not on every send.
+    static LABELS: OnceLock<Vec<(Language, String)>> = OnceLock::new();
+    let labels = LABELS.get_or_init(|| {
+        Language::ALL
+            .into_iter()
+            .map(|l| (l, herald_i18n::catalog().get(l, "button-got-it")))
+            .collect()
+    });
+    let label = labels
+        .iter()
+        .find(|(l, _)| *l == claim.language)
+        .map(|(_, label)| label.clone())
+        .unwrap_or_default();
     let data = Callback::Read(claim.delivery_id).encode();
     SendOptions {
         silent,

@@ -24,6 +24,28 @@ on_both_backends!(
     a_change_applies_only_to_the_preferences_it_was_made_from,
 );
 
+/// Stores `s` (due within the hour) and records a delivery for each of its recipients, as
+/// the dispatcher's fan-out does.
+async fn fan_out(
+    store: &Store,
+    s: &herald_domain::Signal,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let deadline = now + Duration::hours(1);
+    store.insert_signal(s, now, deadline).await?;
+    let recipients = store.recipients(s, now).await?;
+    store
+        .record_fanout_page(
+            &QueuedSignal::new(s, Some(deadline)),
+            &recipients,
+            None,
+            true,
+            now,
+        )
+        .await?;
+    Ok(())
+}
+
 fn at(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
 }
@@ -234,18 +256,7 @@ async fn reading_is_marked_for_the_trader_only(store: Store) -> anyhow::Result<(
     let mine = subscriber(&store, 1, now).await?;
     let theirs = subscriber(&store, 2, now).await?;
     let s = signal(SignalKind::Alert, 70, now);
-    let deadline = now + Duration::hours(1);
-    store.insert_signal(&s, now, deadline).await?;
-    let recipients = store.recipients(&s, now).await?;
-    store
-        .record_fanout_page(
-            &QueuedSignal::new(&s, Some(deadline)),
-            &recipients,
-            None,
-            true,
-            now,
-        )
-        .await?;
+    fan_out(&store, &s, now).await?;
     let d = store.deliveries_for_signal(s.id).await?;
     let my_delivery = d.iter().find(|d| d.user_id == mine.id).unwrap().id;
     ensure!(store.mark_read(my_delivery, theirs.id, now).await? == ReadMark::NotFound);
@@ -354,18 +365,7 @@ async fn what_is_queued_follows_unsubscribing_blocking_and_tier_changes(
         store.set_tier(u.id, "slow", now).await?;
     }
     let s = signal(SignalKind::Buy, 80, now);
-    let deadline = now + Duration::hours(1);
-    store.insert_signal(&s, now, deadline).await?;
-    let recipients = store.recipients(&s, now).await?;
-    store
-        .record_fanout_page(
-            &QueuedSignal::new(&s, Some(deadline)),
-            &recipients,
-            None,
-            true,
-            now,
-        )
-        .await?;
+    fan_out(&store, &s, now).await?;
     let status_of = |user: uuid::Uuid| {
         let store = store.clone();
         async move {

@@ -21,7 +21,7 @@ use herald_domain::{Language, Preferences};
 use herald_store::{Store, StoreError, TelegramProfile, User};
 use teloxide::types::{InlineKeyboardMarkup, Message};
 
-use crate::words::t;
+use crate::words::{self, t};
 
 /// What the bot answers: HTML text, with buttons or without.
 #[derive(Debug, Clone, PartialEq)]
@@ -343,13 +343,11 @@ async fn run(ctx: &Ctx<'_>, command: Command, args: &str) -> Result<Reply, Store
     }
 }
 
-/// The language Telegram says the sender uses, if Herald speaks it; else English.
+/// The language Telegram says the sender of `msg` uses (see [`words::telegram_language`]).
 pub fn telegram_language(msg: &Message) -> Language {
     msg.from
         .as_ref()
-        .and_then(|u| u.language_code.as_deref())
-        .and_then(Language::from_telegram)
-        .unwrap_or_default()
+        .map_or_else(Language::default, words::telegram_language)
 }
 
 /// Who sent `msg`, as the store records traders. A message without a sender (a channel
