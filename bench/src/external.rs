@@ -51,9 +51,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let generated = herald_auth::generate();
     store
         .create_api_key(
-            "wrk",
-            &generated.hash,
-            &generated.prefix,
+            herald_store::NewApiKey::ingest("wrk", &generated.hash, &generated.prefix),
             chrono::Utc::now(),
         )
         .await?;

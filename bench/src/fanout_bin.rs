@@ -183,7 +183,10 @@ async fn latency(
 ) -> anyhow::Result<()> {
     let generated = herald_auth::generate();
     store
-        .create_api_key("latency", &generated.hash, &generated.prefix, Utc::now())
+        .create_api_key(
+            herald_store::NewApiKey::ingest("latency", &generated.hash, &generated.prefix),
+            Utc::now(),
+        )
         .await?;
     let key = herald_auth::reveal(&generated).to_string();
     let client = reqwest::Client::new();

@@ -115,7 +115,10 @@ impl Stack {
         let store = herald_store::Store::connect(&self.settings.database_url).await?;
         let key = herald_auth::generate();
         store
-            .create_api_key("bench", &key.hash, &key.prefix, chrono::Utc::now())
+            .create_api_key(
+                herald_store::NewApiKey::ingest("bench", &key.hash, &key.prefix),
+                chrono::Utc::now(),
+            )
             .await?;
         Ok(herald_auth::reveal(&key).to_string())
     }

@@ -9,6 +9,10 @@
 //!   (priority, signal time, deadline, next attempt, claim lease) and resumable fan-outs.
 //! - `m20261130_000003_open_fanouts`: a partial index of the fan-outs in progress, read by
 //!   every claim and by the reconciler.
+//! - `m20261130_000004_traders`: the rest of the traders' preferences, subscription tiers and
+//!   the services' heartbeats.
+//! - `m20261130_000005_admin`: staff roles and their second factor, login codes, scoped API
+//!   keys, the audit log and generated server secrets.
 //!
 //! Tables are described with the sea-query schema builder (partial indexes, which both
 //! backends write alike, and data fills are the only SQL), so each backend gets
@@ -25,6 +29,7 @@ mod m20250101_000001_initial;
 mod m20261130_000002_delivery_queue;
 mod m20261130_000003_open_fanouts;
 mod m20261130_000004_traders;
+mod m20261130_000005_admin;
 
 /// The migrations, oldest first.
 pub struct Migrator;
@@ -37,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000002_delivery_queue::Migration),
             Box::new(m20261130_000003_open_fanouts::Migration),
             Box::new(m20261130_000004_traders::Migration),
+            Box::new(m20261130_000005_admin::Migration),
         ]
     }
 }

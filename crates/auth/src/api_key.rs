@@ -8,10 +8,13 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use herald_domain::Scope;
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
+
+use crate::network::IpAllowList;
 
 /// What every key starts with, so a leaked key is recognisable (e.g. by secret scanners).
 pub const KEY_PREFIX: &str = "hk_";
@@ -50,6 +53,25 @@ pub struct KeyInfo {
     pub id: Uuid,
     /// The name given at creation (`herald api-key create --name NAME`).
     pub name: String,
+    /// What it may do.
+    pub scopes: Vec<Scope>,
+    /// The addresses it may be used from.
+    pub allowed: IpAllowList,
+    /// Requests per second per process; `None` for no limit.
+    pub rate_limit: Option<u32>,
+}
+
+impl KeyInfo {
+    /// A key with every scope, from anywhere, without a limit (for tests).
+    pub fn unrestricted(id: Uuid, name: &str) -> Self {
+        Self {
+            id,
+            name: name.to_string(),
+            scopes: Scope::ALL.to_vec(),
+            allowed: IpAllowList::unrestricted(),
+            rate_limit: None,
+        }
+    }
 }
 
 /// Looks a key hash up in the store: `Ok(None)` when no active key has that hash, `Err` when

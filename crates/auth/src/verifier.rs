@@ -117,11 +117,13 @@ type Digest32 = [u8; 32];
 #[derive(Default)]
 struct State {
     /// Keys the store confirmed, and when it last did.
-    known: HashMap<Digest32, (KeyInfo, Instant)>,
+    known: HashMap<Digest32, (Arc<KeyInfo>, Instant)>,
     /// Keys the store said no to, and when.
     unknown: HashMap<Digest32, Instant>,
     /// Set while the store is unreachable.
     outage: Option<Outage>,
+    /// Keys accepted since [`ApiKeyVerifier::take_usage`] last ran, and when last.
+    used: HashMap<uuid::Uuid, Instant>,
 }
 
 struct Outage {
@@ -134,12 +136,12 @@ struct Outage {
 /// What the cache says before the store is asked.
 enum Cached {
     /// A fresh answer: use it.
-    Answer(Result<KeyInfo, VerifyError>),
+    Answer(Result<Arc<KeyInfo>, VerifyError>),
     /// Ask the store; fall back to this known key if it cannot answer.
-    Ask(Option<KeyInfo>),
+    Ask(Option<Arc<KeyInfo>>),
     /// The store was unreachable and it is time to try it again; this known key (if any) is
     /// the answer for the request that tries.
-    Retry(Option<KeyInfo>),
+    Retry(Option<Arc<KeyInfo>>),
 }
 
 impl ApiKeyVerifier {
@@ -158,8 +160,19 @@ impl ApiKeyVerifier {
     }
 
     /// Verifies a presented key (the `X-API-Key` header value).
-    pub async fn verify(&self, presented: Option<&str>) -> Result<KeyInfo, VerifyError> {
-        self.verify_at(presented, Instant::now()).await
+    pub async fn verify(&self, presented: Option<&str>) -> Result<Arc<KeyInfo>, VerifyError> {
+        let now = Instant::now();
+        let verified = self.verify_at(presented, now).await;
+        if let Ok(key) = &verified {
+            self.lock().used.insert(key.id, now);
+        }
+        verified
+    }
+
+    /// The keys accepted since the last call, each with when it was last accepted: what
+    /// `api_keys.last_used_at` is kept from, in batches, off the request path.
+    pub fn take_usage(&self) -> Vec<(uuid::Uuid, Instant)> {
+        self.lock().used.drain().collect()
     }
 
     /// [`Self::verify`] as if the time were `now` (tests step a clock of their own).
@@ -167,7 +180,7 @@ impl ApiKeyVerifier {
         &self,
         presented: Option<&str>,
         now: Instant,
-    ) -> Result<KeyInfo, VerifyError> {
+    ) -> Result<Arc<KeyInfo>, VerifyError> {
         let Some(key) = presented.map(str::trim).filter(|k| !k.is_empty()) else {
             return Err(VerifyError::Missing);
         };
@@ -192,9 +205,9 @@ impl ApiKeyVerifier {
     async fn ask(
         &self,
         digest: Digest32,
-        fallback: Option<KeyInfo>,
+        fallback: Option<Arc<KeyInfo>>,
         now: Instant,
-    ) -> Result<KeyInfo, VerifyError> {
+    ) -> Result<Arc<KeyInfo>, VerifyError> {
         let started = Instant::now();
         let asked = tokio::time::timeout(
             self.policy.lookup_timeout,
@@ -277,10 +290,10 @@ impl State {
         &mut self,
         digest: Digest32,
         asked: Result<Option<KeyInfo>, String>,
-        fallback: Option<KeyInfo>,
+        fallback: Option<Arc<KeyInfo>>,
         (now, noticed): (Instant, Instant),
         policy: &KeyCachePolicy,
-    ) -> Result<KeyInfo, VerifyError> {
+    ) -> Result<Arc<KeyInfo>, VerifyError> {
         let found = match asked {
             Ok(found) => found,
             Err(reason) => {
@@ -296,6 +309,7 @@ impl State {
         }
         match found {
             Some(info) => {
+                let info = Arc::new(info);
                 self.unknown.remove(&digest);
                 if self.known.len() >= policy.capacity && !self.known.contains_key(&digest) {
                     let oldest = self.known.iter().min_by_key(|(_, (_, at))| *at);

@@ -44,10 +44,7 @@ impl FakeStore {
                 .lock()
                 .unwrap()
                 .contains(&hash)
-                .then(|| KeyInfo {
-                    id: Uuid::nil(),
-                    name: "engine".into(),
-                });
+                .then(|| KeyInfo::unrestricted(Uuid::nil(), "engine"));
             Box::pin(async move {
                 match mode {
                     Mode::Answers => Ok(found),

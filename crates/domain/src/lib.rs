@@ -10,22 +10,28 @@
 //! - [`render`](mod@render): the Telegram messages (detailed and compact, HTML parse mode).
 //! - [`preferences`]: what a trader asked for, what their [`Tier`] entitles them to, and
 //!   what becomes of a signal for them ([`Preferences::decide`]).
+//! - [`preferences_doc`]: preferences as the admin API reads and writes them, checked field
+//!   by field with the same parsers.
 //! - [`filter`]: the `/filter` language (`confidence:80 types:buy,sell …`).
 //! - [`zone`]: traders' time zones and languages.
+//! - [`access`]: staff roles ([`StaffRole`]) and API key scopes ([`Scope`]).
 //! - [`callback`]: what the bot's inline buttons carry, typed and checked.
 //! - [`delivery`]: the life of one delivery (`pending` → `sent` | `failed` | `blocked` | `expired`).
 
+pub mod access;
 pub mod callback;
 pub mod delivery;
 pub mod filter;
 pub mod freshness;
 pub mod parse;
 pub mod preferences;
+pub mod preferences_doc;
 pub mod render;
 pub mod signal;
 pub mod wire;
 pub mod zone;
 
+pub use access::{Scope, StaffRole};
 pub use callback::{Callback, SettingsAction, SettingsView};
 pub use delivery::DeliveryStatus;
 pub use filter::{
@@ -39,6 +45,7 @@ pub use preferences::{
     Decision, Excluded, HoursRule, HoursVerdict, NotificationHours, NotifyMode, OutsideHours,
     Preferences, ReportFrequency, SignalFormat, Tier,
 };
+pub use preferences_doc::{FieldProblem, HoursDoc, PreferencesDoc};
 pub use render::{Labels, MAX_MESSAGE_CHARS, render, render_in, visible_len};
 pub use signal::{Asset, Confidence, Price, Signal, SignalId, SignalKind, Timeframe};
 pub use wire::SignalV1;

@@ -109,10 +109,61 @@ pub struct Settings {
     /// another replica (work in progress is kept alive by heartbeats, so this bounds how
     /// long a crashed replica's work waits).
     pub ack_wait_secs: u64,
+    /// Take the client's address from the rightmost `X-Forwarded-For` entry (the one the
+    /// operator's own proxy appended) for API key allow-lists, login limits and the audit
+    /// log. Only behind a proxy that sets it: otherwise clients choose their own address.
+    pub trust_forwarded_for: bool,
+    /// admin-api's own settings (`HERALD_ADMIN_…`; `[admin]` in `herald.toml`).
+    pub admin: AdminSettings,
     /// `auto`, `json` or `pretty`.
     pub log_format: LogFormat,
     /// A `tracing` filter, e.g. `info` or `herald_dispatcher=debug,info`.
     pub log: String,
+}
+
+/// admin-api's settings: the `admin` section of [`Settings`]. Field `x` is set by
+/// `HERALD_ADMIN_X`, or by `x` under `[admin]` in `herald.toml`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct AdminSettings {
+    /// The key that signs staff tokens (HS256; at least 32 bytes). Unset, one is generated
+    /// once and kept in the database, so that every replica agrees. Never logged.
+    #[serde(skip_serializing)]
+    pub jwt_secret: Option<SecretString>,
+    /// How long a staff token is accepted, in seconds (at most a day).
+    pub token_lifetime_secs: u64,
+    /// How long a login code the bot sends works, in seconds (at most 15 minutes).
+    pub login_code_ttl_secs: u64,
+}
+
+impl Default for AdminSettings {
+    fn default() -> Self {
+        Self {
+            jwt_secret: None,
+            token_lifetime_secs: 900,
+            login_code_ttl_secs: 300,
+        }
+    }
+}
+
+/// The sections of [`Settings`] and their fields: `HERALD_<SECTION>_<FIELD>` is read as
+/// `<section>.<field>`. Other names stay at the top (`HERALD_ADMIN_ADDR` is `admin_addr`).
+const SECTIONS: [(&str, &[&str]); 1] = [(
+    "admin",
+    &["jwt_secret", "token_lifetime_secs", "login_code_ttl_secs"],
+)];
+
+/// The path of the setting an environment variable (without `HERALD_`, lower-case) names.
+fn section_key(key: &str) -> String {
+    for (section, fields) in SECTIONS {
+        if let Some(field) = key
+            .strip_prefix(section)
+            .and_then(|rest| rest.strip_prefix('_'))
+            && fields.contains(&field)
+        {
+            return format!("{section}.{field}");
+        }
+    }
+    key.to_string()
 }
 
 impl Default for Settings {
@@ -134,7 +185,7 @@ impl Default for Settings {
             command_bot_addr: ([127, 0, 0, 1], 8083).into(),
             ingest_max_body_bytes: 64 * 1024,
             signal_dedup_window_secs: 600,
-            ingest_key_cache_ttl_secs: 30,
+            ingest_key_cache_ttl_secs: 5,
             ingest_key_max_stale_secs: 24 * 3600,
             dispatcher_concurrency: 64,
             command_bot_rate_limit: 20,
@@ -143,6 +194,8 @@ impl Default for Settings {
             delivery_max_attempts: 5,
             signal_ttl_secs: 900,
             ack_wait_secs: 30,
+            trust_forwarded_for: false,
+            admin: AdminSettings::default(),
             log_format: LogFormat::Auto,
             log: "info".into(),
         }
@@ -183,7 +236,7 @@ impl Settings {
     pub fn load_from(file: &Path, env: Env) -> Result<Self, ConfigError> {
         let settings: Settings = Figment::from(Serialized::defaults(Settings::default()))
             .merge(Toml::file(file))
-            .merge(env)
+            .merge(env.map(|key| section_key(&key.as_str().to_ascii_lowercase()).into()))
             .extract()
             .map_err(|e| ConfigError::Load(describe_figment_error(e)))?;
         settings.validate()?;
@@ -298,6 +351,32 @@ impl Settings {
                 "must be at least 1".into(),
             );
         }
+        if let Some(secret) = &self.admin.jwt_secret
+            && secret.expose_secret().len() < 32
+        {
+            return invalid(
+                "HERALD_ADMIN_JWT_SECRET",
+                "must be at least 32 characters (e.g. `openssl rand -hex 32`)".into(),
+            );
+        }
+        if !(60..=86_400).contains(&self.admin.token_lifetime_secs) {
+            return invalid(
+                "HERALD_ADMIN_TOKEN_LIFETIME_SECS",
+                format!(
+                    "must be from 60 to 86400 (a day), got {}",
+                    self.admin.token_lifetime_secs
+                ),
+            );
+        }
+        if !(60..=900).contains(&self.admin.login_code_ttl_secs) {
+            return invalid(
+                "HERALD_ADMIN_LOGIN_CODE_TTL_SECS",
+                format!(
+                    "must be from 60 to 900 (15 minutes), got {}",
+                    self.admin.login_code_ttl_secs
+                ),
+            );
+        }
         if self.ingest_key_max_stale_secs < self.ingest_key_cache_ttl_secs {
             return invalid(
                 "HERALD_INGEST_KEY_MAX_STALE_SECS",
@@ -379,7 +458,8 @@ impl Settings {
 fn describe_figment_error(e: figment::Error) -> String {
     e.into_iter()
         .map(|e| {
-            let key = e.path.join(".");
+            // A section's fields are `HERALD_<SECTION>_<FIELD>`.
+            let key = e.path.join("_");
             let name = if key.is_empty() {
                 String::new()
             } else {
@@ -544,6 +624,49 @@ mod tests {
                 e.contains("HERALD_NATS_CREDS: cannot read /nonexistent/herald.creds"),
                 "{e}"
             );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn admin_settings_are_a_section_with_herald_admin_names_and_the_key_is_never_printed() {
+        Jail::expect_with(|jail| {
+            let s = load_in(jail).unwrap();
+            assert_eq!(s.admin.token_lifetime_secs, 900);
+            assert_eq!(s.admin.login_code_ttl_secs, 300);
+            assert!(s.admin.jwt_secret.is_none() && !s.trust_forwarded_for);
+            jail.set_env("HERALD_ADMIN_TOKEN_LIFETIME_SECS", "600");
+            jail.set_env("HERALD_ADMIN_LOGIN_CODE_TTL_SECS", "120");
+            jail.set_env("HERALD_TRUST_FORWARDED_FOR", "true");
+            jail.set_env(
+                "HERALD_ADMIN_JWT_SECRET",
+                "a-very-secret-key-of-thirty-two-chars!",
+            );
+            let s = load_in(jail).unwrap();
+            assert_eq!(s.admin.token_lifetime_secs, 600);
+            assert_eq!(s.admin.login_code_ttl_secs, 120);
+            assert!(s.trust_forwarded_for);
+            assert!(!format!("{s:?}").contains("very-secret"));
+            assert!(!serde_json::to_string(&s).unwrap().contains("very-secret"));
+
+            jail.set_env("HERALD_ADMIN_JWT_SECRET", "short-secret");
+            let e = load_in(jail).unwrap_err().to_string();
+            assert!(
+                e.contains("HERALD_ADMIN_JWT_SECRET: must be at least 32"),
+                "{e}"
+            );
+            assert!(!e.contains("short-secret"), "{e}");
+            jail.set_env(
+                "HERALD_ADMIN_JWT_SECRET",
+                "a-very-secret-key-of-thirty-two-chars!",
+            );
+            jail.set_env("HERALD_ADMIN_TOKEN_LIFETIME_SECS", "5");
+            let e = load_in(jail).unwrap_err().to_string();
+            assert!(e.contains("HERALD_ADMIN_TOKEN_LIFETIME_SECS"), "{e}");
+            jail.set_env("HERALD_ADMIN_TOKEN_LIFETIME_SECS", "600");
+            jail.set_env("HERALD_ADMIN_LOGIN_CODE_TTL_SECS", "soon");
+            let e = load_in(jail).unwrap_err().to_string();
+            assert!(e.contains("HERALD_ADMIN_LOGIN_CODE_TTL_SECS"), "{e}");
             Ok(())
         });
     }

@@ -189,15 +189,19 @@ async fn metrics() -> impl IntoResponse {
 }
 
 /// Serves `router` on `listener` until `shutdown` is cancelled, then finishes the requests
-/// in flight.
+/// in flight. Each request carries its peer's address
+/// (`axum::extract::ConnectInfo<SocketAddr>`), for API key allow-lists and the audit log.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { shutdown.cancelled().await })
+    .await?;
     Ok(())
 }
 

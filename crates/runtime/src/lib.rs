@@ -9,7 +9,7 @@ pub mod service;
 pub mod shutdown;
 pub mod telemetry;
 
-pub use config::{ConfigError, LogFormat, Settings};
+pub use config::{AdminSettings, ConfigError, LogFormat, Settings};
 pub use http::{ErrorBody, HealthReport, serve};
 pub use service::{bind, run_service};
 pub use shutdown::{exit_status, shutdown_on_signals};

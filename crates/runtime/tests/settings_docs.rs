@@ -29,17 +29,29 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
-/// `HERALD_<FIELD>` for every field of `Settings`.
+/// `HERALD_<FIELD>` for every field of `Settings`, and `HERALD_<SECTION>_<FIELD>` for every
+/// field of its sections (`admin`).
 fn settings() -> BTreeSet<String> {
     let serde_json::Value::Object(fields) = serde_json::to_value(Settings::default()).unwrap()
     else {
         panic!("Settings serialises as a map");
     };
-    fields
-        .keys()
+    let mut names = BTreeSet::new();
+    for (field, value) in &fields {
+        match value {
+            serde_json::Value::Object(section) => {
+                names.extend(section.keys().map(|f| format!("{field}_{f}")));
+            }
+            _ => {
+                names.insert(field.clone());
+            }
+        }
+    }
+    names
+        .iter()
         .map(String::as_str)
-        // Never serialised, so that it is never printed.
-        .chain(["telegram_token"])
+        // Never serialised, so that they are never printed.
+        .chain(["telegram_token", "admin_jwt_secret"])
         .map(|field| format!("HERALD_{}", field.to_ascii_uppercase()))
         .collect()
 }

@@ -327,6 +327,15 @@ impl Store {
             .into_tuple()
             .all(&self.db)
             .await?;
+        DeliveryCounts::from_rows(rows)
+    }
+}
+
+impl DeliveryCounts {
+    /// Counts from `(status, count)` rows of a `GROUP BY status`.
+    pub(crate) fn from_rows(
+        rows: impl IntoIterator<Item = (String, i64)>,
+    ) -> Result<Self, StoreError> {
         let mut counts = DeliveryCounts::default();
         for (status, n) in rows {
             let status: DeliveryStatus = status

@@ -19,15 +19,24 @@
 //! - `tiers.rs`: subscription tiers ([`Tiers`]) and who is on which.
 //! - [`heartbeats`]: services saying they are alive ([`Heartbeat`]), for `/status`, and the
 //!   task each runs to do so ([`heartbeats::spawn`]).
-//! - `api_keys.rs`: API keys, by SHA-256 hash only.
+//! - `api_keys.rs`: API keys, by SHA-256 hash only, with their scopes, networks and limits.
+//! - `staff.rs`: who may use the admin API ([`StaffLogin`]), their authenticator, and the
+//!   one-time login codes.
+//! - `audit.rs`: the audit log ([`AuditEvent`], [`AuditRecord`]), also what the admin login's
+//!   rate limit counts.
+//! - `secrets.rs`: secrets generated once and shared by every replica.
+//! - `directory.rs`, `reports.rs`: the admin API's reads — users ([`UserFilter`],
+//!   [`UserDetail`]), signals, one signal's deliveries, and a window's [`Stats`].
 //! - [`entity`]: the sea-orm entities, one file per table.
 //!
 //! Every operation takes the current time as an argument (`now`) rather than reading a
 //! clock, so callers and tests control time. Errors are [`StoreError`].
 
 mod api_keys;
+mod audit;
 mod connect;
 mod deliveries;
+mod directory;
 pub mod entity;
 mod error;
 pub mod heartbeats;
@@ -35,7 +44,10 @@ mod migrate;
 mod preferences;
 mod queue;
 mod recipients;
+mod reports;
+mod secrets;
 mod signals;
+mod staff;
 mod subscriptions;
 mod tiers;
 mod traders;
@@ -43,16 +55,20 @@ mod users;
 
 use sea_orm::DatabaseConnection;
 
-pub use api_keys::ApiKeyRecord;
+pub use api_keys::{ApiKeyRecord, NewApiKey};
+pub use audit::{AuditEvent, AuditFilter, AuditRecord, AuditSubject};
 pub use connect::redact_url;
 pub use deliveries::{Delivery, DeliveryCounts, QueuedSignal};
+pub use directory::{LastDelivery, UserDetail, UserFilter, UserSummary};
 pub use error::StoreError;
 pub use heartbeats::Heartbeat;
 pub use queue::{
     Claim, ClaimRef, PAST_DEADLINE, PULLED_AHEAD, REQUEUEABLE, Requeued, UNKNOWN_TWICE,
 };
 pub use recipients::{Recipient, RecipientsPage};
+pub use reports::{SignalCursor, Stats, StoredSignal};
 pub use signals::{Fanout, priority_of};
+pub use staff::{LoginCode, MAX_CODE_ATTEMPTS, StaffLogin};
 pub use subscriptions::{SIGNALS_SUBSCRIPTION, Subscription, SubscriptionChange};
 pub use tiers::{TierRecord, Tiers};
 pub use traders::{MAX_RECENT_SIGNALS, ReadMark};

@@ -1,7 +1,7 @@
 //! Users: registration on `/start`, lookup, deactivation when the bot is blocked.
 
 use chrono::{DateTime, Utc};
-use herald_domain::{Language, Preferences};
+use herald_domain::{Language, Preferences, StaffRole};
 use sea_orm::sea_query::{Expr, ExprTrait, JoinType, OnConflict, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter,
@@ -49,10 +49,12 @@ pub struct User {
     pub created_at: DateTime<Utc>,
     /// False while the user has the bot blocked.
     pub is_active: bool,
-    /// May use admin commands.
+    /// A full admin (`staff_role == Some(StaffRole::Admin)`).
     pub is_admin: bool,
     /// Telegram's `language_code`, as last seen.
     pub language_code: Option<String>,
+    /// The user's role in the admin API, if they are staff.
+    pub staff_role: Option<StaffRole>,
 }
 
 impl From<users::Model> for User {
@@ -68,6 +70,8 @@ impl From<users::Model> for User {
             is_active: m.is_active,
             is_admin: m.is_admin,
             language_code: m.language_code,
+            // Written only from `StaffRole::as_str`; anything else reads as no role.
+            staff_role: m.staff_role.and_then(|r| r.parse().ok()),
         }
     }
 }
@@ -95,7 +99,7 @@ fn unchanged(user: &User, p: &TelegramProfile) -> bool {
 }
 
 /// Every column of `users`, for reads joined to other tables.
-const USER_COLUMNS: [users::Column; 10] = [
+pub(crate) const USER_COLUMNS: [users::Column; 13] = [
     users::Column::Id,
     users::Column::TelegramId,
     users::Column::ChatId,
@@ -106,6 +110,9 @@ const USER_COLUMNS: [users::Column; 10] = [
     users::Column::IsActive,
     users::Column::IsAdmin,
     users::Column::LanguageCode,
+    users::Column::StaffRole,
+    users::Column::TotpSecret,
+    users::Column::TotpLastStep,
 ];
 
 impl Store {
@@ -237,6 +244,7 @@ impl Store {
             is_active: Set(true),
             is_admin: Set(false),
             language_code: Set(p.language_code.clone()),
+            ..Default::default()
         })
         .on_conflict(
             OnConflict::column(users::Column::TelegramId)

@@ -1,6 +1,7 @@
 //! `herald`: every Herald service in one process (`herald all`, the embedded default), any
 //! one of them alone, and the operator's commands.
 
+mod admin;
 mod all;
 mod api_key;
 mod deliveries;
@@ -33,7 +34,12 @@ enum Mode {
     AdminApi,
     /// Create or update the database schema, then exit.
     Migrate,
-    /// Manage the Signal Engine's API keys.
+    /// Manage who may use the admin API: grant, revoke, enrol an authenticator.
+    Admin {
+        #[command(subcommand)]
+        action: admin::Action,
+    },
+    /// Manage API keys: create (with scopes, networks, a rate limit), list, revoke.
     ApiKey {
         #[command(subcommand)]
         action: api_key::Action,
@@ -107,6 +113,7 @@ async fn run() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Mode::Admin { action } => admin::run(&Settings::load()?, action).await,
         Mode::ApiKey { action } => api_key::run(&Settings::load()?, action).await,
         Mode::Deliveries { action } => deliveries::run(&Settings::load()?, action).await,
         Mode::Tiers { action } => tiers::run(&Settings::load()?, action).await,

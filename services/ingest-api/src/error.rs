@@ -8,8 +8,8 @@ use herald_runtime::ErrorBody;
 /// Everything `POST /api/signals` can answer other than success.
 #[derive(Debug)]
 pub enum ApiError {
-    /// Missing or unknown API key (401).
-    Unauthorized(&'static str),
+    /// Refused by the API key checks: 401, 403, 429, or 503 when keys cannot be verified.
+    Auth(herald_auth::AuthError),
     /// Body over the limit (413).
     TooLarge(usize),
     /// Not JSON content (415).
@@ -28,9 +28,7 @@ pub enum ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
-            Self::Unauthorized(why) => {
-                ErrorBody::response(StatusCode::UNAUTHORIZED, "unauthorized", why, None)
-            }
+            Self::Auth(refused) => refused.into_response(),
             Self::TooLarge(limit) => ErrorBody::response(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "body_too_large",

@@ -14,6 +14,8 @@
 //! | 422 `invalid_signal` | the signal breaks rules; `details` lists every field |
 //! | 422 `invalid_signal` (detail code `stale`) | the signal is already past its deadline |
 //! | 401 `unauthorized` | missing or unknown key |
+//! | 403 `forbidden` | the key lacks the scope `signals:write`, or is used from an address outside its allow-list |
+//! | 429 `rate_limited` | the key is over its rate limit (per replica); `Retry-After` says when to try again |
 //! | 413 `body_too_large` | over `HERALD_INGEST_MAX_BODY_BYTES` |
 //! | 415 `unsupported_media_type` | a Content-Type other than JSON |
 //! | 503 `unavailable` | NATS is down, or the key store is and the key is not known from before: retry with the same id |
@@ -45,7 +47,7 @@ use anyhow::Context as _;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::post;
-use herald_auth::{ApiKeyVerifier, KeyCachePolicy, KeyInfo, KeyLookup};
+use herald_auth::{ApiKeyVerifier, Gate, HasGate, KeyCachePolicy};
 use herald_bus::{Bus, NatsOptions, StreamSettings, Subjects};
 use herald_runtime::http::{HealthProbe, check, ops_router};
 use herald_runtime::{HealthReport, Settings, serve};
@@ -74,6 +76,8 @@ pub struct Shared {
     bus: Bus,
     store: Store,
     keys: ApiKeyVerifier,
+    /// The API key checks (`X-API-Key`, scope `signals:write`, allow-list, rate limit).
+    gate: Gate,
     max_body_bytes: usize,
     /// JetStream's duplicate window for signals.
     dedup_window: Duration,
@@ -105,8 +109,18 @@ pub async fn run(
         },
     )
     .await?;
+    let keys = ApiKeyVerifier::new(
+        herald_auth::store::key_lookup(store.clone()),
+        key_cache_policy(&settings),
+    );
+    let gate = Gate::builder()
+        .api_keys(keys.clone())
+        .trust_forwarded_for(settings.trust_forwarded_for)
+        .failures(herald_auth::store::failure_sink(store.clone()))
+        .build();
     let state = AppState(Arc::new(Shared {
-        keys: ApiKeyVerifier::new(key_lookup(store.clone()), key_cache_policy(&settings)),
+        keys,
+        gate,
         bus,
         store,
         max_body_bytes: settings.ingest_max_body_bytes,
@@ -119,10 +133,17 @@ pub async fn run(
     // Its own token too, so that it also stops when serving fails.
     let beating = shutdown.child_token();
     let heartbeat = heartbeats::spawn(state.store.clone(), heartbeats::INGEST_API, beating.clone());
+    let usage = herald_auth::store::spawn_key_usage(
+        state.keys.clone(),
+        state.store.clone(),
+        beating.clone(),
+    );
     let served = serve(listener, router(state), shutdown).await;
     beating.cancel();
-    if let Err(e) = heartbeat.await {
-        tracing::warn!(error = %e, "the heartbeat task failed");
+    for (task, what) in [(heartbeat, "heartbeat"), (usage, "key usage")] {
+        if let Err(e) = task.await {
+            tracing::warn!(error = %e, task = what, "a background task failed");
+        }
     }
     served
 }
@@ -173,20 +194,8 @@ async fn health(state: &AppState) -> HealthReport {
     }
 }
 
-fn key_lookup(store: Store) -> KeyLookup {
-    Arc::new(move |hash: String| {
-        let store = store.clone();
-        Box::pin(async move {
-            store
-                .active_api_key_by_hash(&hash)
-                .await
-                .map(|found| {
-                    found.map(|k| KeyInfo {
-                        id: k.id,
-                        name: k.name,
-                    })
-                })
-                .map_err(|e| e.to_string())
-        })
-    })
+impl HasGate for AppState {
+    fn gate(&self) -> &Gate {
+        &self.gate
+    }
 }

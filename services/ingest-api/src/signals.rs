@@ -8,7 +8,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use herald_auth::{StoreReach, VerifyError};
+use herald_auth::{ApiKey, AuthError, SignalsWrite, StoreReach};
 use herald_domain::{MAX_FUTURE_SKEW, SignalId, check_fresh, parse_signal_or_id};
 use serde::Serialize;
 
@@ -25,13 +25,21 @@ struct Accepted {
 /// clones every header; and it opens no tracing span: formatting a span's fields for the JSON
 /// log on every request cost more than the few log lines in it are worth, so those lines name
 /// what they are about themselves.
-pub(crate) async fn post_signal(State(state): State<AppState>, request: Request) -> Response {
+pub(crate) async fn post_signal(
+    State(state): State<AppState>,
+    key: Result<ApiKey<SignalsWrite>, AuthError>,
+    request: Request,
+) -> Response {
     let started = Instant::now();
     let (mut parts, body) = request.into_parts();
     let headers = std::mem::take(&mut parts.headers);
     // The body limit (`DefaultBodyLimit`) travels in the request's extensions, kept here.
     let body = Bytes::from_request(Request::from_parts(parts, body), &()).await;
-    let (outcome, response) = match accept(&state, &headers, body).await {
+    let accepted = match key {
+        Ok(_) => accept(&state, &headers, body).await,
+        Err(refused) => Err(ApiError::Auth(refused)),
+    };
+    let (outcome, response) = match accepted {
         Ok((id, duplicate)) => {
             let (status, label) = if duplicate {
                 (StatusCode::OK, "duplicate")
@@ -45,7 +53,12 @@ pub(crate) async fn post_signal(State(state): State<AppState>, request: Request)
         }
         Err(e) => {
             let label = match &e {
-                ApiError::Unauthorized(_) => "unauthorized",
+                ApiError::Auth(refused) => match refused.status {
+                    StatusCode::UNAUTHORIZED => "unauthorized",
+                    StatusCode::FORBIDDEN => "forbidden",
+                    StatusCode::TOO_MANY_REQUESTS => "rate_limited",
+                    _ => "unavailable",
+                },
                 ApiError::TooLarge(_) => "too_large",
                 ApiError::UnsupportedMediaType(_) | ApiError::BadBody(_) => "bad_request",
                 ApiError::Rejected(_) => "invalid",
@@ -66,10 +79,12 @@ pub(crate) async fn post_signal(State(state): State<AppState>, request: Request)
 }
 
 /// Every outcome `POST /api/signals` counts.
-const OUTCOMES: [&str; 8] = [
+const OUTCOMES: [&str; 10] = [
     "accepted",
     "duplicate",
     "unauthorized",
+    "forbidden",
+    "rate_limited",
     "too_large",
     "bad_request",
     "invalid",
@@ -108,19 +123,6 @@ async fn accept(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(String, bool), ApiError> {
-    let key = headers.get("x-api-key").and_then(|v| v.to_str().ok());
-    match state.keys.verify(key).await {
-        Ok(_) => {}
-        Err(VerifyError::Missing) => {
-            return Err(ApiError::Unauthorized("missing X-API-Key header"));
-        }
-        Err(VerifyError::Invalid) => return Err(ApiError::Unauthorized("invalid API key")),
-        // The verifier logs when the store goes away and comes back; the refusal itself is
-        // logged once below.
-        Err(VerifyError::Unavailable(_)) => {
-            return Err(ApiError::Unavailable("cannot verify API keys right now"));
-        }
-    }
     if let Some(ct) = headers.get(header::CONTENT_TYPE) {
         let ct = ct.to_str().unwrap_or("");
         let essence = ct.split(';').next().unwrap_or("").trim();

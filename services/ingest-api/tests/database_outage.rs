@@ -274,7 +274,10 @@ async fn through_proxy(url: &str) -> anyhow::Result<(String, SocketAddr)> {
 async fn create_key(store: &Store, name: &str) -> anyhow::Result<String> {
     let generated = herald_auth::generate();
     store
-        .create_api_key(name, &generated.hash, &generated.prefix, Utc::now())
+        .create_api_key(
+            herald_store::NewApiKey::ingest(name, &generated.hash, &generated.prefix),
+            Utc::now(),
+        )
         .await?;
     Ok(herald_auth::reveal(&generated).to_string())
 }

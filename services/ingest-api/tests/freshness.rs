@@ -60,9 +60,7 @@ async fn start(ttl_secs: u64) -> anyhow::Result<Ingest> {
     let generated = herald_auth::generate();
     store
         .create_api_key(
-            "freshness-test",
-            &generated.hash,
-            &generated.prefix,
+            herald_store::NewApiKey::ingest("freshness-test", &generated.hash, &generated.prefix),
             Utc::now(),
         )
         .await?;

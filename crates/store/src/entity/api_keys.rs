@@ -22,6 +22,14 @@ pub struct Model {
     pub last_used_at: Option<DateTimeUtc>,
     /// When it was revoked; a revoked key never authenticates again.
     pub revoked_at: Option<DateTimeUtc>,
+    /// What the key may do: a JSON array of scopes (`signals:write`, `stats:read`).
+    pub scopes: Json,
+    /// The addresses it may be used from: a JSON array of CIDRs; empty for any.
+    pub allowed_ips: Json,
+    /// Requests per second it may make on each replica; null for no limit.
+    pub rate_limit: Option<i32>,
+    /// The admin who created it; null when made with the CLI.
+    pub created_by: Option<Uuid>,
 }
 
 /// No relations are navigated through sea-orm; joins are written as queries.

@@ -8,7 +8,13 @@
 //! `missing_docs` allowance on each module.
 
 #[allow(missing_docs)]
+pub mod admin_login_codes;
+#[allow(missing_docs)]
 pub mod api_keys;
+#[allow(missing_docs)]
+pub mod audit_log;
+#[allow(missing_docs)]
+pub mod server_secrets;
 #[allow(missing_docs)]
 pub mod service_heartbeats;
 #[allow(missing_docs)]

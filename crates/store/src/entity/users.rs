@@ -24,10 +24,16 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     /// False once the user blocked the bot or the chat is gone.
     pub is_active: bool,
-    /// May use admin commands.
+    /// A full admin: equal to `staff_role == Some("admin")`, kept for the spec's schema.
     pub is_admin: bool,
     /// Telegram's `language_code`, as last seen.
     pub language_code: Option<String>,
+    /// `admin` or `viewer` for staff who may use the admin API; null for a trader.
+    pub staff_role: Option<String>,
+    /// The enrolled authenticator's secret (base32), if any.
+    pub totp_secret: Option<String>,
+    /// The last TOTP step a code was accepted for; an older or equal step is refused.
+    pub totp_last_step: Option<i64>,
 }
 
 /// No relations are navigated through sea-orm; joins are written as queries.

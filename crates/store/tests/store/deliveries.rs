@@ -109,6 +109,9 @@ async fn large_fan_out_is_batched(store: Store) -> anyhow::Result<()> {
             is_active: Set(true),
             is_admin: Set(false),
             language_code: Set(None),
+            staff_role: Set(None),
+            totp_secret: Set(None),
+            totp_last_step: Set(None),
         }))
         .exec_without_returning(store.connection())
         .await?;

@@ -3,15 +3,22 @@
 
 mod common;
 
+mod admin_migration;
+mod api_key_scopes;
 mod api_keys;
+mod audit;
 mod connect;
 mod deliveries;
+mod directory;
 mod heartbeats;
 mod migrate;
 mod preferences;
 mod queue;
 mod recipients;
+mod reports;
+mod secrets;
 mod signals;
+mod staff;
 mod subscriptions;
 mod traders;
 mod users;
