@@ -1,16 +1,43 @@
-//! admin-api: the administrators' REST API.
+//! admin-api: the administrators' REST API, behind a two-factor login.
 //!
-//! For now it answers `GET /api/health` (with the database's state) and `GET /metrics`;
-//! users, preferences, stats and the audit trail behind JWT come next.
+//! - `routes/<resource>/<action>.rs`: one file per endpoint (`routes/mod.rs` maps them);
+//!   each handler's signature names who may call it ([`herald_auth::Staff`],
+//!   [`herald_auth::Admin`], [`herald_auth::Reader`]), so no handler checks a token itself.
+//! - `state.rs`: the shared state and the audit trail every change writes to.
+//! - `extract.rs`: bodies, queries, ids and pages, refused with the one error body.
+//! - `error.rs`: [`ApiError`] and its stable JSON answers.
+//! - `views.rs`: the JSON shapes of users, signals, deliveries, keys and statistics.
+//!
+//! Staff log in with a code the bot sends to their Telegram chat and a TOTP code from their
+//! authenticator (`routes/auth/`), and get a short-lived JWT. Changes are recorded in the
+//! audit log with the actor, the target, the source address and before and after.
+
+mod error;
+mod extract;
+mod routes;
+mod state;
+mod views;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
+use axum::Router;
+use herald_auth::{ApiKeyVerifier, Gate, JwtKeys, KeyCachePolicy, generate_secret};
+use herald_bus::{Bus, NatsOptions, StreamSettings, Subjects};
 use herald_runtime::http::{HealthProbe, check, ops_router};
 use herald_runtime::{HealthReport, Settings, serve};
 use herald_store::{Store, heartbeats};
+use herald_telegram::{Budget, LimiterConfig, Sender};
+use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+pub use error::ApiError;
+pub use state::{AdminConfig, AppState};
+
+/// The name under which a generated JWT key is kept in the database.
+const JWT_SECRET_NAME: &str = "admin_jwt";
 
 /// Runs admin-api on `listener` until `shutdown` is cancelled.
 pub async fn run(
@@ -18,26 +45,135 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    run_with_budget(settings, listener, shutdown, None).await
+}
+
+/// [`run`], sending login codes on `budget` when given (`herald all` shares one among its
+/// services; the caller closes it), else joining the shared budget over its own NATS
+/// connection.
+pub async fn run_with_budget(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+    budget: Option<Arc<dyn Budget>>,
+) -> anyhow::Result<()> {
     let store = Store::open(&settings.database_url)
         .await
         .context("opening the database")?;
-    let beat_store = store.clone();
-    let probe: HealthProbe = Arc::new(move || {
-        let store = store.clone();
-        Box::pin(async move {
-            let database = check(store.ping()).await;
-            HealthReport::new("admin-api", vec![("database", database)])
-        })
-    });
+    let bus = Bus::connect(
+        NatsOptions::new(
+            &settings.nats_url,
+            settings.nats_creds.as_ref(),
+            settings.nats_nkey_seed.as_ref(),
+        ),
+        Subjects::new(&settings.nats_prefix),
+        StreamSettings {
+            duplicate_window: Duration::from_secs(settings.signal_dedup_window_secs),
+            replicas: settings.nats_stream_replicas,
+            ..StreamSettings::default()
+        },
+    )
+    .await?;
+    let jwt = jwt_keys(&settings, &store).await?;
+    let own_budget = budget.is_none();
+    let telegram = match &settings.telegram_token {
+        None => {
+            tracing::warn!(
+                "HERALD_TELEGRAM_TOKEN is not set: admin logins are refused (the bot sends \
+                 the login codes)"
+            );
+            None
+        }
+        Some(token) => {
+            let bot = herald_telegram::bot(token.expose_secret(), &settings.telegram_api_url)?;
+            let budget = match budget.clone() {
+                Some(budget) => budget,
+                None => {
+                    herald_bus::budget::shared(
+                        bus.client().clone(),
+                        &Subjects::new(&settings.nats_prefix),
+                        LimiterConfig::with_rate(settings.telegram_rate_limit),
+                        settings.nats_stream_replicas,
+                    )
+                    .await?
+                }
+            };
+            Some(Sender::new(bot, budget))
+        }
+    };
+    let keys = ApiKeyVerifier::new(
+        herald_auth::store::key_lookup(store.clone()),
+        KeyCachePolicy {
+            ttl: Duration::from_secs(settings.ingest_key_cache_ttl_secs),
+            max_stale: Duration::from_secs(settings.ingest_key_max_stale_secs),
+            ..KeyCachePolicy::default()
+        },
+    );
+    let gate = Gate::builder()
+        .staff(jwt, herald_auth::store::staff_lookup(store.clone()))
+        .api_keys(keys.clone())
+        .trust_forwarded_for(settings.trust_forwarded_for)
+        .failures(herald_auth::store::failure_sink(store.clone()))
+        .build();
+    let state = AppState(Arc::new(state::Shared {
+        store: store.clone(),
+        gate,
+        bus,
+        telegram: telegram.clone(),
+        config: AdminConfig {
+            token_lifetime: Duration::from_secs(settings.admin.token_lifetime_secs),
+            code_lifetime: Duration::from_secs(settings.admin.login_code_ttl_secs),
+        },
+    }));
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "admin-api listening");
     // Its own token too, so that it also stops when serving fails.
     let beating = shutdown.child_token();
-    let heartbeat = heartbeats::spawn(beat_store, heartbeats::ADMIN_API, beating.clone());
-    let served = serve(listener, ops_router(probe), shutdown).await;
+    let heartbeat = heartbeats::spawn(store.clone(), heartbeats::ADMIN_API, beating.clone());
+    let usage = herald_auth::store::spawn_key_usage(keys, store, beating.clone());
+    let served = serve(listener, router(state), shutdown).await;
     beating.cancel();
-    if let Err(e) = heartbeat.await {
-        tracing::warn!(error = %e, "the heartbeat task failed");
+    for (task, what) in [(heartbeat, "heartbeat"), (usage, "key usage")] {
+        if let Err(e) = task.await {
+            tracing::warn!(error = %e, task = what, "a background task failed");
+        }
+    }
+    if own_budget && let Some(sender) = telegram {
+        sender.budget().close().await;
     }
     served
+}
+
+/// The routes, for tests that serve them on their own listener.
+pub fn router(state: AppState) -> Router {
+    let probe_state = state.clone();
+    let probe: HealthProbe = Arc::new(move || {
+        let s = probe_state.clone();
+        Box::pin(async move { health(&s).await })
+    });
+    routes::router().with_state(state).merge(ops_router(probe))
+}
+
+/// The database and NATS, each required.
+async fn health(state: &AppState) -> HealthReport {
+    let database = check(state.store.ping()).await;
+    let nats = if state.bus.is_connected() {
+        Ok(())
+    } else {
+        Err("disconnected".to_string())
+    };
+    HealthReport::new("admin-api", vec![("database", database), ("nats", nats)])
+}
+
+/// The JWT key: `HERALD_ADMIN_JWT_SECRET`, else one generated once and kept in the database
+/// so that every replica signs and checks with the same key.
+async fn jwt_keys(settings: &Settings, store: &Store) -> anyhow::Result<JwtKeys> {
+    let secret = match &settings.admin.jwt_secret {
+        Some(secret) => secret.expose_secret().to_string(),
+        None => store
+            .server_secret(JWT_SECRET_NAME, generate_secret, chrono::Utc::now())
+            .await
+            .context("reading the generated admin JWT key")?,
+    };
+    JwtKeys::new(secret.as_bytes()).map_err(|e| anyhow::anyhow!("HERALD_ADMIN_JWT_SECRET: {e}"))
 }

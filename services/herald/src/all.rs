@@ -92,10 +92,11 @@ pub async fn run_with(
         )
     });
     let t = shutdown.clone();
+    let b = Some(budget.clone());
     services.spawn(async move {
         (
             "admin-api",
-            herald_admin_api::run(settings, listeners.admin, t).await,
+            herald_admin_api::run_with_budget(settings, listeners.admin, t, b).await,
         )
     });
 

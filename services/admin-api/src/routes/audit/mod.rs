@@ -1,0 +1,3 @@
+//! `/api/audit`.
+
+pub mod list;

@@ -1,0 +1,103 @@
+//! `/api/auth`: the two-factor login.
+//!
+//! 1. `POST /api/auth/login {telegram_id}`: when that account is staff, the bot sends a
+//!    one-time code to its private chat. The answer is the same whether or not it is (202),
+//!    so the endpoint does not tell who is staff.
+//! 2. `POST /api/auth/verify {telegram_id, code, totp}`: the code from the chat and a TOTP
+//!    code from the authenticator enrolled with `herald admin totp-enroll`. Both right: a
+//!    staff token (JWT) for `HERALD_ADMIN_TOKEN_LIFETIME_SECS`.
+//!
+//! Codes work once and for `HERALD_ADMIN_LOGIN_CODE_TTL_SECS`; a TOTP code is accepted once.
+//! Failures are recorded in the audit log (`auth.failed`), and the audit log is what limits
+//! them, the same on every replica: [`MAX_ACCOUNT_FAILURES`] per account and
+//! [`MAX_ADDRESS_FAILURES`] per address within [`FAILURE_WINDOW`], and [`MAX_CODES`] codes
+//! per account within [`CODE_WINDOW`].
+
+pub mod login;
+pub mod verify;
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, Duration, Utc};
+use herald_store::{AuditEvent, AuditSubject};
+
+use crate::{ApiError, AppState};
+
+/// The window failures are counted in.
+pub const FAILURE_WINDOW: Duration = Duration::minutes(15);
+/// Failed logins for one account within the window before it is refused.
+pub const MAX_ACCOUNT_FAILURES: u64 = 5;
+/// Failed logins from one address within the window before it is refused.
+pub const MAX_ADDRESS_FAILURES: u64 = 20;
+/// The window codes sent are counted in.
+pub const CODE_WINDOW: Duration = Duration::minutes(10);
+/// Codes sent to one account within that window.
+pub const MAX_CODES: u64 = 3;
+
+/// How the audit log names someone trying to log in.
+fn actor(telegram_id: i64) -> String {
+    format!("telegram:{telegram_id}")
+}
+
+/// Refuses with 429 when the account or the address has failed too often lately.
+async fn check_failures(
+    state: &AppState,
+    telegram_id: i64,
+    ip: IpAddr,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let since = now - FAILURE_WINDOW;
+    let retry_after = FAILURE_WINDOW.to_std().unwrap_or_default();
+    let by_account = state
+        .store
+        .count_audit_since(
+            "auth.failed",
+            AuditSubject::Actor(&actor(telegram_id)),
+            since,
+        )
+        .await?;
+    if by_account >= MAX_ACCOUNT_FAILURES {
+        return Err(ApiError::TooMany {
+            message: format!(
+                "too many failed logins for this account; try again in {} minutes",
+                FAILURE_WINDOW.num_minutes()
+            ),
+            retry_after,
+        });
+    }
+    let by_address = state
+        .store
+        .count_audit_since("auth.failed", AuditSubject::Source(&ip.to_string()), since)
+        .await?;
+    if by_address >= MAX_ADDRESS_FAILURES {
+        return Err(ApiError::TooMany {
+            message: format!(
+                "too many failed logins from this address; try again in {} minutes",
+                FAILURE_WINDOW.num_minutes()
+            ),
+            retry_after,
+        });
+    }
+    Ok(())
+}
+
+/// Records a failed login, in the audit log and the security log; `reason` stays there and
+/// is never told to the client.
+async fn record_failure(state: &AppState, telegram_id: i64, ip: IpAddr, reason: &str) {
+    tracing::warn!(
+        target: "herald::security",
+        telegram_id,
+        source = %ip,
+        reason,
+        "admin login failed"
+    );
+    state
+        .audit(AuditEvent {
+            actor: actor(telegram_id),
+            action: "auth.failed".into(),
+            target: Some("POST /api/auth".into()),
+            source: Some(ip.to_string()),
+            details: Some(serde_json::json!({ "reason": reason })),
+        })
+        .await;
+}

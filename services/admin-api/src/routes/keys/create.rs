@@ -1,0 +1,131 @@
+//! `POST /api/keys`: a new API key. The key itself is in this answer and nowhere else: it is
+//! stored only as a hash.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::Utc;
+use herald_auth::{Admin, IpAllowList};
+use herald_domain::Scope;
+use herald_store::{AuditEvent, NewApiKey};
+use serde::{Deserialize, Serialize};
+
+use crate::extract::Body;
+use crate::views::KeyView;
+use crate::{ApiError, AppState};
+
+/// The longest key name.
+const MAX_NAME: usize = 100;
+
+/// The request.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKey {
+    /// What it is for, e.g. `signal-engine`.
+    name: String,
+    /// What it may do; `["signals:write"]` when absent.
+    scopes: Option<Vec<String>>,
+    /// Networks it may be used from (CIDRs or addresses); any when absent or empty.
+    allowed_ips: Option<Vec<String>>,
+    /// Requests per second per replica; no limit when absent.
+    rate_limit: Option<u32>,
+}
+
+/// The answer: the key, once, and what is stored about it.
+#[derive(Debug, Serialize)]
+pub struct CreatedKey {
+    key: String,
+    #[serde(flatten)]
+    stored: KeyView,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Body(request): Body<CreateKey>,
+) -> Result<(StatusCode, Json<CreatedKey>), ApiError> {
+    let mut problems = Vec::new();
+    let name = request.name.trim().to_string();
+    if name.is_empty() || name.chars().count() > MAX_NAME {
+        problems.push(serde_json::json!({
+            "field": "name",
+            "message": format!("must be 1 to {MAX_NAME} characters"),
+        }));
+    }
+    let mut scopes = Vec::new();
+    for (i, raw) in request
+        .scopes
+        .unwrap_or_else(|| vec![Scope::SignalsWrite.as_str().into()])
+        .iter()
+        .enumerate()
+    {
+        match raw.parse::<Scope>() {
+            Ok(scope) => scopes.push(scope),
+            Err(e) => {
+                problems.push(serde_json::json!({"field": format!("scopes[{i}]"), "message": e}))
+            }
+        }
+    }
+    if scopes.is_empty() && problems.is_empty() {
+        problems.push(
+            serde_json::json!({"field": "scopes", "message": "must name at least one scope"}),
+        );
+    }
+    let allowed = match IpAllowList::parse(&request.allowed_ips.unwrap_or_default()) {
+        Ok(allowed) => allowed,
+        Err(e) => {
+            problems.push(serde_json::json!({"field": "allowed_ips", "message": e.to_string()}));
+            IpAllowList::unrestricted()
+        }
+    };
+    if request.rate_limit == Some(0) {
+        problems.push(serde_json::json!({"field": "rate_limit", "message": "must be at least 1 (leave it out for no limit)"}));
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::Invalid {
+            message: format!(
+                "the key has {} problem{}",
+                problems.len(),
+                if problems.len() == 1 { "" } else { "s" }
+            ),
+            details: Some(serde_json::Value::Array(problems)),
+        });
+    }
+    let generated = herald_auth::generate();
+    let stored = state
+        .store
+        .create_api_key(
+            NewApiKey {
+                name,
+                key_hash: generated.hash.clone(),
+                key_prefix: generated.prefix.clone(),
+                scopes,
+                allowed_ips: allowed.to_strings(),
+                rate_limit: request.rate_limit,
+                created_by: Some(admin.user_id),
+            },
+            Utc::now(),
+        )
+        .await?;
+    state
+        .audit(AuditEvent {
+            actor: admin.actor(),
+            action: "key.create".into(),
+            target: Some(format!("key:{}", stored.id)),
+            source: Some(admin.ip.to_string()),
+            details: Some(serde_json::json!({
+                "name": stored.name,
+                "scopes": stored.scopes,
+                "allowed_ips": stored.allowed_ips,
+                "rate_limit": stored.rate_limit,
+            })),
+        })
+        .await;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedKey {
+            key: herald_auth::reveal(&generated).to_string(),
+            stored: stored.into(),
+        }),
+    ))
+}

@@ -1,0 +1,56 @@
+//! Every endpoint, one file per action under `<resource>/`, mapped here.
+//!
+//! | method and path | who | file |
+//! |---|---|---|
+//! | `POST /api/auth/login` | anyone | `auth/login.rs` |
+//! | `POST /api/auth/verify` | anyone | `auth/verify.rs` |
+//! | `GET /api/users` | staff | `users/list.rs` |
+//! | `GET /api/users/{id}` | staff | `users/show.rs` |
+//! | `PUT /api/users/{id}/preferences` | admin | `users/update_preferences.rs` |
+//! | `GET /api/signals` | staff | `signals/list.rs` |
+//! | `GET /api/signals/{id}` | staff | `signals/show.rs` |
+//! | `GET /api/signals/{id}/deliveries` | staff | `signals/deliveries.rs` |
+//! | `GET /api/stats` | staff, or a key with `stats:read` | `stats/show.rs` |
+//! | `GET /api/audit` | admin | `audit/list.rs` |
+//! | `POST /api/keys`, `GET /api/keys` | admin | `keys/create.rs`, `keys/list.rs` |
+//! | `DELETE /api/keys/{id}` | admin | `keys/revoke.rs` |
+//!
+//! `GET /api/health` and the probes come from [`herald_runtime::http::ops_router`].
+
+use axum::Router;
+use axum::routing::{delete, get, post, put};
+
+use crate::AppState;
+
+mod audit;
+mod auth;
+mod keys;
+mod signals;
+mod stats;
+mod users;
+
+/// The API's routes, before the state is given.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/auth/login", post(auth::login::login))
+        .route("/api/auth/verify", post(auth::verify::verify))
+        .route("/api/users", get(users::list::list))
+        .route("/api/users/{id}", get(users::show::show))
+        .route(
+            "/api/users/{id}/preferences",
+            put(users::update_preferences::update_preferences),
+        )
+        .route("/api/signals", get(signals::list::list))
+        .route("/api/signals/{id}", get(signals::show::show))
+        .route(
+            "/api/signals/{id}/deliveries",
+            get(signals::deliveries::deliveries),
+        )
+        .route("/api/stats", get(stats::show::show))
+        .route("/api/audit", get(audit::list::list))
+        .route(
+            "/api/keys",
+            post(keys::create::create).get(keys::list::list),
+        )
+        .route("/api/keys/{id}", delete(keys::revoke::revoke))
+}

@@ -1,0 +1,42 @@
+//! `GET /api/signals`: signals newest first, a page at a time.
+
+use axum::Json;
+use axum::extract::State;
+use chrono::{DateTime, Utc};
+use herald_auth::Staff;
+use herald_store::SignalCursor;
+
+use crate::extract::{Page, PageQuery, Params};
+use crate::views::SignalView;
+use crate::{ApiError, AppState};
+
+pub async fn list(
+    State(state): State<AppState>,
+    _staff: Staff,
+    Params(page): Params<PageQuery>,
+) -> Result<Json<Page<SignalView>>, ApiError> {
+    let limit = page.limit()?;
+    let cursor = page.cursor.as_deref().map(parse_cursor).transpose()?;
+    let rows = state.store.signals_page(cursor, limit + 1).await?;
+    Ok(Json(Page::from_rows(
+        rows,
+        limit,
+        |s| format!("{}_{}", s.received_at.timestamp_micros(), s.signal.id.0),
+        SignalView::from,
+    )))
+}
+
+/// `<received_at in µs>_<id>`, as [`list`] writes it.
+fn parse_cursor(raw: &str) -> Result<SignalCursor, ApiError> {
+    let bad = || ApiError::bad_query(format!("cursor {raw:?} is not one we gave"));
+    let (micros, id) = raw.split_once('_').ok_or_else(bad)?;
+    let received_at = micros
+        .parse::<i64>()
+        .ok()
+        .and_then(DateTime::<Utc>::from_timestamp_micros)
+        .ok_or_else(bad)?;
+    Ok(SignalCursor {
+        received_at,
+        id: id.parse().map_err(|_| bad())?,
+    })
+}

@@ -1,0 +1,5 @@
+//! `/api/signals`.
+
+pub mod deliveries;
+pub mod list;
+pub mod show;

@@ -1,0 +1,5 @@
+//! `/api/users`.
+
+pub mod list;
+pub mod show;
+pub mod update_preferences;

@@ -1,0 +1,72 @@
+//! `PUT /api/users/{id}/preferences`: replaces a trader's preferences, checked field by field
+//! with the same rules as the bot's `/settings` ([`PreferencesDoc::into_preferences`]), and
+//! audited with before and after. Idempotent: the same body again changes nothing and records
+//! nothing.
+
+use axum::Json;
+use axum::extract::State;
+use chrono::Utc;
+use herald_auth::Admin;
+use herald_domain::PreferencesDoc;
+use herald_store::AuditEvent;
+
+use crate::extract::{Body, IdPath};
+use crate::{ApiError, AppState};
+
+/// Versioned writes lost to a concurrent change (the trader pressing a button meanwhile)
+/// before giving up.
+const TRIES: usize = 5;
+
+pub async fn update_preferences(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    IdPath(id): IdPath,
+    Body(doc): Body<PreferencesDoc>,
+) -> Result<Json<PreferencesDoc>, ApiError> {
+    let wanted = doc
+        .into_preferences()
+        .map_err(|problems| ApiError::Invalid {
+            message: format!(
+                "the preferences have {} problem{}: {}",
+                problems.len(),
+                if problems.len() == 1 { "" } else { "s" },
+                problems
+                    .iter()
+                    .map(|p| format!("{} {}", p.field, p.message))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            details: serde_json::to_value(&problems).ok(),
+        })?;
+    if state.store.user(id).await?.is_none() {
+        return Err(ApiError::NotFound(format!("no user with id {id}")));
+    }
+    for _ in 0..TRIES {
+        let (before, version) = state.store.preferences_versioned(id).await?;
+        if before == wanted {
+            return Ok(Json(PreferencesDoc::of(&wanted)));
+        }
+        if state
+            .store
+            .update_preferences(id, version, &wanted, Utc::now())
+            .await?
+        {
+            state
+                .audit(AuditEvent {
+                    actor: admin.actor(),
+                    action: "preferences.update".into(),
+                    target: Some(format!("user:{id}")),
+                    source: Some(admin.ip.to_string()),
+                    details: Some(serde_json::json!({
+                        "before": PreferencesDoc::of(&before),
+                        "after": PreferencesDoc::of(&wanted),
+                    })),
+                })
+                .await;
+            return Ok(Json(PreferencesDoc::of(&wanted)));
+        }
+    }
+    Err(ApiError::Unavailable(
+        "the preferences kept changing while we wrote them; try again".into(),
+    ))
+}

@@ -1,0 +1,305 @@
+//! The JSON shapes admin-api answers with. Field names are the contract (see
+//! `docs/admin-guide.md`); internal types never reach the wire directly.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use herald_domain::{DeliveryStatus, PreferencesDoc, StaffRole};
+use herald_store::{
+    ApiKeyRecord, AuditRecord, Delivery, DeliveryCounts, Stats, StoredSignal, Subscription, User,
+    UserDetail, UserSummary,
+};
+use serde::Serialize;
+use uuid::Uuid;
+
+/// A user in a listing.
+#[derive(Debug, Serialize)]
+pub struct UserView {
+    pub id: Uuid,
+    pub telegram_id: i64,
+    pub username: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub is_active: bool,
+    pub is_admin: bool,
+    pub staff_role: Option<StaffRole>,
+    pub language_code: Option<String>,
+    pub subscription: Option<SubscriptionView>,
+}
+
+/// A user's signals subscription.
+#[derive(Debug, Serialize)]
+pub struct SubscriptionView {
+    pub current: bool,
+    pub started_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub tier: Option<String>,
+}
+
+impl From<Subscription> for SubscriptionView {
+    fn from(s: Subscription) -> Self {
+        Self {
+            current: s.current,
+            started_at: s.started_at,
+            expires_at: s.expires_at,
+            tier: s.tier,
+        }
+    }
+}
+
+impl UserView {
+    pub fn new(user: User, subscription: Option<Subscription>) -> Self {
+        Self {
+            id: user.id,
+            telegram_id: user.telegram_id,
+            username: user.username,
+            first_name: user.first_name,
+            last_name: user.last_name,
+            created_at: user.created_at,
+            is_active: user.is_active,
+            is_admin: user.is_admin,
+            staff_role: user.staff_role,
+            language_code: user.language_code,
+            subscription: subscription.map(SubscriptionView::from),
+        }
+    }
+}
+
+impl From<UserSummary> for UserView {
+    fn from(s: UserSummary) -> Self {
+        Self::new(s.user, s.subscription)
+    }
+}
+
+/// Deliveries by status, every status present.
+pub fn counts(c: &DeliveryCounts) -> BTreeMap<&'static str, u64> {
+    c.iter().map(|(status, n)| (status.as_str(), n)).collect()
+}
+
+/// One user in full.
+#[derive(Debug, Serialize)]
+pub struct UserDetailView {
+    #[serde(flatten)]
+    pub user: UserView,
+    pub preferences: PreferencesDoc,
+    pub preferences_version: i64,
+    pub deliveries: BTreeMap<&'static str, u64>,
+    pub last_delivery: Option<LastDeliveryView>,
+}
+
+/// A user's newest delivery.
+#[derive(Debug, Serialize)]
+pub struct LastDeliveryView {
+    pub id: Uuid,
+    pub signal_id: Uuid,
+    pub status: DeliveryStatus,
+    pub created_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+impl From<UserDetail> for UserDetailView {
+    fn from(d: UserDetail) -> Self {
+        Self {
+            user: d.summary.into(),
+            preferences: PreferencesDoc::of(&d.preferences.0),
+            preferences_version: d.preferences.1,
+            deliveries: counts(&d.deliveries),
+            last_delivery: d.last_delivery.map(|l| LastDeliveryView {
+                id: l.id,
+                signal_id: l.signal_id,
+                status: l.status,
+                created_at: l.created_at,
+                delivered_at: l.delivered_at,
+            }),
+        }
+    }
+}
+
+/// A stored signal: the signal as the engine sent it (canonical form) and Herald's facts.
+#[derive(Debug, Serialize)]
+pub struct SignalView {
+    pub id: Uuid,
+    pub kind: &'static str,
+    pub asset: String,
+    pub confidence: u8,
+    pub generated_at: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+    pub deadline: Option<DateTime<Utc>>,
+    pub fanout_done_at: Option<DateTime<Utc>>,
+    pub signal: serde_json::Value,
+}
+
+impl From<StoredSignal> for SignalView {
+    fn from(s: StoredSignal) -> Self {
+        Self {
+            id: s.signal.id.0,
+            kind: s.signal.kind.as_str(),
+            asset: s.signal.asset.as_str().to_string(),
+            confidence: s.signal.confidence.get(),
+            generated_at: s.signal.generated_at,
+            received_at: s.received_at,
+            deadline: s.deadline,
+            fanout_done_at: s.fanout_done_at,
+            signal: serde_json::to_value(herald_domain::SignalV1::from(&s.signal))
+                .unwrap_or(serde_json::Value::Null),
+        }
+    }
+}
+
+/// One signal and its deliveries counted.
+#[derive(Debug, Serialize)]
+pub struct SignalDetailView {
+    #[serde(flatten)]
+    pub signal: SignalView,
+    pub deliveries: BTreeMap<&'static str, u64>,
+}
+
+/// One delivery of a signal.
+#[derive(Debug, Serialize)]
+pub struct DeliveryView {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub status: DeliveryStatus,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub telegram_message_id: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub read_at: Option<DateTime<Utc>>,
+    pub silent: bool,
+    pub format: &'static str,
+    pub language: String,
+}
+
+impl From<Delivery> for DeliveryView {
+    fn from(d: Delivery) -> Self {
+        Self {
+            id: d.id,
+            user_id: d.user_id,
+            status: d.status,
+            attempts: d.attempts,
+            last_error: d.last_error,
+            telegram_message_id: d.telegram_message_id,
+            created_at: d.created_at,
+            updated_at: d.updated_at,
+            delivered_at: d.delivered_at,
+            read_at: d.read_at,
+            silent: d.silent,
+            format: d.format.as_str(),
+            language: d.language.to_string(),
+        }
+    }
+}
+
+/// An API key, never with its secret.
+#[derive(Debug, Serialize)]
+pub struct KeyView {
+    pub id: Uuid,
+    pub name: String,
+    pub prefix: String,
+    pub scopes: Vec<herald_domain::Scope>,
+    pub allowed_ips: Vec<String>,
+    pub rate_limit: Option<u32>,
+    pub created_at: DateTime<Utc>,
+    pub created_by: Option<Uuid>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<ApiKeyRecord> for KeyView {
+    fn from(k: ApiKeyRecord) -> Self {
+        Self {
+            id: k.id,
+            name: k.name,
+            prefix: k.key_prefix,
+            scopes: k.scopes,
+            allowed_ips: k.allowed_ips,
+            rate_limit: k.rate_limit,
+            created_at: k.created_at,
+            created_by: k.created_by,
+            last_used_at: k.last_used_at,
+            revoked_at: k.revoked_at,
+        }
+    }
+}
+
+/// An audit event.
+pub type AuditView = AuditRecord;
+
+/// A window's statistics.
+#[derive(Debug, Serialize)]
+pub struct StatsView {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub users: UsersStats,
+    pub signals: SignalsStats,
+    pub deliveries: DeliveriesStats,
+    pub errors: ErrorStats,
+}
+
+/// Users, as they are now (and new in the window).
+#[derive(Debug, Serialize)]
+pub struct UsersStats {
+    pub total: u64,
+    pub active: u64,
+    pub subscribed: u64,
+    pub new: u64,
+}
+
+/// Signals received in the window.
+#[derive(Debug, Serialize)]
+pub struct SignalsStats {
+    pub total: u64,
+    pub by_kind: BTreeMap<String, u64>,
+}
+
+/// The deliveries of the window's signals.
+#[derive(Debug, Serialize)]
+pub struct DeliveriesStats {
+    pub by_status: BTreeMap<&'static str, u64>,
+    /// Sent out of those that ended (sent, failed, blocked, expired); null when none ended.
+    pub success_rate: Option<f64>,
+    /// Signal received → Telegram accepted, milliseconds.
+    pub latency_p50_ms: Option<f64>,
+    pub latency_p95_ms: Option<f64>,
+}
+
+/// What went wrong in the window.
+#[derive(Debug, Serialize)]
+pub struct ErrorStats {
+    pub failed_deliveries: u64,
+    pub retried_deliveries: u64,
+    pub auth_failures: u64,
+}
+
+impl StatsView {
+    pub fn new(from: DateTime<Utc>, to: DateTime<Utc>, s: Stats) -> Self {
+        Self {
+            from,
+            to,
+            users: UsersStats {
+                total: s.users_total,
+                active: s.users_active,
+                subscribed: s.users_subscribed,
+                new: s.users_new,
+            },
+            signals: SignalsStats {
+                total: s.signals_by_kind.values().sum(),
+                by_kind: s.signals_by_kind,
+            },
+            deliveries: DeliveriesStats {
+                by_status: counts(&s.deliveries),
+                success_rate: s.success_rate,
+                latency_p50_ms: s.latency_p50_ms,
+                latency_p95_ms: s.latency_p95_ms,
+            },
+            errors: ErrorStats {
+                failed_deliveries: s.deliveries.failed,
+                retried_deliveries: s.retried,
+                auth_failures: s.auth_failures,
+            },
+        }
+    }
+}
