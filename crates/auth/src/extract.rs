@@ -432,6 +432,7 @@ impl<S: HasGate + Sync, R: RequiredScope> FromRequestParts<S> for ApiKey<R> {
                 retry_after: Some(wait),
             });
         }
+        keys.note_use(key.id);
         Ok(ApiKey {
             key,
             ip,

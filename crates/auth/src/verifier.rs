@@ -161,15 +161,16 @@ impl ApiKeyVerifier {
 
     /// Verifies a presented key (the `X-API-Key` header value).
     pub async fn verify(&self, presented: Option<&str>) -> Result<Arc<KeyInfo>, VerifyError> {
-        let now = Instant::now();
-        let verified = self.verify_at(presented, now).await;
-        if let Ok(key) = &verified {
-            self.lock().used.insert(key.id, now);
-        }
-        verified
+        self.verify_at(presented, Instant::now()).await
     }
 
-    /// The keys accepted since the last call, each with when it was last accepted: what
+    /// Notes that a request with key `id` was let through (its scope, address and rate were
+    /// fine too), for [`Self::take_usage`].
+    pub fn note_use(&self, id: uuid::Uuid) {
+        self.lock().used.insert(id, Instant::now());
+    }
+
+    /// The keys let through since the last call, each with when it last was: what
     /// `api_keys.last_used_at` is kept from, in batches, off the request path.
     pub fn take_usage(&self) -> Vec<(uuid::Uuid, Instant)> {
         self.lock().used.drain().collect()

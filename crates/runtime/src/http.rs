@@ -188,6 +188,50 @@ async fn metrics() -> impl IntoResponse {
     )
 }
 
+/// `router` answering Herald's error body where it would otherwise answer nothing or plain
+/// text: 404 `not_found` for a path it has no route for, 405 `method_not_allowed` for a
+/// method a path does not take, and 500 `internal` (logged, never shown) for a handler that
+/// panicked.
+pub fn with_json_errors(router: Router) -> Router {
+    router
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
+}
+
+async fn not_found(uri: axum::http::Uri) -> Response {
+    ErrorBody::response(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("there is nothing at {}", uri.path()),
+        None,
+    )
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    ErrorBody::response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{} does not take {method}", uri.path()),
+        None,
+    )
+}
+
+fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let what = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)");
+    tracing::error!(panic = what, "a request handler panicked");
+    ErrorBody::response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "something went wrong on our side; it has been logged",
+        None,
+    )
+}
+
 /// Serves `router` on `listener` until `shutdown` is cancelled, then finishes the requests
 /// in flight. Each request carries its peer's address
 /// (`axum::extract::ConnectInfo<SocketAddr>`), for API key allow-lists and the audit log.
@@ -226,6 +270,39 @@ mod tests {
             (unavailable.status, unavailable.is_ready()),
             ("unavailable", false)
         );
+    }
+
+    #[tokio::test]
+    async fn unknown_paths_wrong_methods_and_panics_answer_the_error_body() {
+        use tower::ServiceExt as _;
+        let router = with_json_errors(Router::new().route("/ok", get(|| async { "ok" })).route(
+            "/boom",
+            get(|| async {
+                if true {
+                    panic!("secret internals");
+                }
+                "never"
+            }),
+        ));
+        for (method, path, status, code) in [
+            ("GET", "/nowhere", 404, "not_found"),
+            ("DELETE", "/ok", 405, "method_not_allowed"),
+            ("GET", "/boom", 500, "internal"),
+        ] {
+            let request = axum::http::Request::builder()
+                .method(method)
+                .uri(path)
+                .body(axum::body::Body::empty())
+                .unwrap();
+            let response = router.clone().oneshot(request).await.unwrap();
+            assert_eq!(response.status().as_u16(), status, "{method} {path}");
+            let body = axum::body::to_bytes(response.into_body(), 10_000)
+                .await
+                .unwrap();
+            let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(body["error"]["code"], code, "{method} {path}: {body}");
+            assert!(!body.to_string().contains("secret internals"), "{body}");
+        }
     }
 
     #[tokio::test]

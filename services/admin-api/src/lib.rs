@@ -25,7 +25,7 @@ use anyhow::Context as _;
 use axum::Router;
 use herald_auth::{ApiKeyVerifier, Gate, JwtKeys, KeyCachePolicy, generate_secret};
 use herald_bus::{Bus, NatsOptions, StreamSettings, Subjects};
-use herald_runtime::http::{HealthProbe, check, ops_router};
+use herald_runtime::http::{HealthProbe, check, ops_router, with_json_errors};
 use herald_runtime::{HealthReport, Settings, serve};
 use herald_store::{Store, heartbeats};
 use herald_telegram::{Budget, LimiterConfig, Sender};
@@ -151,7 +151,7 @@ pub fn router(state: AppState) -> Router {
         let s = probe_state.clone();
         Box::pin(async move { health(&s).await })
     });
-    routes::router().with_state(state).merge(ops_router(probe))
+    with_json_errors(routes::router().with_state(state).merge(ops_router(probe)))
 }
 
 /// The database and NATS, each required.

@@ -49,7 +49,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::post;
 use herald_auth::{ApiKeyVerifier, Gate, HasGate, KeyCachePolicy};
 use herald_bus::{Bus, NatsOptions, StreamSettings, Subjects};
-use herald_runtime::http::{HealthProbe, check, ops_router};
+use herald_runtime::http::{HealthProbe, check, ops_router, with_json_errors};
 use herald_runtime::{HealthReport, Settings, serve};
 use herald_store::{Store, heartbeats};
 use tokio::net::TcpListener;
@@ -156,11 +156,13 @@ pub fn router(state: AppState) -> Router {
         let s = probe_state.clone();
         Box::pin(async move { health(&s).await })
     });
-    Router::new()
-        .route("/api/signals", post(signals::post_signal))
-        .layer(DefaultBodyLimit::max(max_body_bytes))
-        .with_state(state)
-        .merge(ops_router(probe))
+    with_json_errors(
+        Router::new()
+            .route("/api/signals", post(signals::post_signal))
+            .layer(DefaultBodyLimit::max(max_body_bytes))
+            .with_state(state)
+            .merge(ops_router(probe)),
+    )
 }
 
 /// The key cache's bounds from the settings; the rest are [`KeyCachePolicy`]'s defaults.
