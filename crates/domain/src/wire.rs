@@ -7,7 +7,24 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::parse::{MAX_CONTEXT_CHARS, MAX_LABEL_CHARS, MAX_NOTE_CHARS, MAX_NOTES};
 use crate::signal::{Signal, SignalKind, Timeframe};
+
+// The patterns below put into the JSON Schema what the parser checks of a value by itself, so
+// that a schema-valid value is one the parser takes (they are never used to parse). Control
+// characters are Unicode's `Cc` (`char::is_control`); U+2028 and U+2029 are line breaks too.
+
+/// An asset as Herald writes it: one or two symbols of 1–16 of `A-Z 0-9 _`, joined by `/`.
+const ASSET_PATTERN: &str = r"^[A-Z0-9_]{1,16}(/[A-Z0-9_]{1,16})?$";
+/// One line of text: no control characters or line breaks.
+const ONE_LINE_PATTERN: &str = r"^[^\u0000-\u001F\u007F-\u009F\u2028\u2029]*$";
+/// Lines of text: no control characters but `\n`.
+const LINES_PATTERN: &str = r"^[^\u0000-\u0009\u000B-\u001F\u007F-\u009F\u2028\u2029]*$";
+/// The one UUID no signal may name (the parser refuses it as `id` and as `closes_signal_id`).
+const NIL_UUID: &str = "00000000-0000-0000-0000-000000000000";
+/// A decimal greater than zero, as a string (`0.5`, `45250`; not `0`, `0.00`, `.5` or `5.`).
+const POSITIVE_DECIMAL_PATTERN: &str =
+    r"^([0-9]*[1-9][0-9]*(\.[0-9]+)?|[0-9]+\.[0-9]*[1-9][0-9]*)$";
 
 /// A trading signal as JSON: what `POST /api/signals` takes and what travels on
 /// `<prefix>.signals.v1.<ASSET>`.
@@ -21,10 +38,13 @@ pub struct SignalV1 {
     /// The signal's UUID. Optional on input: Herald assigns one when it is missing. Also used
     /// as the `Nats-Msg-Id` header, so a re-sent signal is delivered once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("not" = { "const": NIL_UUID }))]
     pub id: Option<Uuid>,
     /// `buy`, `sell`, `close` or `alert`.
     pub kind: SignalKind,
-    /// The instrument, e.g. `BTC/USD`: one or two symbols of `A-Z 0-9 _` joined by `/`.
+    /// The instrument, e.g. `BTC/USD`: one or two symbols of 1–16 of `A-Z 0-9 _` joined by
+    /// `/`.
+    #[schemars(pattern(ASSET_PATTERN))]
     pub asset: String,
     /// Entry price; for a close signal, the optional exit price. A positive decimal, as a
     /// string (`"45250.5"`) or a JSON number.
@@ -55,20 +75,28 @@ pub struct SignalV1 {
     /// at or after its deadline is refused, and a delivery not sent by then is never sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub valid_until: Option<DateTime<Utc>>,
-    /// Which model produced the signal (at most 64 characters).
+    /// Which model produced the signal (one line of at most 64 characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_LABEL_CHARS), pattern(ONE_LINE_PATTERN))]
     pub source_model: Option<String>,
-    /// Historical performance of similar signals (at most 64 characters).
+    /// Historical performance of similar signals (one line of at most 64 characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_LABEL_CHARS), pattern(ONE_LINE_PATTERN))]
     pub performance_category: Option<String>,
-    /// Current market conditions (at most 500 characters).
+    /// Current market conditions (at most 500 characters; lines break at `\n`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_CONTEXT_CHARS), pattern(LINES_PATTERN))]
     pub market_context: Option<String>,
     /// Notes, one line each (at most 10 notes of 280 characters).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(
+        length(max = MAX_NOTES),
+        inner(length(max = MAX_NOTE_CHARS), pattern(ONE_LINE_PATTERN))
+    )]
     pub notes: Vec<String>,
     /// For a close signal: the id of the signal whose position it closes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("not" = { "const": NIL_UUID }))]
     pub closes_signal_id: Option<Uuid>,
 }
 
@@ -78,9 +106,9 @@ pub struct SignalV1 {
 #[allow(dead_code)]
 enum DecimalText {
     /// `"45250.50"`
-    Text(#[schemars(regex(pattern = r"^[0-9]+(\.[0-9]+)?$"))] String),
+    Text(#[schemars(pattern(POSITIVE_DECIMAL_PATTERN))] String),
     /// `45250.5`
-    Number(f64),
+    Number(#[schemars(extend("exclusiveMinimum" = 0))] f64),
 }
 
 impl From<&Signal> for SignalV1 {

@@ -1,36 +1,98 @@
 //! The JSON Schemas in `proto/` are generated from the wire types in `herald_domain::wire`;
 //! this test regenerates them and fails when the committed files differ (drift), then checks
-//! real payloads against them with a JSON Schema validator.
+//! real payloads against them with a JSON Schema validator, and holds the signal schema to the
+//! parser: what each kind carries is the same in both, and what only the parser refuses of a
+//! payload the schema allows is exactly the list `proto/ingest-api.openapi.yaml` documents
+//! (which `scripts/fuzz-api` holds the running service to).
 //!
 //! To refresh the files after changing a wire type:
 //! `UPDATE_PROTO=1 cargo test -p herald-domain --test proto`.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use herald_domain::{SignalV1, parse_signal};
+use herald_domain::{Rejection, SignalKind, SignalV1, check_fresh, parse_signal};
 use jsonschema::Validator;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 const REFRESH: &str = "run `UPDATE_PROTO=1 cargo test -p herald-domain --test proto` to refresh";
 
 /// What the generated description of `SignalV1` does not say: how the schema relates to the
 /// parser, which is the one judge of a signal.
-const SIGNAL_SCHEMA_NOTE: &str = "\n\nThis schema gives the shape; the parser \
-(`herald_domain::parse_signal`, the one judge on both the HTTP and the NATS path) decides. \
-The parser is more lenient than the schema: it takes `kind` in any case (`\"BUY\"`) and \
-`null` for any optional field, `notes` included. Prices may be decimal strings or JSON \
-numbers in both; the parser reads either exactly, never through a float, and Herald itself \
-always writes strings. The parser is also stricter, with rules a schema does not carry: \
-`buy` and `sell` need `entry_price`, `target_price`, `stop_loss` and `timeframe`; a buy \
-needs stop_loss < entry_price < target_price and a sell the reverse; `close` carries no \
-target or stop and `alert` no price at all; prices are positive; `asset` is one or two \
-symbols of `A-Z 0-9 _` joined by `/`; `generated_at` lies between 2000 and 5 minutes after \
-receipt; `valid_until` lies after `generated_at` and at most 30 days after it; text fields have the limits given on each field; `closes_signal_id` only on a \
-close; no field twice. And a signal that arrives at or after its deadline (`valid_until`, \
-else one bar of its `timeframe` after `generated_at`, else `HERALD_SIGNAL_TTL_SECS` after \
-it) is refused as `stale`. A payload that breaks a rule is answered with 422 \
-`invalid_signal` on HTTP, or parked on `<prefix>.signals.dlq` on NATS.";
+const SIGNAL_SCHEMA_NOTE: &str = "\n\nThis schema gives the shape of a signal and what each kind \
+carries (its `allOf`); the parser (`herald_domain::parse_signal`, the one judge on both the HTTP \
+and the NATS path) decides. The parser is more lenient than the schema: it takes `kind` and \
+`asset` in any case (`\"BUY\"`, `\"btc/usd\"`), `h`, `d` and `w` for the units of `timeframe` \
+(`\"1h\"`), white space around any string value (it trims it), a UUID also without hyphens, in \
+braces or as a `urn:uuid:`, a price string in exponent notation (`\"4.5e4\"`), a timestamp with \
+a space for its `T` or a leap second at any minute, and `null` wherever a field may be left out \
+(`notes` included, and a field the signal's kind does not carry). Prices may be decimal strings \
+or JSON numbers in both, and Herald itself always writes strings. The parser reads every number \
+exactly, never through a float: `85.0` is a whole confidence, `85.000000000000000001` is not, \
+though a validator that reads numbers as floats may take it for 85. The parser is also stricter, \
+with rules no schema can state; a payload this schema allows is refused for these alone, each \
+reported with its detail code (listed for machines under `x-parser-only-rules` in \
+`ingest-api.openapi.yaml`): `price_order`, a buy needs stop_loss < entry_price < target_price \
+and a sell the reverse; `out_of_range`, a price must be held exactly (at most 28 decimal places \
+and 28 significant digits), `generated_at` lies between 2000 and 5 minutes after receipt, \
+`valid_until` after `generated_at` and at most 30 days after it; `invalid_value`, a field sent \
+twice in the object. And a signal that arrives at or after its deadline (`valid_until`, else one \
+bar of its `timeframe` after `generated_at`, else `HERALD_SIGNAL_TTL_SECS` after it) is refused \
+as `stale`. A payload that breaks a rule is answered with 422 `invalid_signal` on HTTP, or \
+parked on `<prefix>.signals.dlq` on NATS.";
+
+/// What one group of kinds carries beyond what every signal has: the parser's rules
+/// (`read_trade`, `price_not_allowed` and the `closes_signal_id` check in
+/// `crates/domain/src/parse.rs`), which `each_kind_carries_in_the_schema_what_the_parser_demands`
+/// holds this table to.
+struct KindRule {
+    kinds: &'static [SignalKind],
+    /// Why, for the schema's reader.
+    description: &'static str,
+    /// Fields these kinds must carry, and not as `null`.
+    required: &'static [&'static str],
+    /// Fields these kinds do not carry.
+    absent: &'static [&'static str],
+}
+
+const KIND_RULES: [KindRule; 3] = [
+    KindRule {
+        kinds: &[SignalKind::Buy, SignalKind::Sell],
+        description: "A buy or a sell is a trade: it names its entry_price, target_price, \
+                      stop_loss and timeframe, and closes no other signal.",
+        required: &["entry_price", "target_price", "stop_loss", "timeframe"],
+        absent: &["closes_signal_id"],
+    },
+    KindRule {
+        kinds: &[SignalKind::Close],
+        description: "A close may name its exit price (entry_price) and the signal it closes \
+                      (closes_signal_id), but no target_price or stop_loss.",
+        required: &[],
+        absent: &["target_price", "stop_loss"],
+    },
+    KindRule {
+        kinds: &[SignalKind::Alert],
+        description: "An alert recommends no trade: it carries no price and closes no signal.",
+        required: &[],
+        absent: &[
+            "entry_price",
+            "target_price",
+            "stop_loss",
+            "closes_signal_id",
+        ],
+    },
+];
+
+/// The fields [`KIND_RULES`] speaks of: the ones whose presence depends on the kind.
+const KIND_FIELDS: [&str; 5] = [
+    "entry_price",
+    "target_price",
+    "stop_loss",
+    "timeframe",
+    "closes_signal_id",
+];
 
 /// One schema file and how it is generated.
 struct SchemaFile {
@@ -50,7 +112,50 @@ fn signal_schema() -> Value {
         .unwrap_or_default()
         .to_string();
     schema["description"] = Value::String(description + SIGNAL_SCHEMA_NOTE);
+    let rules = KIND_RULES
+        .iter()
+        .map(|rule| kind_rule(&schema["properties"], rule))
+        .collect();
+    schema["allOf"] = Value::Array(rules);
     schema
+}
+
+/// `if` the kind is one of `rule.kinds`, `then` the fields it requires (without `null`) and
+/// the ones it does not carry (`false`: absent).
+fn kind_rule(properties: &Value, rule: &KindRule) -> Value {
+    let kinds: Vec<&str> = rule.kinds.iter().map(|k| k.as_str()).collect();
+    let kind = match kinds.as_slice() {
+        [one] => json!({ "const": one }),
+        many => json!({ "enum": many }),
+    };
+    let mut fields = Map::new();
+    for field in rule.required {
+        fields.insert(field.to_string(), without_null(&properties[field]));
+    }
+    for field in rule.absent {
+        fields.insert(field.to_string(), Value::Bool(false));
+    }
+    let mut then = json!({ "description": rule.description, "properties": fields });
+    if !rule.required.is_empty() {
+        then["required"] = json!(rule.required);
+    }
+    json!({
+        "if": { "properties": { "kind": kind }, "required": ["kind"] },
+        "then": then,
+    })
+}
+
+/// An optional field's schema without its `null` alternative.
+fn without_null(property: &Value) -> Value {
+    let is_null = |v: &Value| v == &json!({ "type": "null" });
+    if let Some(alternatives) = property["anyOf"].as_array() {
+        let rest: Vec<&Value> = alternatives.iter().filter(|v| !is_null(v)).collect();
+        if let [one] = rest.as_slice() {
+            return (*one).clone();
+        }
+        return json!({ "anyOf": rest });
+    }
+    panic!("the kind rules expect an optional field as anyOf [schema, null]: {property}")
 }
 
 fn proto_dir() -> PathBuf {
@@ -164,6 +269,43 @@ fn receipt_time() -> DateTime<Utc> {
     "2023-06-15T14:31:00Z".parse().unwrap()
 }
 
+/// The smallest valid signal of each kind, generated a few seconds before [`receipt_time`].
+fn minimal(kind: SignalKind) -> Value {
+    let mut payload = json!({
+        "kind": kind.as_str(),
+        "asset": "BTC/USD",
+        "confidence": 70,
+        "generated_at": "2023-06-15T14:30:45Z",
+    });
+    let trade = match kind {
+        SignalKind::Buy => Some(("45250", "46500", "44500")),
+        SignalKind::Sell => Some(("45250", "44000", "45900")),
+        SignalKind::Close | SignalKind::Alert => None,
+    };
+    if let Some((entry, target, stop)) = trade {
+        payload["entry_price"] = json!(entry);
+        payload["target_price"] = json!(target);
+        payload["stop_loss"] = json!(stop);
+        payload["timeframe"] = json!("1H");
+    }
+    payload
+}
+
+/// What ingest-api does with a body received at `now`: parse it, then refuse it if stale
+/// (with the default `HERALD_SIGNAL_TTL_SECS`). The problems, as `(field, code)`.
+fn judge(payload: &Value, now: DateTime<Utc>) -> Vec<(String, String)> {
+    let refused = parse_signal(payload.to_string().as_bytes(), now)
+        .and_then(|signal| check_fresh(&signal, now, Duration::from_secs(900)));
+    match refused {
+        Ok(()) => Vec::new(),
+        Err(Rejection::Invalid(errors)) => errors
+            .into_iter()
+            .map(|e| (e.field, e.code.to_string()))
+            .collect(),
+        Err(Rejection::Malformed(why)) => panic!("{payload} is not even JSON: {why}"),
+    }
+}
+
 #[test]
 fn the_spec_example_is_valid_and_so_is_what_herald_publishes() {
     let schema = validator("signal.v1.schema.json");
@@ -191,18 +333,31 @@ fn the_spec_example_is_valid_and_so_is_what_herald_publishes() {
     numbers["entry_price"] = json!(45250.5);
     assert_eq!(problems(&schema, &numbers), Vec::<String>::new());
 
-    // The smallest signals of the other kinds.
-    for minimal in [
-        json!({"kind": "close", "asset": "BTC/USD", "confidence": 90,
-               "generated_at": "2023-06-15T14:30:45Z"}),
+    // The richer signals of the other kinds.
+    for other in [
+        json!({"kind": "close", "asset": "BTC/USD", "entry_price": "46400", "confidence": 90,
+               "generated_at": "2023-06-15T14:30:45Z", "timeframe": "1H",
+               "closes_signal_id": "0189c3a2-7b1e-7d3f-9a4c-2f5e8d1b6a90"}),
         json!({"kind": "alert", "asset": "ETH/USD", "confidence": 70,
-               "generated_at": "2023-06-15T14:30:45Z", "market_context": "CPI at 12:30 UTC"}),
+               "generated_at": "2023-06-15T14:30:45Z",
+               "market_context": "CPI at 12:30 UTC\nexpect volatility"}),
     ] {
+        assert_eq!(problems(&schema, &other), Vec::<String>::new(), "{other}");
+        assert_eq!(judge(&other, receipt_time()), Vec::new(), "{other}");
+    }
+}
+
+#[test]
+fn the_smallest_signal_of_each_kind_is_valid_in_both() {
+    let schema = validator("signal.v1.schema.json");
+    for kind in SignalKind::ALL {
+        let payload = minimal(kind);
         assert_eq!(
-            problems(&schema, &minimal),
+            problems(&schema, &payload),
             Vec::<String>::new(),
-            "{minimal}"
+            "{payload}"
         );
+        assert_eq!(judge(&payload, receipt_time()), Vec::new(), "{payload}");
     }
 }
 
@@ -215,9 +370,24 @@ fn the_signal_schema_refuses_what_is_not_a_signal() {
         ("confidence over 100", "confidence", json!(101)),
         ("fractional confidence", "confidence", json!(85.5)),
         ("price with a unit", "entry_price", json!("45250 USD")),
+        ("zero price", "stop_loss", json!("0.00")),
+        ("negative price", "stop_loss", json!(-1)),
         ("unknown timeframe", "timeframe", json!("2D")),
         ("not a UUID", "id", json!("signal-1")),
+        (
+            "the nil UUID",
+            "id",
+            json!("00000000-0000-0000-0000-000000000000"),
+        ),
         ("not a timestamp", "generated_at", json!("yesterday")),
+        ("three symbols", "asset", json!("BTC/USD/EUR")),
+        ("a symbol of 17", "asset", json!("ABCDEFGHIJKLMNOPQ")),
+        ("a two-line model", "source_model", json!("gpt\nv2")),
+        ("a model of 65", "source_model", json!("m".repeat(65))),
+        ("a context of 501", "market_context", json!("c".repeat(501))),
+        ("a control character", "market_context", json!("tab\there")),
+        ("eleven notes", "notes", json!(vec!["n"; 11])),
+        ("a note of 281", "notes", json!(["n".repeat(281)])),
         (
             "a deadline that is not a timestamp",
             "valid_until",
@@ -236,39 +406,236 @@ fn the_signal_schema_refuses_what_is_not_a_signal() {
             !problems(&schema, &payload).is_empty(),
             "the schema accepted a signal with {what}: {payload}"
         );
+        assert!(
+            !judge(&payload, receipt_time()).is_empty(),
+            "the parser accepted a signal with {what}: {payload}"
+        );
     }
     let mut missing = spec_example();
     missing.as_object_mut().unwrap().remove("asset");
     assert!(!problems(&schema, &missing).is_empty(), "asset is required");
 }
 
+/// The two payloads schemathesis found that the old schema allowed and the parser refused.
+#[test]
+fn the_schema_refuses_a_buy_without_timeframe_or_with_closes_signal_id() {
+    let schema = validator("signal.v1.schema.json");
+    let mut no_timeframe = spec_example();
+    no_timeframe.as_object_mut().unwrap().remove("timeframe");
+    let mut closing_buy = spec_example();
+    closing_buy["closes_signal_id"] = json!("0189c3a2-7b1e-7d3f-9a4c-2f5e8d1b6a91");
+    let mut null_stop = spec_example();
+    null_stop["stop_loss"] = Value::Null;
+    for refused in [no_timeframe, closing_buy, null_stop] {
+        assert!(!problems(&schema, &refused).is_empty(), "{refused}");
+        assert!(!judge(&refused, receipt_time()).is_empty(), "{refused}");
+    }
+}
+
+/// Every combination of the kind-dependent fields, for every kind: the schema allows it
+/// exactly when the parser does. The values themselves are valid (and in price order), so
+/// only presence decides.
+#[test]
+fn each_kind_carries_in_the_schema_what_the_parser_demands() {
+    let schema = validator("signal.v1.schema.json");
+    let mut disagreements = Vec::new();
+    for kind in SignalKind::ALL {
+        let (entry, target, stop) = match kind {
+            SignalKind::Sell => ("45250", "44000", "45900"),
+            _ => ("45250", "46500", "44500"),
+        };
+        let values = [
+            json!(entry),
+            json!(target),
+            json!(stop),
+            json!("1H"),
+            json!("0189c3a2-7b1e-7d3f-9a4c-2f5e8d1b6a90"),
+        ];
+        for present in 0..1u32 << KIND_FIELDS.len() {
+            let mut payload = minimal(kind);
+            let object = payload.as_object_mut().unwrap();
+            for (i, field) in KIND_FIELDS.iter().enumerate() {
+                if present & (1 << i) == 0 {
+                    object.remove(*field);
+                } else {
+                    object.insert(field.to_string(), values[i].clone());
+                }
+            }
+            let schema_says = problems(&schema, &payload).is_empty();
+            let parser_says = judge(&payload, receipt_time()).is_empty();
+            if schema_says != parser_says {
+                disagreements.push(format!(
+                    "{payload}: the schema {}, the parser {}",
+                    if schema_says { "allows" } else { "refuses" },
+                    if parser_says { "accepts" } else { "refuses" },
+                ));
+            }
+        }
+    }
+    assert!(
+        disagreements.is_empty(),
+        "the kind rules in the schema are not the parser's:\n  {}",
+        disagreements.join("\n  ")
+    );
+}
+
 #[test]
 fn the_parser_is_more_lenient_than_the_schema_and_the_schema_says_so() {
     let schema = validator("signal.v1.schema.json");
-    let mut shouted = spec_example();
-    shouted["kind"] = json!("BUY");
-    let mut null_notes = spec_example();
-    null_notes["notes"] = Value::Null;
-    for lenient in [shouted, null_notes] {
-        assert!(!problems(&schema, &lenient).is_empty(), "{lenient}");
-        assert!(
-            parse_signal(lenient.to_string().as_bytes(), receipt_time()).is_ok(),
-            "{lenient}"
-        );
+    let lenient = [
+        ("kind", json!("BUY")),
+        ("kind", json!(" buy ")),
+        ("asset", json!("btc/usd")),
+        ("timeframe", json!("1h")),
+        ("entry_price", json!(" 45250 ")),
+        ("entry_price", json!("4.525e4")),
+        ("generated_at", json!("2023-06-15 14:30:45Z")),
+        ("generated_at", json!("2023-06-15T14:30:59.5Z ")),
+        ("generated_at", json!("2023-06-15T14:30:60Z")),
+        ("id", json!("0189c3a27b1e7d3f9a4c2f5e8d1b6a90")),
+        ("id", json!("{0189c3a2-7b1e-7d3f-9a4c-2f5e8d1b6a90}")),
+        ("source_model", json!("trend-v2\n")),
+        ("notes", Value::Null),
+        ("closes_signal_id", Value::Null),
+    ];
+    for (field, value) in lenient {
+        let mut payload = spec_example();
+        payload[field] = value;
+        assert!(!problems(&schema, &payload).is_empty(), "{payload}");
+        assert_eq!(judge(&payload, receipt_time()), Vec::new(), "{payload}");
     }
-    // And stricter: a buy without its prices has the right shape but is no signal.
-    let mut bare_buy = spec_example();
-    for field in ["entry_price", "target_price", "stop_loss"] {
-        bare_buy.as_object_mut().unwrap().remove(field);
-    }
-    assert_eq!(problems(&schema, &bare_buy), Vec::<String>::new());
-    assert!(parse_signal(bare_buy.to_string().as_bytes(), receipt_time()).is_err());
+    let mut whole = spec_example();
+    whole["confidence"] = json!(85.0);
+    assert_eq!(problems(&schema, &whole), Vec::<String>::new(), "{whole}");
+    assert_eq!(judge(&whole, receipt_time()), Vec::new(), "{whole}");
 
     let description = generated("signal.v1.schema.json")["description"]
         .as_str()
         .unwrap()
         .to_string();
-    for phrase in ["more lenient", "any case", "JSON numbers", "stricter"] {
+    for phrase in [
+        "more lenient",
+        "any case",
+        "JSON numbers",
+        "stricter",
+        "x-parser-only-rules",
+    ] {
         assert!(description.contains(phrase), "description lacks {phrase:?}");
     }
+}
+
+/// Payloads the schema allows and the parser (or the freshness check) refuses, each for one
+/// reason: one per rule no schema can state. Received at [`receipt_time`].
+fn parser_only_examples() -> Vec<(&'static str, Value)> {
+    let with = |changes: Value| {
+        let mut payload = spec_example();
+        for (field, value) in changes.as_object().unwrap() {
+            payload[field] = value.clone();
+        }
+        payload
+    };
+    let too_precise = "0.00000000000000000000000000001";
+    let mut close = minimal(SignalKind::Close);
+    close["entry_price"] = json!(too_precise);
+    vec![
+        (
+            "a target below the entry",
+            with(json!({"target_price": "45000"})),
+        ),
+        (
+            "a stop above the entry",
+            with(json!({"stop_loss": "45300"})),
+        ),
+        ("a sell's stop below its entry", {
+            let mut sell = minimal(SignalKind::Sell);
+            sell["stop_loss"] = json!("45000");
+            sell
+        }),
+        (
+            "an entry of 29 decimal places",
+            with(json!({"entry_price": too_precise})),
+        ),
+        ("an exit of 29 decimal places", close),
+        ("a target of 1e30", with(json!({"target_price": 1e30}))),
+        (
+            "a stop of 30 significant digits",
+            with(json!({"stop_loss": "4450.00000000000000000000000001"})),
+        ),
+        (
+            "a signal from the last century",
+            with(json!({"generated_at": "1999-12-31T23:59:59Z"})),
+        ),
+        (
+            "a signal from 9 minutes ahead",
+            with(json!({"generated_at": "2023-06-15T14:40:00Z"})),
+        ),
+        (
+            "a deadline before generation",
+            with(json!({"valid_until": "2023-06-15T14:30:00Z"})),
+        ),
+        (
+            "a deadline 31 days on",
+            with(json!({"valid_until": "2023-07-16T14:30:45Z"})),
+        ),
+        (
+            "a 1H signal two hours old",
+            with(json!({"generated_at": "2023-06-15T12:30:45Z"})),
+        ),
+        (
+            "a signal past its own deadline",
+            with(json!({"valid_until": "2023-06-15T14:30:50Z"})),
+        ),
+    ]
+}
+
+#[test]
+fn what_only_the_parser_refuses_is_what_the_openapi_document_lists() {
+    let schema = validator("signal.v1.schema.json");
+    let documented = documented_parser_only_rules();
+    let mut shown = BTreeSet::new();
+    for (what, payload) in parser_only_examples() {
+        assert_eq!(
+            problems(&schema, &payload),
+            Vec::<String>::new(),
+            "the schema refuses {what}: {payload}"
+        );
+        let refused = judge(&payload, receipt_time());
+        assert_eq!(refused.len(), 1, "{what}: {refused:?}");
+        assert!(
+            documented.contains(&refused[0]),
+            "{what} is refused with {:?}, which ingest-api.openapi.yaml does not list under \
+             x-parser-only-rules",
+            refused[0]
+        );
+        shown.insert(refused[0].clone());
+    }
+    let unshown: Vec<_> = documented.difference(&shown).collect();
+    assert!(
+        unshown.is_empty(),
+        "ingest-api.openapi.yaml lists parser-only rules no example here shows: {unshown:?}"
+    );
+}
+
+/// `(field, code)` for every field of every rule in `x-parser-only-rules`.
+fn documented_parser_only_rules() -> BTreeSet<(String, String)> {
+    let path = proto_dir().join("ingest-api.openapi.yaml");
+    let text = std::fs::read_to_string(&path).expect("reading ingest-api.openapi.yaml");
+    let docs = yaml_rust2::YamlLoader::load_from_str(&text).expect("ingest-api.openapi.yaml");
+    let rules = &docs[0]["paths"]["/api/signals"]["post"]["requestBody"]["x-parser-only-rules"];
+    let rules = rules
+        .as_vec()
+        .expect("requestBody has a list x-parser-only-rules");
+    let mut pairs = BTreeSet::new();
+    for rule in rules {
+        let code = rule["code"].as_str().expect("a rule has a code");
+        assert!(
+            rule["rule"].as_str().is_some_and(|r| !r.is_empty()),
+            "the rule for {code} says what it is"
+        );
+        for field in rule["fields"].as_vec().expect("a rule has fields") {
+            let field = field.as_str().expect("a field name");
+            pairs.insert((field.to_string(), code.to_string()));
+        }
+    }
+    pairs
 }
