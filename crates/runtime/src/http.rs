@@ -17,14 +17,14 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 /// The body of every error answer: `{"error": {"code", "message", "details"}}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// The error.
     pub error: ErrorDetail,
 }
 
 /// The inside of [`ErrorBody`].
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// Stable, machine-readable: `invalid_signal`, `unauthorized`, …
     pub code: &'static str,
@@ -32,6 +32,7 @@ pub struct ErrorDetail {
     pub message: String,
     /// Per-field problems, when there are any.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
     pub details: Option<serde_json::Value>,
 }
 
@@ -229,6 +230,19 @@ fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
         "internal",
         "something went wrong on our side; it has been logged",
         None,
+    )
+}
+
+/// `GET /api/openapi.json`: the service's OpenAPI document, as generated from its code
+/// (and checked into `proto/`, where a test fails when the two differ).
+pub fn openapi_route(document: serde_json::Value) -> Router {
+    let body = Arc::new(document);
+    Router::new().route(
+        "/api/openapi.json",
+        get(move || {
+            let body = body.clone();
+            async move { Json(body.as_ref().clone()) }
+        }),
     )
 }
 
