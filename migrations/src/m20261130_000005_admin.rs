@@ -12,7 +12,8 @@
 //!   for any address), `rate_limit` (requests per second per replica; null for none) and
 //!   `created_by` (the admin who made it; null from the CLI).
 //! - `audit_log`: every administrative change and every authentication failure: actor,
-//!   action, target, source address, time and details (before and after, for changes).
+//!   action, target, source address, time and details (before and after, for changes);
+//!   `occurrences` counts the same refusal coalesced into one row.
 //! - `server_secrets`: secrets Herald generates once and every replica reads (the admin JWT
 //!   key when `HERALD_ADMIN_JWT_SECRET` is unset).
 
@@ -134,6 +135,12 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(AuditLog::Target).string().null())
                     .col(ColumnDef::new(AuditLog::Source).string().null())
                     .col(ColumnDef::new(AuditLog::Details).json().null())
+                    .col(
+                        ColumnDef::new(AuditLog::Occurrences)
+                            .big_integer()
+                            .not_null()
+                            .default(1),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -251,6 +258,7 @@ enum AuditLog {
     Target,
     Source,
     Details,
+    Occurrences,
 }
 
 #[derive(DeriveIden)]

@@ -56,7 +56,7 @@ pub struct AuthFailure {
     /// Who it claimed to be: `user:<id>` (a token's subject), `key:<id>` (a known key used
     /// wrongly), or `anonymous`.
     pub actor: String,
-    /// Why it was refused, e.g. `invalid_token`, `missing_scope`.
+    /// Why it was refused, e.g. `expired_token`, `missing_scope` (see [`AuthError::reason`]).
     pub reason: &'static str,
     /// The client's address.
     pub source: IpAddr,
@@ -114,7 +114,7 @@ impl Gate {
             tracing::warn!(
                 target: "herald::security",
                 actor = %actor,
-                reason = error.code,
+                reason = error.reason,
                 source = %source,
                 request = %request,
                 "request refused"
@@ -122,7 +122,7 @@ impl Gate {
             if let Some(sink) = &self.0.failures {
                 sink(AuthFailure {
                     actor,
-                    reason: error.code,
+                    reason: error.reason,
                     source,
                     request,
                 });
@@ -186,24 +186,32 @@ pub struct AuthError {
     pub message: String,
     /// For 429: when to try again.
     pub retry_after: Option<Duration>,
+    /// Why, for the audit and security logs only (never told to the client): `missing_token`,
+    /// `expired_token`, `bad_signature`, `wrong_algorithm`, … (`JwtError::reason`),
+    /// `not_staff`, `not_admin`, `missing_key`, `invalid_key`, `missing_scope`,
+    /// `address_not_allowed`, `rate_limited`, `unavailable`.
+    pub reason: &'static str,
 }
 
 impl AuthError {
-    fn unauthorized(message: impl Into<String>) -> Self {
+    /// 401 `unauthorized`.
+    pub fn unauthorized(reason: &'static str, message: impl Into<String>) -> Self {
         Self {
             status: StatusCode::UNAUTHORIZED,
             code: "unauthorized",
             message: message.into(),
             retry_after: None,
+            reason,
         }
     }
 
-    fn forbidden(message: impl Into<String>) -> Self {
+    fn forbidden(reason: &'static str, message: impl Into<String>) -> Self {
         Self {
             status: StatusCode::FORBIDDEN,
             code: "forbidden",
             message: message.into(),
             retry_after: None,
+            reason,
         }
     }
 
@@ -213,6 +221,7 @@ impl AuthError {
             code: "unavailable",
             message: message.into(),
             retry_after: None,
+            reason: "unavailable",
         }
     }
 }
@@ -277,19 +286,23 @@ impl<S: HasGate + Sync> FromRequestParts<S> for Staff {
         let refuse = |actor: String, e| gate.refuse(parts, ip, actor, e);
         let (Some(jwt), Some(lookup)) = (&gate.0.jwt, &gate.0.staff) else {
             return Err(AuthError::unauthorized(
+                "no_staff_tokens",
                 "this service takes no staff tokens",
             ));
         };
         let Some(token) = bearer(parts) else {
             return Err(refuse(
                 "anonymous".into(),
-                AuthError::unauthorized("send a staff token: Authorization: Bearer <token>"),
+                AuthError::unauthorized(
+                    "missing_token",
+                    "send a staff token: Authorization: Bearer <token>",
+                ),
             ));
         };
         let claims = jwt.verify(token).map_err(|e| {
             refuse(
                 "anonymous".into(),
-                AuthError::unauthorized(format!("invalid token: {e}")),
+                AuthError::unauthorized(e.reason(), format!("invalid token: {e}")),
             )
         })?;
         let actor = format!("user:{}", claims.sub);
@@ -300,7 +313,7 @@ impl<S: HasGate + Sync> FromRequestParts<S> for Staff {
         let Some(stored) = stored else {
             return Err(refuse(
                 actor,
-                AuthError::unauthorized("this account is no longer staff"),
+                AuthError::unauthorized("not_staff", "this account is no longer staff"),
             ));
         };
         let role = if claims.role == StaffRole::Admin && stored == StaffRole::Admin {
@@ -332,7 +345,10 @@ impl<S: HasGate + Sync> FromRequestParts<S> for Admin {
                 parts,
                 staff.ip,
                 staff.actor(),
-                AuthError::forbidden("this needs the admin role; a viewer may only read"),
+                AuthError::forbidden(
+                    "not_admin",
+                    "this needs the admin role; a viewer may only read",
+                ),
             ));
         }
         Ok(Admin(staff))
@@ -379,7 +395,10 @@ impl<S: HasGate + Sync, R: RequiredScope> FromRequestParts<S> for ApiKey<R> {
         let gate = state.gate();
         let ip = gate.client_ip(parts);
         let Some(keys) = &gate.0.keys else {
-            return Err(AuthError::unauthorized("this service takes no API keys"));
+            return Err(AuthError::unauthorized(
+                "no_api_keys",
+                "this service takes no API keys",
+            ));
         };
         let presented = parts.headers.get("x-api-key").and_then(|v| v.to_str().ok());
         let key = match keys.verify(presented).await {
@@ -389,7 +408,7 @@ impl<S: HasGate + Sync, R: RequiredScope> FromRequestParts<S> for ApiKey<R> {
                     parts,
                     ip,
                     "anonymous".into(),
-                    AuthError::unauthorized("missing X-API-Key header"),
+                    AuthError::unauthorized("missing_key", "missing X-API-Key header"),
                 ));
             }
             Err(VerifyError::Invalid) => {
@@ -397,7 +416,7 @@ impl<S: HasGate + Sync, R: RequiredScope> FromRequestParts<S> for ApiKey<R> {
                     parts,
                     ip,
                     "anonymous".into(),
-                    AuthError::unauthorized("invalid API key"),
+                    AuthError::unauthorized("invalid_key", "invalid API key"),
                 ));
             }
             // The verifier logs when the store goes away and comes back.
@@ -411,7 +430,10 @@ impl<S: HasGate + Sync, R: RequiredScope> FromRequestParts<S> for ApiKey<R> {
                 parts,
                 ip,
                 actor,
-                AuthError::forbidden(format!("this key lacks the scope {}", R::SCOPE)),
+                AuthError::forbidden(
+                    "missing_scope",
+                    format!("this key lacks the scope {}", R::SCOPE),
+                ),
             ));
         }
         if !key.allowed.contains(ip) {
@@ -419,7 +441,10 @@ impl<S: HasGate + Sync, R: RequiredScope> FromRequestParts<S> for ApiKey<R> {
                 parts,
                 ip,
                 actor,
-                AuthError::forbidden(format!("this key may not be used from {ip}")),
+                AuthError::forbidden(
+                    "address_not_allowed",
+                    format!("this key may not be used from {ip}"),
+                ),
             ));
         }
         if let Some(limit) = key.rate_limit
@@ -430,6 +455,7 @@ impl<S: HasGate + Sync, R: RequiredScope> FromRequestParts<S> for ApiKey<R> {
                 code: "rate_limited",
                 message: format!("this key may make {limit} requests per second"),
                 retry_after: Some(wait),
+                reason: "rate_limited",
             });
         }
         keys.note_use(key.id);

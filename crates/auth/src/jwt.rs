@@ -128,6 +128,22 @@ pub enum JwtError {
     Signing,
 }
 
+impl JwtError {
+    /// A stable name for the audit and security logs, e.g. `expired_token`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Expired => "expired_token",
+            Self::BadSignature => "bad_signature",
+            Self::WrongAlgorithm => "wrong_algorithm",
+            Self::WrongAudience => "wrong_audience",
+            Self::WrongIssuer => "wrong_issuer",
+            Self::Malformed => "malformed_token",
+            Self::ImmatureOrFuture => "token_not_valid_yet",
+            Self::WeakSecret | Self::BadLifetime | Self::Signing => "invalid_token",
+        }
+    }
+}
+
 /// The server's signing secret, ready to issue and verify tokens. The secret never appears
 /// in `Debug` output.
 #[derive(Clone)]

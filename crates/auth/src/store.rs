@@ -97,7 +97,7 @@ const MAX_FAILURE_GROUPS: usize = 10_000;
 
 /// Refused requests go to the audit log off the request path, coalesced: every
 /// [`FAILURE_FLUSH_INTERVAL`] one `auth.failed` row per actor, reason, address and request,
-/// with how many there were (`details.count`). A flood of bad tokens or keys thus costs a
+/// with how many there were (its `occurrences`). A flood of bad tokens or keys thus costs a
 /// log line each but only as many database writes as there are distinct sources; past
 /// [`MAX_FAILURE_GROUPS`] sources in one interval, the rest are counted in the metric
 /// `herald_auth_failures_unrecorded_total` and dropped.
@@ -115,9 +115,9 @@ pub fn failure_sink(store: Store) -> FailureSink {
                     action: "auth.failed".into(),
                     target: Some(request),
                     source: Some(source),
-                    details: Some(serde_json::json!({ "reason": reason, "count": count })),
+                    details: Some(serde_json::json!({ "reason": reason })),
                 };
-                if let Err(e) = store.record_audit(event, Utc::now()).await {
+                if let Err(e) = store.record_audit_times(event, count, Utc::now()).await {
                     tracing::warn!(error = %e, "could not record an authentication failure");
                 }
             }

@@ -22,8 +22,9 @@
 //! after `max(R + ttl, B + lookup_timeout + retry_after)`, where `B` is when the store became
 //! reachable again for this process (drop the second term if it never went away): a lookup
 //! that started before `B` may still fail up to `lookup_timeout` later, and the next try comes
-//! `retry_after` after that. With the defaults that is 30 s after the revocation, or 2 s after
-//! the store's return, whichever is later. While the store stays unreachable, a key confirmed
+//! `retry_after` after that. With the services' settings (`HERALD_INGEST_KEY_CACHE_TTL_SECS`,
+//! 5 s by default) that is 5 s after the revocation, or 2 s after the store's return,
+//! whichever is later. While the store stays unreachable, a key confirmed
 //! at time `C` is accepted until at most `C + max_stale`, revoked or not: revoking is a write
 //! to that same store, and nobody can tell this process about it.
 //!

@@ -18,7 +18,7 @@ use std::str::FromStr;
 ///
 /// A delivery recorded `skipped` (outside the trader's hours, which they chose to skip) is
 /// final from the start and never sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DeliveryStatus {
     /// Recorded, not yet attempted (or waiting for a retry).

@@ -16,7 +16,7 @@ use crate::signal::{Asset, SignalKind};
 
 /// A trader's preferences as JSON. On a write every field must be present (`PUT` replaces
 /// them all); [`PreferencesDoc::of`] gives the current document to start from.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PreferencesDoc {
     /// Each kind (`buy`, `sell`, `close`, `alert`): `on`, `silent` or `off`.
@@ -25,7 +25,10 @@ pub struct PreferencesDoc {
     pub min_confidence: Option<i64>,
     /// Assets wanted (`BTC/USD`); empty for every asset; at most 50.
     pub assets: Option<Vec<String>>,
-    /// When messages are welcome, in `time_zone`; `null` for any time.
+    /// When messages are welcome, in `time_zone`; `null` for any time. (Absent is `None`,
+    /// `null` is `Some(None)`.)
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<HoursDoc>)]
     pub notification_hours: Option<Option<HoursDoc>>,
     /// An IANA zone (`Europe/Madrid`) or an offset (`UTC+05:30`).
     pub time_zone: Option<String>,
@@ -43,7 +46,7 @@ pub struct PreferencesDoc {
 
 /// The notification window: from `start` (0–23) up to, not including, `end` (0–23); a window
 /// may cross midnight (`22` to `6`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HoursDoc {
     /// The first hour messages are welcome.
@@ -52,8 +55,18 @@ pub struct HoursDoc {
     pub end: i64,
 }
 
+/// A field that is present, `null` included: `Some(None)` for `null`, where serde alone reads
+/// `null` as absent.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
 /// One field's problem.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldProblem {
     /// The field, e.g. `time_zone` or `signal_types.buy`.
     pub field: String,
@@ -170,6 +183,11 @@ impl PreferencesDoc {
             Some(Some(h)) => {
                 let hour = |v: i64| u8::try_from(v).unwrap_or(u8::MAX);
                 match NotificationHours::new(hour(h.start), hour(h.end)) {
+                    // As the bot's `/filter hours:` refuses it: all day is no window at all.
+                    Ok(window) if window.start_hour == window.end_hour => problem(
+                        "notification_hours",
+                        "starts and ends at the same hour; for any time, send null".into(),
+                    ),
                     Ok(window) => prefs.notification_hours = Some(window),
                     Err(e) => problem("notification_hours", e),
                 }
@@ -273,6 +291,11 @@ mod tests {
         doc.min_confidence = Some(101);
         doc.assets = Some(vec!["BTC/USD".into(), "A/B/C".into()]);
         doc.notification_hours = Some(Some(HoursDoc { start: 24, end: 6 }));
+        let mut same = PreferencesDoc::of(&Preferences::default());
+        same.notification_hours = Some(Some(HoursDoc { start: 8, end: 8 }));
+        let refused = same.into_preferences().unwrap_err();
+        assert_eq!(refused[0].field, "notification_hours");
+        assert!(refused[0].message.contains("same hour"), "{refused:?}");
         doc.time_zone = Some("Mars/Olympus".into());
         doc.language = Some("fr".into());
         doc.reports_silent = None;
@@ -293,6 +316,19 @@ mod tests {
             ]
         );
         assert!(problems.iter().all(|p| !p.message.is_empty()));
+    }
+
+    #[test]
+    fn null_hours_mean_any_time_and_absent_hours_are_missing() {
+        let mut json = serde_json::to_value(PreferencesDoc::of(&Preferences::default())).unwrap();
+        assert_eq!(json["notification_hours"], serde_json::Value::Null);
+        let doc: PreferencesDoc = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(doc.notification_hours, Some(None));
+        assert_eq!(doc.into_preferences(), Ok(Preferences::default()));
+        json.as_object_mut().unwrap().remove("notification_hours");
+        let doc: PreferencesDoc = serde_json::from_value(json).unwrap();
+        let problems = doc.into_preferences().unwrap_err();
+        assert_eq!(problems[0].field, "notification_hours");
     }
 
     #[test]

@@ -229,6 +229,9 @@ signal-more-notes = { $n } more notes
 
 ## Admin login (admin-api sends these to a staff member's private chat)
 admin-login-code = 🔐 Your Herald admin login code: <b>{ $code }</b>
-    It works once, for { $minutes } minutes. Enter it with the code from your authenticator app.
+    It works once, for { $minutes ->
+        [one] 1 minute
+       *[other] { $minutes } minutes
+    }. Enter it with the code from your authenticator app.
     If you did not try to log in, do not share it, and tell your team: someone knows your Telegram id and tried to sign in as you.
 admin-login-no-authenticator = 🔐 Someone tried to log in to the Herald admin API as you, but you have no authenticator enrolled, so no code was sent. If it was you, ask an operator to run: herald admin totp-enroll --telegram-id { $telegram_id }

@@ -230,6 +230,9 @@ signal-more-notes = { $n } notas más
 
 ## Admin login (admin-api sends these to a staff member's private chat)
 admin-login-code = 🔐 Tu código de acceso de administración de Herald: <b>{ $code }</b>
-    Sirve una vez, durante { $minutes } minutos. Introdúcelo junto con el código de tu app de autenticación.
+    Sirve una vez, durante { $minutes ->
+        [one] 1 minuto
+       *[other] { $minutes } minutos
+    }. Introdúcelo junto con el código de tu app de autenticación.
     Si no intentaste entrar, no lo compartas y avisa a tu equipo: alguien conoce tu id de Telegram e intentó entrar en tu nombre.
 admin-login-no-authenticator = 🔐 Alguien intentó entrar en la API de administración de Herald en tu nombre, pero no tienes una app de autenticación registrada, así que no se envió ningún código. Si fuiste tú, pide a un operador que ejecute: herald admin totp-enroll --telegram-id { $telegram_id }

@@ -56,7 +56,7 @@ impl ErrorBody {
 }
 
 /// One dependency's state in a health report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Check {
     /// `nats`, `database`, …
     pub name: &'static str,
@@ -69,7 +69,7 @@ pub struct Check {
 
 /// What `GET /api/health` and `GET /readyz` answer: 200 when the service can do its job
 /// (every required check is ok), 503 otherwise.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct HealthReport {
     /// `ok` (every check passes), `degraded` (only checks that are not required fail: still
     /// ready) or `unavailable` (a required check fails: not ready).

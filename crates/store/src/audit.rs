@@ -48,6 +48,8 @@ pub struct AuditRecord {
     pub source: Option<String>,
     /// Before and after, reasons and the like.
     pub details: Option<serde_json::Value>,
+    /// How many times it happened (1 but for coalesced refusals).
+    pub occurrences: u64,
 }
 
 impl From<audit_log::Model> for AuditRecord {
@@ -60,6 +62,7 @@ impl From<audit_log::Model> for AuditRecord {
             target: m.target,
             source: m.source,
             details: m.details,
+            occurrences: u64::try_from(m.occurrences).unwrap_or(1),
         }
     }
 }
@@ -93,6 +96,16 @@ impl Store {
         event: AuditEvent,
         now: DateTime<Utc>,
     ) -> Result<AuditRecord, StoreError> {
+        self.record_audit_times(event, 1, now).await
+    }
+
+    /// Records an event that happened `occurrences` times up to `now` (refusals coalesced).
+    pub async fn record_audit_times(
+        &self,
+        event: AuditEvent,
+        occurrences: u64,
+        now: DateTime<Utc>,
+    ) -> Result<AuditRecord, StoreError> {
         let model = audit_log::Model {
             id: Uuid::now_v7(),
             at: now,
@@ -101,6 +114,7 @@ impl Store {
             target: event.target,
             source: event.source,
             details: event.details,
+            occurrences: i64::try_from(occurrences).unwrap_or(i64::MAX),
         };
         audit_log::Entity::insert(audit_log::ActiveModel {
             id: Set(model.id),
@@ -110,6 +124,7 @@ impl Store {
             target: Set(model.target.clone()),
             source: Set(model.source.clone()),
             details: Set(model.details.clone()),
+            occurrences: Set(model.occurrences),
         })
         .exec_without_returning(&self.db)
         .await?;

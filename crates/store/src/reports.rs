@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use herald_domain::{DeliveryStatus, Signal, SignalId, parse_signal};
-use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, Func, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, Statement,
@@ -62,7 +62,8 @@ pub struct Stats {
     pub latency_p95_ms: Option<f64>,
     /// Sent deliveries that needed more than one attempt.
     pub retried: u64,
-    /// Authentication failures recorded in the window.
+    /// Authentication failures in the window (refused tokens and keys, failed logins), each
+    /// coalesced refusal counted as often as it happened.
     pub auth_failures: u64,
 }
 
@@ -221,22 +222,39 @@ impl Store {
             .await?;
         let ended = deliveries.sent + deliveries.failed + deliveries.blocked + deliveries.expired;
         let success_rate = (ended > 0).then(|| deliveries.sent as f64 / ended as f64);
-        let (latency_p50_ms, latency_p95_ms) = if deliveries.sent == 0 {
+        // The ranks count what the latency query reads: sent with a delivery time.
+        let timed = signal_deliveries::Entity::find()
+            .filter(signal_deliveries::Column::SignalId.in_subquery(in_window()))
+            .filter(signal_deliveries::Column::Status.eq(DeliveryStatus::Sent.as_str()))
+            .filter(signal_deliveries::Column::DeliveredAt.is_not_null())
+            .count(&self.db)
+            .await?;
+        let (latency_p50_ms, latency_p95_ms) = if timed == 0 {
             (None, None)
         } else {
             (
-                self.latency_at_rank(from, to, rank(deliveries.sent, 0.50))
-                    .await?,
-                self.latency_at_rank(from, to, rank(deliveries.sent, 0.95))
-                    .await?,
+                self.latency_at_rank(from, to, rank(timed, 0.50)).await?,
+                self.latency_at_rank(from, to, rank(timed, 0.95)).await?,
             )
         };
-        let auth_failures = audit_log::Entity::find()
-            .filter(audit_log::Column::Action.eq("auth.failed"))
+        let auth_failures: Option<i64> = audit_log::Entity::find()
+            .select_only()
+            // SUM of a BIGINT is NUMERIC on PostgreSQL: cast back.
+            .column_as(
+                Expr::expr(Func::cast_as(
+                    Func::sum(Expr::col(audit_log::Column::Occurrences)),
+                    Alias::new("BIGINT"),
+                )),
+                "n",
+            )
+            .filter(audit_log::Column::Action.is_in(AUTH_FAILURES))
             .filter(audit_log::Column::At.gte(from))
             .filter(audit_log::Column::At.lt(to))
-            .count(&self.db)
-            .await?;
+            .into_tuple()
+            .one(&self.db)
+            .await?
+            .flatten();
+        let auth_failures = auth_failures.map_or(0, |n| u64::try_from(n).unwrap_or(0));
         Ok(Stats {
             users_total,
             users_active,
@@ -296,6 +314,10 @@ impl Store {
         }
     }
 }
+
+/// The audit actions that are authentication failures: refused tokens and keys, and failed
+/// admin logins.
+pub const AUTH_FAILURES: [&str; 2] = ["auth.failed", "auth.login_failed"];
 
 /// The nearest-rank position (from 0) of quantile `q` among `n` values.
 fn rank(n: u64, q: f64) -> u64 {

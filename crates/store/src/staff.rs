@@ -43,14 +43,21 @@ pub struct LoginCode {
 }
 
 impl Store {
-    /// Gives the user with this Telegram id a staff role, or takes it away (`None`). Returns
-    /// the user as now stored, or `None` when nobody with that id has started the bot.
+    /// Gives the user with this Telegram id a staff role, or takes it away (`None`, which also
+    /// forgets their authenticator: granted again, they enrol a new one). Returns the user as
+    /// now stored, or `None` when nobody with that id has started the bot.
     pub async fn set_staff_role(
         &self,
         telegram_id: i64,
         role: Option<StaffRole>,
     ) -> Result<Option<User>, StoreError> {
-        let updated = users::Entity::update_many()
+        let mut update = users::Entity::update_many();
+        if role.is_none() {
+            update = update
+                .col_expr(users::Column::TotpSecret, Expr::value(None::<String>))
+                .col_expr(users::Column::TotpLastStep, Expr::value(None::<i64>));
+        }
+        let updated = update
             .col_expr(
                 users::Column::StaffRole,
                 Expr::value(role.map(|r| r.as_str().to_string())),

@@ -66,7 +66,9 @@ pub const DEFAULT_PAGE: u64 = 50;
 pub const MAX_PAGE: u64 = 200;
 
 /// `?limit=&cursor=`, shared by every listing.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// 1 to [`MAX_PAGE`]; [`DEFAULT_PAGE`] when absent.
     pub limit: Option<u64>,

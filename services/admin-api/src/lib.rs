@@ -7,6 +7,8 @@
 //! - `extract.rs`: bodies, queries, ids and pages, refused with the one error body.
 //! - `error.rs`: [`ApiError`] and its stable JSON answers.
 //! - `views.rs`: the JSON shapes of users, signals, deliveries, keys and statistics.
+//! - `openapi.rs`: the OpenAPI document generated from all of the above, served at
+//!   `GET /api/openapi.json` and checked into `proto/admin-api.openapi.json`.
 //!
 //! Staff log in with a code the bot sends to their Telegram chat and a TOTP code from their
 //! authenticator (`routes/auth/`), and get a short-lived JWT. Changes are recorded in the
@@ -14,6 +16,7 @@
 
 mod error;
 mod extract;
+mod openapi;
 mod routes;
 mod state;
 mod views;
@@ -25,7 +28,7 @@ use anyhow::Context as _;
 use axum::Router;
 use herald_auth::{ApiKeyVerifier, Gate, JwtKeys, KeyCachePolicy, generate_secret};
 use herald_bus::{Bus, NatsOptions, StreamSettings, Subjects};
-use herald_runtime::http::{HealthProbe, check, ops_router, with_json_errors};
+use herald_runtime::http::{HealthProbe, check, openapi_route, ops_router, with_json_errors};
 use herald_runtime::{HealthReport, Settings, serve};
 use herald_store::{Store, heartbeats};
 use herald_telegram::{Budget, LimiterConfig, Sender};
@@ -151,7 +154,12 @@ pub fn router(state: AppState) -> Router {
         let s = probe_state.clone();
         Box::pin(async move { health(&s).await })
     });
-    with_json_errors(routes::router().with_state(state).merge(ops_router(probe)))
+    with_json_errors(
+        routes::router()
+            .with_state(state)
+            .merge(ops_router(probe))
+            .merge(openapi_route(openapi::document())),
+    )
 }
 
 /// The database and NATS, each required.

@@ -10,10 +10,11 @@ use herald_store::{
     UserDetail, UserSummary,
 };
 use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// A user in a listing.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct UserView {
     pub id: Uuid,
     pub telegram_id: i64,
@@ -29,7 +30,7 @@ pub struct UserView {
 }
 
 /// A user's signals subscription.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SubscriptionView {
     pub current: bool,
     pub started_at: DateTime<Utc>,
@@ -78,18 +79,20 @@ pub fn counts(c: &DeliveryCounts) -> BTreeMap<&'static str, u64> {
 }
 
 /// One user in full.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct UserDetailView {
     #[serde(flatten)]
     pub user: UserView,
     pub preferences: PreferencesDoc,
     pub preferences_version: i64,
+    /// Deliveries by status.
+    #[schema(value_type = BTreeMap<String, u64>)]
     pub deliveries: BTreeMap<&'static str, u64>,
     pub last_delivery: Option<LastDeliveryView>,
 }
 
 /// A user's newest delivery.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct LastDeliveryView {
     pub id: Uuid,
     pub signal_id: Uuid,
@@ -117,7 +120,7 @@ impl From<UserDetail> for UserDetailView {
 }
 
 /// A stored signal: the signal as the engine sent it (canonical form) and Herald's facts.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SignalView {
     pub id: Uuid,
     pub kind: &'static str,
@@ -127,6 +130,8 @@ pub struct SignalView {
     pub received_at: DateTime<Utc>,
     pub deadline: Option<DateTime<Utc>>,
     pub fanout_done_at: Option<DateTime<Utc>>,
+    /// The signal as Herald stores it (see `proto/signal.v1.schema.json`).
+    #[schema(value_type = Object)]
     pub signal: serde_json::Value,
 }
 
@@ -148,15 +153,17 @@ impl From<StoredSignal> for SignalView {
 }
 
 /// One signal and its deliveries counted.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SignalDetailView {
     #[serde(flatten)]
     pub signal: SignalView,
+    /// Deliveries by status.
+    #[schema(value_type = BTreeMap<String, u64>)]
     pub deliveries: BTreeMap<&'static str, u64>,
 }
 
 /// One delivery of a signal.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct DeliveryView {
     pub id: Uuid,
     pub user_id: Uuid,
@@ -194,7 +201,7 @@ impl From<Delivery> for DeliveryView {
 }
 
 /// An API key, never with its secret.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct KeyView {
     pub id: Uuid,
     pub name: String,
@@ -226,10 +233,59 @@ impl From<ApiKeyRecord> for KeyView {
 }
 
 /// An audit event.
-pub type AuditView = AuditRecord;
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditView {
+    pub id: Uuid,
+    pub at: DateTime<Utc>,
+    /// `user:<id>`, `telegram:<id>`, `key:<id>`, `cli` or `anonymous`.
+    pub actor: String,
+    /// E.g. `preferences.update`, `key.create`, `auth.failed`.
+    pub action: String,
+    pub target: Option<String>,
+    /// The client's address.
+    pub source: Option<String>,
+    /// Before and after, a reason, a count.
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<serde_json::Value>,
+}
+
+impl From<AuditRecord> for AuditView {
+    fn from(r: AuditRecord) -> Self {
+        Self {
+            id: r.id,
+            at: r.at,
+            actor: r.actor,
+            action: r.action,
+            target: r.target,
+            source: r.source,
+            details: r.details,
+        }
+    }
+}
+
+/// The OpenAPI schema of one listing's page: [`crate::extract::Page`] of that item, which is
+/// what the handler answers (the same two fields).
+macro_rules! page_schema {
+    ($($name:ident of $item:ty),* $(,)?) => {$(
+        #[doc = concat!("A page of ", stringify!($item), "; `next_cursor` is absent on the last page.")]
+        #[derive(Debug, Serialize, ToSchema)]
+        pub struct $name {
+            pub items: Vec<$item>,
+            /// Pass as `cursor` for the next page.
+            pub next_cursor: Option<String>,
+        }
+    )*};
+}
+
+page_schema!(
+    UserPage of UserView,
+    SignalPage of SignalView,
+    DeliveryPage of DeliveryView,
+    AuditPage of AuditView,
+);
 
 /// A window's statistics.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct StatsView {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
@@ -240,7 +296,7 @@ pub struct StatsView {
 }
 
 /// Users, as they are now (and new in the window).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct UsersStats {
     pub total: u64,
     pub active: u64,
@@ -249,15 +305,16 @@ pub struct UsersStats {
 }
 
 /// Signals received in the window.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SignalsStats {
     pub total: u64,
     pub by_kind: BTreeMap<String, u64>,
 }
 
 /// The deliveries of the window's signals.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct DeliveriesStats {
+    #[schema(value_type = BTreeMap<String, u64>)]
     pub by_status: BTreeMap<&'static str, u64>,
     /// Sent out of those that ended (sent, failed, blocked, expired); null when none ended.
     pub success_rate: Option<f64>,
@@ -267,7 +324,7 @@ pub struct DeliveriesStats {
 }
 
 /// What went wrong in the window.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorStats {
     pub failed_deliveries: u64,
     pub retried_deliveries: u64,

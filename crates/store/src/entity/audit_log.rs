@@ -21,6 +21,8 @@ pub struct Model {
     pub source: Option<String>,
     /// Before and after, reasons and the like.
     pub details: Option<Json>,
+    /// How many times it happened (refusals are coalesced into one row per source).
+    pub occurrences: i64,
 }
 
 /// No relations are navigated through sea-orm; joins are written as queries.

@@ -159,6 +159,17 @@ async fn totp_steps_are_accepted_once(store: Store) -> anyhow::Result<()> {
     let won = [a?, b?, c?, d?].into_iter().filter(|w| *w).count();
     ensure!(won == 1, "{won} claims of one step won");
 
+    // Revoking forgets the authenticator: granted again, they must enrol anew.
+    store.set_staff_role(user.telegram_id, None).await?;
+    store
+        .set_staff_role(user.telegram_id, Some(herald_domain::StaffRole::Viewer))
+        .await?;
+    let login = store
+        .staff_login(user.telegram_id)
+        .await?
+        .context("staff again")?;
+    ensure!(login.totp_secret.is_none(), "the old authenticator is gone");
+
     // Another user's steps are their own.
     let other = store.register_user(&profile(2), now).await?.user;
     store.set_totp_secret(other.id, "JBSWY3DPEHPK3PXP").await?;

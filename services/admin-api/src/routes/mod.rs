@@ -22,12 +22,12 @@ use axum::routing::{delete, get, post, put};
 
 use crate::AppState;
 
-mod audit;
-mod auth;
-mod keys;
-mod signals;
-mod stats;
-mod users;
+pub(crate) mod audit;
+pub(crate) mod auth;
+pub(crate) mod keys;
+pub(crate) mod signals;
+pub(crate) mod stats;
+pub(crate) mod users;
 
 /// The API's routes, before the state is given.
 pub fn router() -> Router<AppState> {

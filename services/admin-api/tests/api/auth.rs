@@ -140,21 +140,30 @@ async fn bad_tokens_are_refused_and_recorded(api: Api) -> anyhow::Result<Api> {
                 100,
             )
             .await?;
-        let count: u64 = failures
-            .iter()
-            .map(|f| {
-                f.details
-                    .as_ref()
-                    .and_then(|d| d["count"].as_u64())
-                    .unwrap_or(1)
-            })
-            .sum();
+        let count: u64 = failures.iter().map(|f| f.occurrences).sum();
         if count >= 11 {
             ensure!(
                 failures
                     .iter()
                     .all(|f| f.source.as_deref() == Some("127.0.0.1"))
             );
+            // Each with why, precisely (the client only ever hears "invalid token").
+            let reasons: std::collections::BTreeSet<&str> = failures
+                .iter()
+                .filter_map(|f| f.details.as_ref()?["reason"].as_str())
+                .collect();
+            for reason in [
+                "missing_token",
+                "malformed_token",
+                "expired_token",
+                "bad_signature",
+                "wrong_algorithm",
+                "wrong_audience",
+                "wrong_issuer",
+                "not_staff",
+            ] {
+                ensure!(reasons.contains(reason), "{reason} not among {reasons:?}");
+            }
             break;
         }
         ensure!(
@@ -387,7 +396,12 @@ async fn the_two_factor_login_works_once(api: Api) -> anyhow::Result<Api> {
         .iter()
         .filter_map(|e| e["action"].as_str())
         .collect();
-    for wanted in ["auth.code_sent", "auth.login", "auth.failed"] {
+    for wanted in [
+        "auth.code_requested",
+        "auth.code_sent",
+        "auth.login",
+        "auth.login_failed",
+    ] {
         ensure!(
             actions.contains(&wanted),
             "{wanted} missing from {actions:?}"
@@ -437,6 +451,40 @@ async fn failed_logins_are_limited(api: Api) -> anyhow::Result<Api> {
             .await?
             .is_empty()
     );
+
+    // Asking for codes: the same limit, the same answer, staff or not.
+    api.staff(401, StaffRole::Viewer).await?;
+    api.trader(402, "trader").await?;
+    let mut fourth = Vec::new();
+    for telegram_id in [401, 402, 403] {
+        for _ in 0..3 {
+            let (status, _) = api
+                .call(
+                    "POST",
+                    "/api/auth/login",
+                    None,
+                    Some(json!({"telegram_id": telegram_id})),
+                )
+                .await?;
+            ensure!(status == 202, "{telegram_id}: {status}");
+        }
+        let got = api
+            .call(
+                "POST",
+                "/api/auth/login",
+                None,
+                Some(json!({"telegram_id": telegram_id})),
+            )
+            .await?;
+        expect_error(
+            &got,
+            429,
+            "rate_limited",
+            "logins were asked for this account",
+        )?;
+        fourth.push(got.1["error"]["message"].clone());
+    }
+    ensure!(fourth.windows(2).all(|w| w[0] == w[1]), "{fourth:?}");
     Ok(api)
 }
 

@@ -185,6 +185,23 @@ async fn preferences_are_replaced_checked_and_audited(api: Api) -> anyhow::Resul
     );
     ensure!(api.store.preferences(trader.id).await?.min_confidence == 75);
 
+    // Taking a user's document from GET and sending it back works, `null` hours included.
+    let other = api.trader(3, "dave").await?;
+    let (_, shown) = api.get(&format!("/api/users/{}", other.id), &token).await?;
+    ensure!(
+        shown["preferences"]["notification_hours"].is_null(),
+        "{shown}"
+    );
+    let (status, body) = api
+        .call(
+            "PUT",
+            &format!("/api/users/{}/preferences", other.id),
+            Some(&token),
+            Some(shown["preferences"].clone()),
+        )
+        .await?;
+    ensure!(status == 200, "{status} {body}");
+
     let mut partial = wanted.clone();
     partial.as_object_mut().expect("object").remove("language");
     expect_error(

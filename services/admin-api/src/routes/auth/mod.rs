@@ -8,10 +8,16 @@
 //!    staff token (JWT) for `HERALD_ADMIN_TOKEN_LIFETIME_SECS`.
 //!
 //! Codes work once and for `HERALD_ADMIN_LOGIN_CODE_TTL_SECS`; a TOTP code is accepted once.
-//! Failures are recorded in the audit log (`auth.failed`), and the audit log is what limits
-//! them, the same on every replica: [`MAX_ACCOUNT_FAILURES`] per account and
-//! [`MAX_ADDRESS_FAILURES`] per address within [`FAILURE_WINDOW`], and [`MAX_CODES`] codes
-//! per account within [`CODE_WINDOW`].
+//! Failures are recorded in the audit log (`auth.login_failed`, with the reason), and the
+//! audit log is what limits them, the same on every replica: [`MAX_ACCOUNT_FAILURES`] per
+//! account and [`MAX_ADDRESS_FAILURES`] per address within [`FAILURE_WINDOW`], and
+//! [`MAX_CODES`] login requests per account within [`CODE_WINDOW`] (`auth.code_requested`).
+//!
+//! Login answers the same to everyone, staff or not: the same 202, the same limits in the
+//! same order (a request is counted before anything is looked up), and a code that could not
+//! be sent is logged rather than told, so that no answer says who is staff. Refused tokens
+//! and API keys (`auth.failed`) do not count toward these limits: a misconfigured program
+//! on the admins' network cannot lock them out.
 
 pub mod login;
 pub mod verify;
@@ -31,8 +37,13 @@ pub const MAX_ACCOUNT_FAILURES: u64 = 5;
 pub const MAX_ADDRESS_FAILURES: u64 = 20;
 /// The window codes sent are counted in.
 pub const CODE_WINDOW: Duration = Duration::minutes(10);
-/// Codes sent to one account within that window.
+/// Login requests for one account within that window.
 pub const MAX_CODES: u64 = 3;
+
+/// The audit action of a failed login.
+pub const LOGIN_FAILED: &str = "auth.login_failed";
+/// The audit action of a login request (counted for [`MAX_CODES`]).
+pub const CODE_REQUESTED: &str = "auth.code_requested";
 
 /// How the audit log names someone trying to log in.
 fn actor(telegram_id: i64) -> String {
@@ -51,7 +62,7 @@ async fn check_failures(
     let by_account = state
         .store
         .count_audit_since(
-            "auth.failed",
+            LOGIN_FAILED,
             AuditSubject::Actor(&actor(telegram_id)),
             since,
         )
@@ -67,7 +78,7 @@ async fn check_failures(
     }
     let by_address = state
         .store
-        .count_audit_since("auth.failed", AuditSubject::Source(&ip.to_string()), since)
+        .count_audit_since(LOGIN_FAILED, AuditSubject::Source(&ip.to_string()), since)
         .await?;
     if by_address >= MAX_ADDRESS_FAILURES {
         return Err(ApiError::TooMany {
@@ -94,7 +105,7 @@ async fn record_failure(state: &AppState, telegram_id: i64, ip: IpAddr, reason: 
     state
         .audit(AuditEvent {
             actor: actor(telegram_id),
-            action: "auth.failed".into(),
+            action: LOGIN_FAILED.into(),
             target: Some("POST /api/auth".into()),
             source: Some(ip.to_string()),
             details: Some(serde_json::json!({ "reason": reason })),

@@ -13,7 +13,7 @@ use crate::extract::Body;
 use crate::{ApiError, AppState};
 
 /// The request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Verify {
     /// The staff member's Telegram user id.
@@ -25,7 +25,7 @@ pub struct Verify {
 }
 
 /// A staff token.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Session {
     token: String,
     token_type: &'static str,
@@ -36,6 +36,18 @@ pub struct Session {
 /// What the client is told on any failure: never which factor was wrong.
 const REFUSED: &str = "the login code or the authenticator code is wrong, expired or already used";
 
+/// Step two: the code from the chat and the authenticator's code give a staff token.
+#[utoipa::path(post, path = "/api/auth/verify", tag = "auth", request_body = Verify,
+    responses(
+        (status = 200, description = "a staff token", body = Session),
+        (status = 401, description = "a wrong, expired or used code, or a wrong or used authenticator code (`unauthorized`)", body = herald_runtime::ErrorBody),
+        (status = 400, description = "a malformed query, id or body (`bad_query`, `malformed_id`, `malformed_json`)", body = herald_runtime::ErrorBody),
+        (status = 415, description = "a body that is not JSON (`unsupported_media_type`)", body = herald_runtime::ErrorBody),
+        (status = 422, description = "a body that breaks rules; `details` names each field (`invalid`)", body = herald_runtime::ErrorBody),
+        (status = 429, description = "too many tries (`rate_limited`); `Retry-After` says when to come back", body = herald_runtime::ErrorBody),
+        (status = 503, description = "a dependency is down (`unavailable`)", body = herald_runtime::ErrorBody),
+        (status = 500, description = "something failed inside; logged, never shown (`internal`)", body = herald_runtime::ErrorBody)
+    ))]
 pub async fn verify(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -48,12 +60,7 @@ pub async fn verify(
         let state = state.clone();
         async move {
             record_failure(&state, telegram_id, ip, reason).await;
-            ApiError::Auth(herald_auth::AuthError {
-                status: axum::http::StatusCode::UNAUTHORIZED,
-                code: "unauthorized",
-                message: REFUSED.into(),
-                retry_after: None,
-            })
+            ApiError::Auth(herald_auth::AuthError::unauthorized(reason, REFUSED))
         }
     };
     let Some(staff) = state.store.staff_login(telegram_id).await? else {

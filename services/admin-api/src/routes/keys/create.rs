@@ -18,7 +18,7 @@ use crate::{ApiError, AppState};
 const MAX_NAME: usize = 100;
 
 /// The request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKey {
     /// What it is for, e.g. `signal-engine`.
@@ -32,13 +32,27 @@ pub struct CreateKey {
 }
 
 /// The answer: the key, once, and what is stored about it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CreatedKey {
+    /// The key: shown here once, stored only as a hash.
     key: String,
     #[serde(flatten)]
     stored: KeyView,
 }
 
+/// Create an API key; the key itself is in this answer and nowhere else.
+#[utoipa::path(post, path = "/api/keys", tag = "keys", request_body = CreateKey,
+    security(("staff" = [])),
+    responses(
+        (status = 201, description = "the key, once, and what is stored about it", body = CreatedKey),
+        (status = 400, description = "a malformed query, id or body (`bad_query`, `malformed_id`, `malformed_json`)", body = herald_runtime::ErrorBody),
+        (status = 401, description = "no valid staff token (`unauthorized`)", body = herald_runtime::ErrorBody),
+        (status = 403, description = "a viewer where the admin role is needed, or a key without the scope or outside its allow-list (`forbidden`)", body = herald_runtime::ErrorBody),
+        (status = 415, description = "a body that is not JSON (`unsupported_media_type`)", body = herald_runtime::ErrorBody),
+        (status = 422, description = "a body that breaks rules; `details` names each field (`invalid`)", body = herald_runtime::ErrorBody),
+        (status = 503, description = "a dependency is down (`unavailable`)", body = herald_runtime::ErrorBody),
+        (status = 500, description = "something failed inside; logged, never shown (`internal`)", body = herald_runtime::ErrorBody)
+    ))]
 pub async fn create(
     State(state): State<AppState>,
     Admin(admin): Admin,

@@ -12,14 +12,31 @@ use crate::views::DeliveryView;
 use crate::{ApiError, AppState};
 
 /// `?status=&limit=&cursor=`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct Query {
+    /// Only deliveries in this state (`pending`, `sending`, `sent`, `failed`, `blocked`,
+    /// `expired`, `unknown`, `skipped`).
     status: Option<String>,
+    /// 1 to 200; 50 when absent.
     limit: Option<u64>,
+    /// The previous page's `next_cursor`.
     cursor: Option<String>,
 }
 
+/// One signal's delivery records, one per trader, in creation order, a page at a time.
+#[utoipa::path(get, path = "/api/signals/{id}/deliveries", tag = "signals",
+    params(("id" = uuid::Uuid, Path, description = "the signal's id"), Query),
+    security(("staff" = [])),
+    responses(
+        (status = 200, description = "a page of deliveries", body = crate::views::DeliveryPage),
+        (status = 400, description = "a malformed query, id or body (`bad_query`, `malformed_id`, `malformed_json`)", body = herald_runtime::ErrorBody),
+        (status = 401, description = "no valid staff token (`unauthorized`)", body = herald_runtime::ErrorBody),
+        (status = 404, description = "no such thing (`not_found`)", body = herald_runtime::ErrorBody),
+        (status = 503, description = "a dependency is down (`unavailable`)", body = herald_runtime::ErrorBody),
+        (status = 500, description = "something failed inside; logged, never shown (`internal`)", body = herald_runtime::ErrorBody)
+    ))]
 pub async fn deliveries(
     State(state): State<AppState>,
     _staff: Staff,

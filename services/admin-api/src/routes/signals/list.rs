@@ -10,6 +10,16 @@ use crate::extract::{Page, PageQuery, Params};
 use crate::views::SignalView;
 use crate::{ApiError, AppState};
 
+/// List signals, newest first, a page at a time.
+#[utoipa::path(get, path = "/api/signals", tag = "signals", params(PageQuery),
+    security(("staff" = [])),
+    responses(
+        (status = 200, description = "a page of signals", body = crate::views::SignalPage),
+        (status = 400, description = "a malformed query, id or body (`bad_query`, `malformed_id`, `malformed_json`)", body = herald_runtime::ErrorBody),
+        (status = 401, description = "no valid staff token (`unauthorized`)", body = herald_runtime::ErrorBody),
+        (status = 503, description = "a dependency is down (`unavailable`)", body = herald_runtime::ErrorBody),
+        (status = 500, description = "something failed inside; logged, never shown (`internal`)", body = herald_runtime::ErrorBody)
+    ))]
 pub async fn list(
     State(state): State<AppState>,
     _staff: Staff,

@@ -13,13 +13,29 @@ use crate::views::StatsView;
 use crate::{ApiError, AppState};
 
 /// `?from=&to=`, RFC 3339.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct Query {
+    /// The window's start (RFC 3339); 24 hours before `to` when absent.
     from: Option<DateTime<Utc>>,
+    /// The window's end (RFC 3339, exclusive); now when absent.
     to: Option<DateTime<Utc>>,
 }
 
+/// A window's statistics: users, signals by kind, deliveries by status, the success rate,
+/// signal → sent latency (p50, p95) and errors. Staff, or an API key with `stats:read`.
+#[utoipa::path(get, path = "/api/stats", tag = "stats", params(Query),
+    security(("staff" = []), ("api_key" = [])),
+    responses(
+        (status = 200, description = "the window's figures", body = StatsView),
+        (status = 400, description = "a malformed query, id or body (`bad_query`, `malformed_id`, `malformed_json`)", body = herald_runtime::ErrorBody),
+        (status = 401, description = "no valid staff token (`unauthorized`)", body = herald_runtime::ErrorBody),
+        (status = 403, description = "a viewer where the admin role is needed, or a key without the scope or outside its allow-list (`forbidden`)", body = herald_runtime::ErrorBody),
+        (status = 429, description = "too many tries (`rate_limited`); `Retry-After` says when to come back", body = herald_runtime::ErrorBody),
+        (status = 503, description = "a dependency is down (`unavailable`)", body = herald_runtime::ErrorBody),
+        (status = 500, description = "something failed inside; logged, never shown (`internal`)", body = herald_runtime::ErrorBody)
+    ))]
 pub async fn show(
     State(state): State<AppState>,
     _reader: Reader<StatsRead>,

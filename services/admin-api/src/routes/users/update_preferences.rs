@@ -17,6 +17,24 @@ use crate::{ApiError, AppState};
 /// before giving up.
 const TRIES: usize = 5;
 
+/// Replace a user's preferences: every field must be present; each is checked with the
+/// bot's own rules and every problem is named in `details`. The same body again changes
+/// nothing. Audited with before and after.
+#[utoipa::path(put, path = "/api/users/{id}/preferences", tag = "users",
+    params(("id" = uuid::Uuid, Path, description = "the user's id")),
+    request_body = PreferencesDoc,
+    security(("staff" = [])),
+    responses(
+        (status = 200, description = "the preferences as now stored", body = PreferencesDoc),
+        (status = 400, description = "a malformed query, id or body (`bad_query`, `malformed_id`, `malformed_json`)", body = herald_runtime::ErrorBody),
+        (status = 401, description = "no valid staff token (`unauthorized`)", body = herald_runtime::ErrorBody),
+        (status = 403, description = "a viewer where the admin role is needed, or a key without the scope or outside its allow-list (`forbidden`)", body = herald_runtime::ErrorBody),
+        (status = 404, description = "no such thing (`not_found`)", body = herald_runtime::ErrorBody),
+        (status = 415, description = "a body that is not JSON (`unsupported_media_type`)", body = herald_runtime::ErrorBody),
+        (status = 422, description = "a body that breaks rules; `details` names each field (`invalid`)", body = herald_runtime::ErrorBody),
+        (status = 503, description = "a dependency is down (`unavailable`)", body = herald_runtime::ErrorBody),
+        (status = 500, description = "something failed inside; logged, never shown (`internal`)", body = herald_runtime::ErrorBody)
+    ))]
 pub async fn update_preferences(
     State(state): State<AppState>,
     Admin(admin): Admin,
