@@ -1,10 +1,14 @@
-"""Schemathesis hooks for scripts/fuzz-api: one check and one data-generation hook.
+"""Schemathesis hooks for scripts/fuzz-api: one check and one data-generation hook, both for
+ingest-api's `POST /api/signals` only (other operations, and other services' documents, are
+left to schemathesis' own checks and data).
 
-The check holds ingest-api to the promise `proto/ingest-api.openapi.yaml` makes about signals
-the schema allows: they are accepted (202, or 200 for a duplicate), or refused with 422
-`invalid_signal` only for the rules listed under the request body's `x-parser-only-rules`
-(price order, exact prices, the clock), which no JSON Schema can state. Schemathesis' own
-`positive_data_acceptance` cannot express that exception, so it is not used.
+The check holds ingest-api to the promise its OpenAPI document makes about signals the schema
+allows: they are accepted (202, or 200 for a duplicate), or refused with 422 `invalid_signal`
+only for the rules listed under the request body's `x-parser-only-rules` (price order, exact
+prices, the clock), which no JSON Schema can state. Schemathesis' own
+`positive_data_acceptance` cannot express that exception, so it is not used. The list is read
+from `proto/ingest-api.openapi.json`, which scripts/fuzz-api has checked to be the document the
+running service serves (and fuzzes from).
 
 The hook makes half the generated signals acceptable as far as those rules go. Drawn from the
 schema alone, `generated_at` is almost never within minutes of now and a buy's prices are in
@@ -20,7 +24,6 @@ import pathlib
 import hypothesis.strategies as st
 import jsonschema_rs
 import schemathesis
-import yaml
 
 PROTO = pathlib.Path(__file__).resolve().parent.parent / "proto"
 
@@ -31,7 +34,7 @@ SIGNAL_SCHEMA = jsonschema_rs.validator_for(
 
 def _parser_only_rules():
     """`(field, code)` of every rule the OpenAPI document says only the parser enforces."""
-    document = yaml.safe_load((PROTO / "ingest-api.openapi.yaml").read_text())
+    document = json.loads((PROTO / "ingest-api.openapi.json").read_text())
     rules = document["paths"]["/api/signals"]["post"]["requestBody"]["x-parser-only-rules"]
     return {(field, rule["code"]) for rule in rules for field in rule["fields"]}
 
@@ -104,6 +107,11 @@ def _fresh(body):
 @schemathesis.hook
 def flatmap_body(ctx, body):
     """Half the signal bodies: made acceptable as far as the parser-only rules go."""
+    operation = ctx.operation
+    if operation is None or not (
+        operation.method.upper() == "POST" and operation.path == "/api/signals"
+    ):
+        return st.just(body)
     if not isinstance(body, dict) or not isinstance(body.get("generated_at"), str):
         return st.just(body)
     # A new dict: the drawn value may be shared with schemathesis' own records of the case.

@@ -1,13 +1,17 @@
-//! The hand-written contracts in `proto/` held against the code:
+//! The contracts in `proto/` held against the code:
 //!
-//! - `asyncapi.yaml` names exactly the subjects [`Subjects`] produces, the headers the bus
-//!   sets ([`HEADER_REJECTION`], [`HEADER_ORIGINAL_SUBJECT`], `Nats-Msg-Id`), the stream and
-//!   consumer names, and the generated payload schemas;
-//! - `ingest-api.openapi.yaml` documents every error code `services/ingest-api/src/error.rs`
-//!   answers with, under the HTTP status it is sent with, and no other;
+//! - `asyncapi.yaml` (hand-written) names exactly the subjects [`Subjects`] produces, the
+//!   headers the bus sets ([`HEADER_REJECTION`], [`HEADER_ORIGINAL_SUBJECT`], `Nats-Msg-Id`),
+//!   the stream and consumer names, and the generated payload schemas;
+//! - `ingest-api.openapi.json` (generated from ingest-api's code, and held to it by
+//!   `services/ingest-api/tests/openapi.rs`) documents every error code ingest-api's sources
+//!   answer with, under the HTTP status it is sent with, and no other: its own
+//!   (`services/ingest-api/src/error.rs`), the API key checks' (`herald_auth::AuthError`, in
+//!   `crates/auth/src/extract.rs`) and the router's (`herald_runtime::http::with_json_errors`);
+//!   the codes answered for no route at all (404, 405) in the document's description;
 //! - every `$ref` in `proto/` points at a file there (and at a part of it that exists).
 //!
-//! The documents are read as YAML 1.2 and looked at as JSON values.
+//! The documents are read as YAML 1.2 or JSON and looked at as JSON values.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -255,7 +259,7 @@ fn every_ref_in_proto_points_at_something_in_proto() {
     for expected in [
         "signal.v1.schema.json",
         "asyncapi.yaml",
-        "ingest-api.openapi.yaml",
+        "ingest-api.openapi.json",
     ] {
         assert!(
             files.iter().any(|f| f.ends_with(expected)),
@@ -294,39 +298,59 @@ fn every_ref_in_proto_points_at_something_in_proto() {
         }
     }
     assert!(
-        external >= 2,
-        "the documents refer to the generated schemas"
+        external >= 1,
+        "asyncapi.yaml refers to the generated signal schema"
     );
 }
 
-/// `(status, code)` of every `ErrorBody::response(StatusCode::X, "code", …)` in `source`.
-fn error_codes(source: &str) -> Vec<(u16, String)> {
-    const CALL: &str = "ErrorBody::response(";
+/// `(status, code)` of every error answer built in the source file `path` (relative to the
+/// repository): `ErrorBody::response(StatusCode::X, "code", …)` calls and
+/// `status: StatusCode::X, code: "code"` fields (of `herald_auth::AuthError`).
+fn error_codes(path: &str) -> Vec<(u16, String)> {
+    let source = std::fs::read_to_string(repo_root().join(path))
+        .unwrap_or_else(|e| panic!("reading {path}: {e}"));
     let mut found = Vec::new();
-    for (at, _) in source.match_indices(CALL) {
-        let line = source[..at].lines().count();
-        let rest = &source[at + CALL.len()..];
+    for (at, _) in source.match_indices("ErrorBody::response(") {
+        let rest = &source[at + "ErrorBody::response(".len()..];
         let (status, rest) = rest.split_once(',').expect("a status argument");
-        let status = status.trim().trim_start_matches("StatusCode::");
-        let rest = rest.trim_start();
-        let code = rest
-            .strip_prefix('"')
-            .and_then(|r| r.split_once('"'))
-            .map(|(code, _)| code.to_string())
-            .unwrap_or_else(|| {
-                panic!("error.rs:{line}: the error code is not a string literal; update this test")
-            });
-        found.push((status_number(status, line), code));
+        if !status.trim().starts_with("StatusCode::") {
+            continue; // passing on an error built elsewhere (AuthError's answer)
+        }
+        found.push(status_and_code(path, &source, at, status, rest));
+    }
+    for (at, _) in source.match_indices("status: StatusCode::") {
+        let rest = &source[at + "status: ".len()..];
+        let (status, rest) = rest.split_once(',').expect("a status field");
+        let Some(rest) = rest.trim_start().strip_prefix("code:") else {
+            continue; // a status on its own, not an error's
+        };
+        found.push(status_and_code(path, &source, at, status, rest));
     }
     found
 }
 
-fn status_number(name: &str, line: usize) -> u16 {
+/// The status named in `status` and the string literal `rest` starts with.
+fn status_and_code(path: &str, source: &str, at: usize, status: &str, rest: &str) -> (u16, String) {
+    let line = source[..at].lines().count();
+    let status = status.trim().trim_start_matches("StatusCode::");
+    let code = rest
+        .trim_start()
+        .strip_prefix('"')
+        .and_then(|r| r.split_once('"'))
+        .map(|(code, _)| code.to_string())
+        .unwrap_or_else(|| {
+            panic!("{path}:{line}: the error code is not a string literal; update this test")
+        });
+    (status_number(status, path, line), code)
+}
+
+fn status_number(name: &str, path: &str, line: usize) -> u16 {
     match name {
         "BAD_REQUEST" => 400,
         "UNAUTHORIZED" => 401,
         "FORBIDDEN" => 403,
         "NOT_FOUND" => 404,
+        "METHOD_NOT_ALLOWED" => 405,
         "CONFLICT" => 409,
         "PAYLOAD_TOO_LARGE" => 413,
         "UNSUPPORTED_MEDIA_TYPE" => 415,
@@ -334,7 +358,7 @@ fn status_number(name: &str, line: usize) -> u16 {
         "TOO_MANY_REQUESTS" => 429,
         "INTERNAL_SERVER_ERROR" => 500,
         "SERVICE_UNAVAILABLE" => 503,
-        other => panic!("error.rs:{line}: status {other} is not in this test's table; add it"),
+        other => panic!("{path}:{line}: status {other} is not in this test's table; add it"),
     }
 }
 
@@ -366,27 +390,43 @@ fn documented_codes(value: &Value, out: &mut BTreeSet<String>) {
 
 #[test]
 fn ingest_api_errors_are_documented_under_their_status() {
-    let path = repo_root().join("services/ingest-api/src/error.rs");
-    let source = std::fs::read_to_string(&path).expect("reading ingest-api's error.rs");
-    let codes = error_codes(&source);
+    // What POST /api/signals answers: its own errors, the API key checks', and 500 for a
+    // handler that panicked (with_json_errors). 404 and 405 are for requests no route takes.
+    let own = error_codes("services/ingest-api/src/error.rs");
     assert!(
-        codes.len() >= 6,
-        "found only {codes:?} in error.rs; has ErrorBody::response changed shape?"
+        own.len() >= 6,
+        "found only {own:?} in error.rs; has ErrorBody::response changed shape?"
     );
-    let openapi = load(&proto_dir().join("ingest-api.openapi.yaml"));
+    let auth = error_codes("crates/auth/src/extract.rs");
+    let auth_statuses: BTreeSet<u16> = auth.iter().map(|(status, _)| *status).collect();
+    assert_eq!(
+        auth_statuses,
+        BTreeSet::from([401, 403, 429, 503]),
+        "found {auth:?} in herald_auth's extractors; has AuthError changed shape?"
+    );
+    let (unrouted, routed): (Vec<_>, Vec<_>) = error_codes("crates/runtime/src/http.rs")
+        .into_iter()
+        .partition(|(status, _)| matches!(status, 404 | 405));
+    assert!(
+        unrouted.len() == 2 && routed == [(500, "internal".to_string())],
+        "with_json_errors answers {unrouted:?} and {routed:?}; update this test"
+    );
+    let codes: Vec<(u16, String)> = own.into_iter().chain(auth).chain(routed).collect();
+
+    let openapi = load(&proto_dir().join("ingest-api.openapi.json"));
     let responses = &openapi["paths"]["/api/signals"]["post"]["responses"];
     for (status, code) in &codes {
         let response = &responses[status.to_string()];
         assert!(
             response.is_object(),
-            "ingest-api.openapi.yaml: POST /api/signals has no {status} response (for {code})"
+            "ingest-api.openapi.json: POST /api/signals has no {status} response (for {code})"
         );
         let mut documented = BTreeSet::new();
         documented_codes(response, &mut documented);
         assert!(
             documented.contains(code),
-            "ingest-api.openapi.yaml: POST /api/signals {status} does not list the error code \
-             {code:?} that error.rs answers with"
+            "ingest-api.openapi.json: POST /api/signals {status} does not list the error code \
+             {code:?} that ingest-api answers with"
         );
     }
     let mut documented = BTreeSet::new();
@@ -398,6 +438,15 @@ fn ingest_api_errors_are_documented_under_their_status() {
     let used: BTreeSet<String> = codes.into_iter().map(|(_, c)| c).collect();
     assert_eq!(
         documented, used,
-        "ingest-api.openapi.yaml documents error codes that error.rs does not use, or misses some"
+        "ingest-api.openapi.json documents error codes that ingest-api does not use, or misses \
+         some"
     );
+    let description = openapi["info"]["description"].as_str().unwrap_or_default();
+    for (status, code) in unrouted {
+        assert!(
+            description.contains(&format!("{status} `{code}`")),
+            "ingest-api.openapi.json's description does not say that a request no route takes \
+             is answered {status} `{code}`"
+        );
+    }
 }

@@ -40,12 +40,15 @@ use body::JsonType;
 use value::{Lines, Read};
 
 /// One problem with one field of a signal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     /// The JSON field, e.g. `stop_loss` or `notes[3]`.
+    #[schema(examples("stop_loss", "notes[3]"))]
     pub field: String,
     /// A stable machine-readable code: `required`, `invalid_type`, `invalid_value`,
-    /// `out_of_range`, `too_long`, `unknown_field`, `not_allowed`, `price_order`, `stale`.
+    /// `out_of_range`, `too_long`, `unknown_field`, `not_allowed`, `price_order`, or `stale`
+    /// (the signal is past its deadline; nothing else is wrong with it). Treat an unknown code
+    /// like `invalid_value`: more may be added.
     pub code: &'static str,
     /// What is wrong, for a person: `must be below entry_price (45250) for a buy signal`.
     pub message: String,

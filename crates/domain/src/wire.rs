@@ -1,5 +1,8 @@
 //! The versioned messages Herald puts on the bus. Each NATS subject carries exactly one of
-//! these types; `proto/` holds their JSON Schemas, generated from these definitions.
+//! these types; `proto/` holds their JSON Schemas, generated from these definitions
+//! ([`schema`]).
+
+pub mod schema;
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -9,6 +12,8 @@ use uuid::Uuid;
 
 use crate::parse::{MAX_CONTEXT_CHARS, MAX_LABEL_CHARS, MAX_NOTE_CHARS, MAX_NOTES};
 use crate::signal::{Signal, SignalKind, Timeframe};
+
+pub use schema::{PARSER_ONLY_RULES, ParserOnlyRule, signal_json_schema};
 
 // The patterns below put into the JSON Schema what the parser checks of a value by itself, so
 // that a schema-valid value is one the parser takes (they are never used to parse). Control

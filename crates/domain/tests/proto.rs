@@ -2,8 +2,9 @@
 //! this test regenerates them and fails when the committed files differ (drift), then checks
 //! real payloads against them with a JSON Schema validator, and holds the signal schema to the
 //! parser: what each kind carries is the same in both, and what only the parser refuses of a
-//! payload the schema allows is exactly the list `proto/ingest-api.openapi.yaml` documents
-//! (which `scripts/fuzz-api` holds the running service to).
+//! payload the schema allows is exactly [`PARSER_ONLY_RULES`], which ingest-api's OpenAPI
+//! document publishes as `x-parser-only-rules` (`proto/ingest-api.openapi.json`, checked here
+//! too) and `scripts/fuzz-api` holds the running service to.
 //!
 //! To refresh the files after changing a wire type:
 //! `UPDATE_PROTO=1 cargo test -p herald-domain --test proto`.
@@ -13,79 +14,15 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use herald_domain::{Rejection, SignalKind, SignalV1, check_fresh, parse_signal};
+use herald_domain::wire::{PARSER_ONLY_RULES, signal_json_schema};
+use herald_domain::{Rejection, SignalKind, check_fresh, parse_signal};
 use jsonschema::Validator;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 const REFRESH: &str = "run `UPDATE_PROTO=1 cargo test -p herald-domain --test proto` to refresh";
 
-/// What the generated description of `SignalV1` does not say: how the schema relates to the
-/// parser, which is the one judge of a signal.
-const SIGNAL_SCHEMA_NOTE: &str = "\n\nThis schema gives the shape of a signal and what each kind \
-carries (its `allOf`); the parser (`herald_domain::parse_signal`, the one judge on both the HTTP \
-and the NATS path) decides. The parser is more lenient than the schema: it takes `kind` and \
-`asset` in any case (`\"BUY\"`, `\"btc/usd\"`), `h`, `d` and `w` for the units of `timeframe` \
-(`\"1h\"`), white space around any string value (it trims it), a UUID also without hyphens, in \
-braces or as a `urn:uuid:`, a price string in exponent notation (`\"4.5e4\"`), a timestamp with \
-a space for its `T` or a leap second at any minute, and `null` wherever a field may be left out \
-(`notes` included, and a field the signal's kind does not carry). Prices may be decimal strings \
-or JSON numbers in both, and Herald itself always writes strings. The parser reads every number \
-exactly, never through a float: `85.0` is a whole confidence, `85.000000000000000001` is not, \
-though a validator that reads numbers as floats may take it for 85. The parser is also stricter, \
-with rules no schema can state; a payload this schema allows is refused for these alone, each \
-reported with its detail code (listed for machines under `x-parser-only-rules` in \
-`ingest-api.openapi.yaml`): `price_order`, a buy needs stop_loss < entry_price < target_price \
-and a sell the reverse; `out_of_range`, a price must be held exactly (at most 28 decimal places \
-and 28 significant digits), `generated_at` lies between 2000 and 5 minutes after receipt, \
-`valid_until` after `generated_at` and at most 30 days after it; `invalid_value`, a field sent \
-twice in the object. And a signal that arrives at or after its deadline (`valid_until`, else one \
-bar of its `timeframe` after `generated_at`, else `HERALD_SIGNAL_TTL_SECS` after it) is refused \
-as `stale`. A payload that breaks a rule is answered with 422 `invalid_signal` on HTTP, or \
-parked on `<prefix>.signals.dlq` on NATS.";
-
-/// What one group of kinds carries beyond what every signal has: the parser's rules
-/// (`read_trade`, `price_not_allowed` and the `closes_signal_id` check in
-/// `crates/domain/src/parse.rs`), which `each_kind_carries_in_the_schema_what_the_parser_demands`
-/// holds this table to.
-struct KindRule {
-    kinds: &'static [SignalKind],
-    /// Why, for the schema's reader.
-    description: &'static str,
-    /// Fields these kinds must carry, and not as `null`.
-    required: &'static [&'static str],
-    /// Fields these kinds do not carry.
-    absent: &'static [&'static str],
-}
-
-const KIND_RULES: [KindRule; 3] = [
-    KindRule {
-        kinds: &[SignalKind::Buy, SignalKind::Sell],
-        description: "A buy or a sell is a trade: it names its entry_price, target_price, \
-                      stop_loss and timeframe, and closes no other signal.",
-        required: &["entry_price", "target_price", "stop_loss", "timeframe"],
-        absent: &["closes_signal_id"],
-    },
-    KindRule {
-        kinds: &[SignalKind::Close],
-        description: "A close may name its exit price (entry_price) and the signal it closes \
-                      (closes_signal_id), but no target_price or stop_loss.",
-        required: &[],
-        absent: &["target_price", "stop_loss"],
-    },
-    KindRule {
-        kinds: &[SignalKind::Alert],
-        description: "An alert recommends no trade: it carries no price and closes no signal.",
-        required: &[],
-        absent: &[
-            "entry_price",
-            "target_price",
-            "stop_loss",
-            "closes_signal_id",
-        ],
-    },
-];
-
-/// The fields [`KIND_RULES`] speaks of: the ones whose presence depends on the kind.
+/// The fields whose presence depends on the kind: the ones the per-kind rules of
+/// [`signal_json_schema`] speak of.
 const KIND_FIELDS: [&str; 5] = [
     "entry_price",
     "target_price",
@@ -102,61 +39,8 @@ struct SchemaFile {
 
 const SCHEMAS: [SchemaFile; 1] = [SchemaFile {
     file: "signal.v1.schema.json",
-    generate: signal_schema,
+    generate: signal_json_schema,
 }];
-
-fn signal_schema() -> Value {
-    let mut schema = schemars::schema_for!(SignalV1).to_value();
-    let description = schema["description"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    schema["description"] = Value::String(description + SIGNAL_SCHEMA_NOTE);
-    let rules = KIND_RULES
-        .iter()
-        .map(|rule| kind_rule(&schema["properties"], rule))
-        .collect();
-    schema["allOf"] = Value::Array(rules);
-    schema
-}
-
-/// `if` the kind is one of `rule.kinds`, `then` the fields it requires (without `null`) and
-/// the ones it does not carry (`false`: absent).
-fn kind_rule(properties: &Value, rule: &KindRule) -> Value {
-    let kinds: Vec<&str> = rule.kinds.iter().map(|k| k.as_str()).collect();
-    let kind = match kinds.as_slice() {
-        [one] => json!({ "const": one }),
-        many => json!({ "enum": many }),
-    };
-    let mut fields = Map::new();
-    for field in rule.required {
-        fields.insert(field.to_string(), without_null(&properties[field]));
-    }
-    for field in rule.absent {
-        fields.insert(field.to_string(), Value::Bool(false));
-    }
-    let mut then = json!({ "description": rule.description, "properties": fields });
-    if !rule.required.is_empty() {
-        then["required"] = json!(rule.required);
-    }
-    json!({
-        "if": { "properties": { "kind": kind }, "required": ["kind"] },
-        "then": then,
-    })
-}
-
-/// An optional field's schema without its `null` alternative.
-fn without_null(property: &Value) -> Value {
-    let is_null = |v: &Value| v == &json!({ "type": "null" });
-    if let Some(alternatives) = property["anyOf"].as_array() {
-        let rest: Vec<&Value> = alternatives.iter().filter(|v| !is_null(v)).collect();
-        if let [one] = rest.as_slice() {
-            return (*one).clone();
-        }
-        return json!({ "anyOf": rest });
-    }
-    panic!("the kind rules expect an optional field as anyOf [schema, null]: {property}")
-}
 
 fn proto_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto")
@@ -591,7 +475,13 @@ fn parser_only_examples() -> Vec<(&'static str, Value)> {
 #[test]
 fn what_only_the_parser_refuses_is_what_the_openapi_document_lists() {
     let schema = validator("signal.v1.schema.json");
-    let documented = documented_parser_only_rules();
+    let listed = parser_only_rules();
+    assert_eq!(
+        documented_parser_only_rules(),
+        listed,
+        "proto/ingest-api.openapi.json's x-parser-only-rules are not herald_domain's \
+         PARSER_ONLY_RULES (run `UPDATE_PROTO=1 cargo test -p herald-ingest-api --test openapi`)"
+    );
     let mut shown = BTreeSet::new();
     for (what, payload) in parser_only_examples() {
         assert_eq!(
@@ -602,28 +492,44 @@ fn what_only_the_parser_refuses_is_what_the_openapi_document_lists() {
         let refused = judge(&payload, receipt_time());
         assert_eq!(refused.len(), 1, "{what}: {refused:?}");
         assert!(
-            documented.contains(&refused[0]),
-            "{what} is refused with {:?}, which ingest-api.openapi.yaml does not list under \
-             x-parser-only-rules",
+            listed.contains(&refused[0]),
+            "{what} is refused with {:?}, which PARSER_ONLY_RULES does not list",
             refused[0]
         );
         shown.insert(refused[0].clone());
     }
-    let unshown: Vec<_> = documented.difference(&shown).collect();
+    let unshown: Vec<_> = listed.difference(&shown).collect();
     assert!(
         unshown.is_empty(),
-        "ingest-api.openapi.yaml lists parser-only rules no example here shows: {unshown:?}"
+        "PARSER_ONLY_RULES lists rules no example here shows: {unshown:?}"
     );
 }
 
-/// `(field, code)` for every field of every rule in `x-parser-only-rules`.
+/// `(field, code)` for every field of every rule in [`PARSER_ONLY_RULES`].
+fn parser_only_rules() -> BTreeSet<(String, String)> {
+    let mut pairs = BTreeSet::new();
+    for rule in PARSER_ONLY_RULES {
+        assert!(
+            !rule.rule.is_empty(),
+            "the rule for {} says what it is",
+            rule.code
+        );
+        for field in rule.fields {
+            pairs.insert((field.to_string(), rule.code.to_string()));
+        }
+    }
+    pairs
+}
+
+/// `(field, code)` for every field of every rule in the checked-in OpenAPI document's
+/// `x-parser-only-rules`: what `scripts/fuzz_api_hooks.py` reads.
 fn documented_parser_only_rules() -> BTreeSet<(String, String)> {
-    let path = proto_dir().join("ingest-api.openapi.yaml");
-    let text = std::fs::read_to_string(&path).expect("reading ingest-api.openapi.yaml");
-    let docs = yaml_rust2::YamlLoader::load_from_str(&text).expect("ingest-api.openapi.yaml");
-    let rules = &docs[0]["paths"]["/api/signals"]["post"]["requestBody"]["x-parser-only-rules"];
+    let path = proto_dir().join("ingest-api.openapi.json");
+    let text = std::fs::read_to_string(&path).expect("reading ingest-api.openapi.json");
+    let document: Value = serde_json::from_str(&text).expect("ingest-api.openapi.json is JSON");
+    let rules = &document["paths"]["/api/signals"]["post"]["requestBody"]["x-parser-only-rules"];
     let rules = rules
-        .as_vec()
+        .as_array()
         .expect("requestBody has a list x-parser-only-rules");
     let mut pairs = BTreeSet::new();
     for rule in rules {
@@ -632,7 +538,7 @@ fn documented_parser_only_rules() -> BTreeSet<(String, String)> {
             rule["rule"].as_str().is_some_and(|r| !r.is_empty()),
             "the rule for {code} says what it is"
         );
-        for field in rule["fields"].as_vec().expect("a rule has fields") {
+        for field in rule["fields"].as_array().expect("a rule has fields") {
             let field = field.as_str().expect("a field name");
             pairs.insert((field.to_string(), code.to_string()));
         }

@@ -19,8 +19,14 @@
 //! | 413 `body_too_large` | over `HERALD_INGEST_MAX_BODY_BYTES` |
 //! | 415 `unsupported_media_type` | a Content-Type other than JSON |
 //! | 503 `unavailable` | NATS is down, or the key store is and the key is not known from before: retry with the same id |
+//! | 500 `internal` | the handler failed (logged, never described) |
 //!
-//! Also the probes and metrics of [`herald_runtime::http::ops_router`].
+//! A path with no route is answered 404 `not_found`, a method a path does not take 405
+//! `method_not_allowed` ([`herald_runtime::http::with_json_errors`]).
+//!
+//! Also the probes and metrics of [`herald_runtime::http::ops_router`], and
+//! `GET /api/openapi.json`: the OpenAPI 3.1 document of all this, generated from the code
+//! ([`openapi_document`]; checked in as `proto/ingest-api.openapi.json`).
 //!
 //! # When the database is down
 //!
@@ -38,6 +44,7 @@
 //! Liveness (`GET /livez`) never looks at either.
 
 mod error;
+mod openapi;
 mod signals;
 
 use std::sync::Arc;
@@ -49,13 +56,14 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::post;
 use herald_auth::{ApiKeyVerifier, Gate, HasGate, KeyCachePolicy};
 use herald_bus::{Bus, NatsOptions, StreamSettings, Subjects};
-use herald_runtime::http::{HealthProbe, check, ops_router, with_json_errors};
+use herald_runtime::http::{HealthProbe, check, openapi_route, ops_router, with_json_errors};
 use herald_runtime::{HealthReport, Settings, serve};
 use herald_store::{Store, heartbeats};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use error::ApiError;
+pub use openapi::document as openapi_document;
 
 /// What the handlers share. axum clones the state for every request, so it is one `Arc`:
 /// cloning the NATS client, the pool and the key cache field by field cost a tenth of the
@@ -148,7 +156,8 @@ pub async fn run(
     served
 }
 
-/// The routes, for tests that serve them on their own listener.
+/// The routes, for tests that serve them on their own listener. The OpenAPI document is built
+/// here, once.
 pub fn router(state: AppState) -> Router {
     let max_body_bytes = state.max_body_bytes;
     let probe_state = state.clone();
@@ -161,7 +170,8 @@ pub fn router(state: AppState) -> Router {
             .route("/api/signals", post(signals::post_signal))
             .layer(DefaultBodyLimit::max(max_body_bytes))
             .with_state(state)
-            .merge(ops_router(probe)),
+            .merge(ops_router(probe))
+            .merge(openapi_route(openapi_document())),
     )
 }
 

@@ -1,4 +1,5 @@
-//! `POST /api/signals`.
+//! `POST /api/signals`: the handler, its metrics, and its part of the OpenAPI document (what
+//! it answers, in `#[utoipa::path]`; see `openapi.rs` for the rest).
 
 use std::time::Instant;
 
@@ -11,25 +12,259 @@ use axum::response::{IntoResponse, Response};
 use herald_auth::{ApiKey, AuthError, SignalsWrite, StoreReach};
 use herald_domain::{MAX_FUTURE_SKEW, SignalId, check_fresh, parse_signal_or_id};
 use serde::Serialize;
+use utoipa::ToSchema;
 
+use crate::openapi::{
+    AcceptedAnswer, BadRequestAnswer, DuplicateAnswer, ForbiddenAnswer, InternalAnswer,
+    InvalidAnswer, MediaTypeAnswer, RateLimitedAnswer, SignalBody, TooLargeAnswer,
+    UnauthorizedAnswer, UnavailableAnswer, request_body_description,
+};
 use crate::{ApiError, AppState};
 
 /// The success body.
-#[derive(Debug, Serialize)]
-struct Accepted {
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Accepted {
+    /// The signal's id, as sent or as assigned.
+    #[schema(format = Uuid)]
     id: String,
-    status: &'static str,
+    /// What became of the signal.
+    #[schema(inline)]
+    status: Outcome,
 }
 
-/// The handler. It takes the whole request rather than the `HeaderMap` extractor, which
-/// clones every header; and it opens no tracing span: formatting a span's fields for the JSON
-/// log on every request cost more than the few log lines in it are worth, so those lines name
-/// what they are about themselves.
+/// `accepted`: stored now; `duplicate`: a signal with this id was accepted before.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum Outcome {
+    Accepted,
+    Duplicate,
+}
+
+/// Submit one trading signal.
+///
+/// Checks, in this order: the API key (401, 403, 429), the Content-Type (415), the body size
+/// (413), the JSON (400), the signal's rules (422, listing every problem at once) and its
+/// freshness (422 with a `stale` detail). An accepted signal is published on NATS with its
+/// `id` as `Nats-Msg-Id`, and the answer comes only once JetStream has stored it.
+///
+/// Every signal has a deadline: its `valid_until` when the engine sets one; otherwise one bar
+/// of its `timeframe` after `generated_at` (a 1H signal is stale an hour after it was
+/// generated, a 15m one after 15 minutes, 1D after a day, 1W after a week); otherwise (closes
+/// and alerts without a timeframe) `HERALD_SIGNAL_TTL_SECS` (default 900) seconds after
+/// `generated_at`. A signal that arrives at or after its deadline would reach traders too late
+/// and is refused; a delivery not sent by then is never sent.
+///
+/// Retrying is safe: send the same `id` again and the signal is delivered once. A signal
+/// without an `id` gets one derived from its content (returned in the answer), so the same
+/// body sent again is recognised too; a signal changed in any way is a new one: set `id` when
+/// you may retry.
+#[utoipa::path(
+    post,
+    path = "/api/signals",
+    tag = "signals",
+    operation_id = "postSignal",
+    security(("apiKey" = [])),
+    request_body(
+        description = request_body_description(),
+        content = SignalBody,
+        content_type = "application/json",
+        extensions(("x-parser-only-rules" = json!(herald_domain::wire::PARSER_ONLY_RULES))),
+        examples(
+            ("buy" = (summary = "The product spec's example buy signal.", value = json!({
+                "id": "0189c3a2-7b1e-7d3f-9a4c-2f5e8d1b6a90",
+                "kind": "buy",
+                "asset": "BTC/USD",
+                "entry_price": "45250",
+                "target_price": "46500",
+                "stop_loss": "44500",
+                "timeframe": "1H",
+                "confidence": 85,
+                "generated_at": "2023-06-15T14:30:45Z",
+                "notes": [
+                    "Strong bullish momentum detected",
+                    "Breaking above key resistance level",
+                    "Increasing volume supporting the move"
+                ]
+            }))),
+            ("buy_with_deadline" = (
+                summary = "A 4H buy the engine wants sent only within the next 20 minutes.",
+                value = json!({
+                    "kind": "buy",
+                    "asset": "ETH/USD",
+                    "entry_price": "3120.5",
+                    "target_price": "3240",
+                    "stop_loss": "3050",
+                    "timeframe": "4H",
+                    "confidence": 72,
+                    "generated_at": "2026-11-30T09:40:00Z",
+                    "valid_until": "2026-11-30T10:00:00Z"
+                }),
+            )),
+            ("close" = (summary = "A close signal naming the position it closes.", value = json!({
+                "kind": "close",
+                "asset": "BTC/USD",
+                "entry_price": "46400",
+                "confidence": 90,
+                "generated_at": "2023-06-15T18:02:10Z",
+                "closes_signal_id": "0189c3a2-7b1e-7d3f-9a4c-2f5e8d1b6a90"
+            }))),
+        ),
+    ),
+    responses(
+        (
+            status = 202,
+            description = "Stored on the bus; it will be delivered.",
+            body = inline(AcceptedAnswer),
+            example = json!({"id": "0189c3a2-7b1e-7d3f-9a4c-2f5e8d1b6a90", "status": "accepted"}),
+        ),
+        (
+            status = 200,
+            description = "A signal with this `id` was already accepted; it is delivered once. \
+                           Nothing else happened.",
+            body = inline(DuplicateAnswer),
+            example = json!({"id": "0189c3a2-7b1e-7d3f-9a4c-2f5e8d1b6a90", "status": "duplicate"}),
+        ),
+        (
+            status = 400,
+            description = "`malformed_json`: the body is not a JSON object (a syntax error, an \
+                           empty body, an array…). `bad_body`: the body could not be read.",
+            body = inline(BadRequestAnswer),
+            example = json!({"error": {
+                "code": "malformed_json",
+                "message": "invalid JSON: EOF while parsing a value at line 1 column 9"
+            }}),
+        ),
+        (
+            status = 401,
+            description = "`unauthorized`: the `X-API-Key` header is missing, or the key is \
+                           unknown or revoked.",
+            body = inline(UnauthorizedAnswer),
+            example = json!({"error": {
+                "code": "unauthorized",
+                "message": "missing X-API-Key header"
+            }}),
+        ),
+        (
+            status = 403,
+            description = "`forbidden`: the key lacks the scope `signals:write`, or is used from \
+                           an address outside its allow-list.",
+            body = inline(ForbiddenAnswer),
+            example = json!({"error": {
+                "code": "forbidden",
+                "message": "this key lacks the scope signals:write"
+            }}),
+        ),
+        (
+            status = 413,
+            description = "`body_too_large`: the body is over `HERALD_INGEST_MAX_BODY_BYTES`.",
+            body = inline(TooLargeAnswer),
+            example = json!({"error": {
+                "code": "body_too_large",
+                "message": "the body is larger than the limit of 65536 bytes"
+            }}),
+        ),
+        (
+            status = 415,
+            description = "`unsupported_media_type`: a `Content-Type` other than JSON.",
+            body = inline(MediaTypeAnswer),
+            example = json!({"error": {
+                "code": "unsupported_media_type",
+                "message": "Content-Type must be application/json, got \"text/plain\""
+            }}),
+        ),
+        (
+            status = 422,
+            description = "`invalid_signal`: a JSON object that breaks one or more rules. \
+                `details` lists every problem, one per field, so the Signal Engine can fix them \
+                all at once. For a signal the request schema allows, the details are only those \
+                of `x-parser-only-rules` (see the request body).\n\n\
+                A valid signal already past its deadline is answered the same way, with one \
+                detail of code `stale` naming `valid_until` (when the engine set the deadline) \
+                or `generated_at` (when the timeframe or `HERALD_SIGNAL_TTL_SECS` did) and \
+                saying when it expired. Sending it again will not help; a re-sent signal that \
+                was accepted while it was fresh is still answered `200 duplicate`.",
+            body = inline(InvalidAnswer),
+            examples(
+                ("invalid" = (summary = "Two rules broken at once.", value = json!({"error": {
+                    "code": "invalid_signal",
+                    "message": "the signal has 2 problems: stop_loss must be below entry_price \
+                                (45250) for a buy signal, got 45300; confidence must be between \
+                                0 and 100, got 120",
+                    "details": [
+                        {"field": "stop_loss", "code": "price_order",
+                         "message": "must be below entry_price (45250) for a buy signal, \
+                                     got 45300"},
+                        {"field": "confidence", "code": "out_of_range",
+                         "message": "must be between 0 and 100, got 120"}
+                    ]
+                }}))),
+                ("stale" = (
+                    summary = "A 1H signal generated at 09:00 that arrived after 10:00.",
+                    value = json!({"error": {
+                        "code": "invalid_signal",
+                        "message": "the signal has 1 problem: generated_at expired at \
+                                    2026-11-30T10:00:00Z, one 1H bar after generated_at; received \
+                                    at 2026-11-30T10:02:13Z, it would reach traders too late",
+                        "details": [{
+                            "field": "generated_at",
+                            "code": "stale",
+                            "message": "expired at 2026-11-30T10:00:00Z, one 1H bar after \
+                                        generated_at; received at 2026-11-30T10:02:13Z, it would \
+                                        reach traders too late"
+                        }]
+                    }}),
+                )),
+            ),
+        ),
+        (
+            status = 429,
+            description = "`rate_limited`: the key is over its rate limit (requests per second, \
+                           counted by each replica); `Retry-After` says when to try again.",
+            body = inline(RateLimitedAnswer),
+            headers((
+                "Retry-After" = u64,
+                description = "Whole seconds to wait before the next request with this key."
+            )),
+            example = json!({"error": {
+                "code": "rate_limited",
+                "message": "this key may make 10 requests per second"
+            }}),
+        ),
+        (
+            status = 500,
+            description = "`internal`: something failed on Herald's side; it is logged there, \
+                           and the message says nothing more. The signal may or may not have \
+                           been stored: retry later with the same `id`.",
+            body = inline(InternalAnswer),
+            example = json!({"error": {
+                "code": "internal",
+                "message": "something went wrong on our side; it has been logged"
+            }}),
+        ),
+        (
+            status = 503,
+            description = "`unavailable`: NATS did not store the signal, or the API keys cannot \
+                           be checked right now. Nothing was stored: retry later, with the same \
+                           `id`.",
+            body = inline(UnavailableAnswer),
+            example = json!({"error": {
+                "code": "unavailable",
+                "message": "the message bus did not store the signal; the signal may not have \
+                            been stored: retry later with the same id"
+            }}),
+        ),
+    ),
+)]
 pub(crate) async fn post_signal(
     State(state): State<AppState>,
     key: Result<ApiKey<SignalsWrite>, AuthError>,
     request: Request,
 ) -> Response {
+    // It takes the whole request rather than the `HeaderMap` extractor, which clones every
+    // header; and it opens no tracing span: formatting a span's fields for the JSON log on
+    // every request cost more than the few log lines in it are worth, so those lines name what
+    // they are about themselves.
     let started = Instant::now();
     let (mut parts, body) = request.into_parts();
     let headers = std::mem::take(&mut parts.headers);
@@ -41,15 +276,16 @@ pub(crate) async fn post_signal(
     };
     let (outcome, response) = match accepted {
         Ok((id, duplicate)) => {
-            let (status, label) = if duplicate {
-                (StatusCode::OK, "duplicate")
+            let (status, label, outcome) = if duplicate {
+                (StatusCode::OK, "duplicate", Outcome::Duplicate)
             } else {
-                (StatusCode::ACCEPTED, "accepted")
+                (StatusCode::ACCEPTED, "accepted", Outcome::Accepted)
             };
-            (
-                label,
-                (status, Json(Accepted { id, status: label })).into_response(),
-            )
+            let body = Accepted {
+                id,
+                status: outcome,
+            };
+            (label, (status, Json(body)).into_response())
         }
         Err(e) => {
             let label = match &e {
@@ -78,8 +314,8 @@ pub(crate) async fn post_signal(
     response
 }
 
-/// Every outcome `POST /api/signals` counts.
-const OUTCOMES: [&str; 10] = [
+/// Every outcome `POST /api/signals` counts (listed in the OpenAPI document's `/metrics`).
+pub(crate) const OUTCOMES: [&str; 10] = [
     "accepted",
     "duplicate",
     "unauthorized",
