@@ -31,6 +31,7 @@ pub async fn traders(
             is_admin: Set(false),
             language_code: Set(None),
             staff_role: Set(None),
+            staff_since: Set(None),
             totp_secret: Set(None),
             totp_last_step: Set(None),
         }))

@@ -3,6 +3,8 @@
 //!
 //! - `users.staff_role`: `admin` (may change things) or `viewer` (may only read); null for
 //!   a trader. `users.is_admin` is kept equal to `staff_role = 'admin'` (the spec's column).
+//!   `users.staff_since`: when they last became staff; tokens issued before it are refused,
+//!   so a revoked member's old tokens do not come back to life when they are granted again.
 //! - `users.totp_secret` (base32, RFC 6238) and `users.totp_last_step` (the last 30-second
 //!   step a code was accepted for, so that a code is never accepted twice, on any replica).
 //! - `admin_login_codes`: the one-time codes the bot sends to an admin's chat, by SHA-256
@@ -31,6 +33,13 @@ impl MigrationTrait for Migration {
             (
                 Users::Table.into_iden(),
                 ColumnDef::new(Users::StaffRole).string().null().to_owned(),
+            ),
+            (
+                Users::Table.into_iden(),
+                ColumnDef::new(Users::StaffSince)
+                    .timestamp_with_time_zone()
+                    .null()
+                    .to_owned(),
             ),
             (
                 Users::Table.into_iden(),
@@ -78,7 +87,9 @@ impl MigrationTrait for Migration {
         }
         manager
             .get_connection()
-            .execute_unprepared("UPDATE users SET staff_role = 'admin' WHERE is_admin")
+            .execute_unprepared(
+                "UPDATE users SET staff_role = 'admin', staff_since = CURRENT_TIMESTAMP WHERE is_admin",
+            )
             .await?;
 
         manager
@@ -196,6 +207,7 @@ impl MigrationTrait for Migration {
         }
         let columns = [
             (Users::Table.into_iden(), Users::StaffRole.into_iden()),
+            (Users::Table.into_iden(), Users::StaffSince.into_iden()),
             (Users::Table.into_iden(), Users::TotpSecret.into_iden()),
             (Users::Table.into_iden(), Users::TotpLastStep.into_iden()),
             (ApiKeys::Table.into_iden(), ApiKeys::Scopes.into_iden()),
@@ -223,6 +235,7 @@ fn timestamp(col: impl IntoIden) -> ColumnDef {
 enum Users {
     Table,
     StaffRole,
+    StaffSince,
     TotpSecret,
     TotpLastStep,
 }

@@ -155,7 +155,8 @@ async fn an_admin_is_granted_logs_in_with_two_factors_and_is_audited() -> anyhow
     for wanted in [
         ("cli", "staff.grant"),
         ("cli", "staff.totp_enroll"),
-        (telegram.as_str(), "auth.code_sent"),
+        (telegram.as_str(), "auth.code_requested"),
+        (telegram.as_str(), "auth.login_code"),
         (user.as_str(), "auth.login"),
         (user.as_str(), "key.create"),
     ] {

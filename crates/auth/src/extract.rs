@@ -30,6 +30,7 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
 use herald_domain::{Scope, StaffRole};
 use herald_runtime::ErrorBody;
 use uuid::Uuid;
@@ -39,11 +40,14 @@ use crate::jwt::JwtKeys;
 use crate::network::client_ip;
 use crate::verifier::{ApiKeyVerifier, VerifyError};
 
-/// Looks a user's current staff role up: `Ok(None)` for a user who is not (or no longer)
-/// staff, `Err` when the store cannot be asked.
+/// Looks a user's current staff role up, with when they became staff: `Ok(None)` for a
+/// user who is not (or no longer) staff, `Err` when the store cannot be asked.
 pub type StaffLookup = Arc<
-    dyn Fn(Uuid) -> Pin<Box<dyn Future<Output = Result<Option<StaffRole>, String>> + Send>>
-        + Send
+    dyn Fn(
+            Uuid,
+        ) -> Pin<
+            Box<dyn Future<Output = Result<Option<(StaffRole, DateTime<Utc>)>, String>> + Send>,
+        > + Send
         + Sync,
 >;
 
@@ -110,7 +114,7 @@ impl Gate {
             error.status,
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
         ) {
-            let request = format!("{} {}", parts.method, parts.uri.path());
+            let request = request_line(parts);
             tracing::warn!(
                 target: "herald::security",
                 actor = %actor,
@@ -310,12 +314,22 @@ impl<S: HasGate + Sync> FromRequestParts<S> for Staff {
             tracing::warn!(error = %e, "could not look a staff member up");
             AuthError::unavailable("cannot check staff roles right now; try again")
         })?;
-        let Some(stored) = stored else {
+        let Some((stored, since)) = stored else {
             return Err(refuse(
                 actor,
                 AuthError::unauthorized("not_staff", "this account is no longer staff"),
             ));
         };
+        // A token from before they (last) became staff: revoked since, whatever came after.
+        if claims.iat < since.timestamp() {
+            return Err(refuse(
+                actor,
+                AuthError::unauthorized(
+                    "token_before_grant",
+                    "this token was issued before the account's staff role; log in again",
+                ),
+            ));
+        }
         let role = if claims.role == StaffRole::Admin && stored == StaffRole::Admin {
             StaffRole::Admin
         } else {
@@ -493,6 +507,25 @@ impl<S: HasGate + Sync, R: RequiredScope> FromRequestParts<S> for Reader<R> {
                 .map(Reader::Key)
         }
     }
+}
+
+/// The most of a request's path kept in the audit log for a path no route matched.
+const MAX_PATH_CHARS: usize = 120;
+
+/// How a refused request is named in the logs: its method and route (`GET /api/users/{id}`),
+/// never the raw path, which the client chooses and could make as long as it likes.
+fn request_line(parts: &Parts) -> String {
+    let path = match parts.extensions.get::<axum::extract::MatchedPath>() {
+        Some(route) => route.as_str().to_string(),
+        None => {
+            let raw = parts.uri.path();
+            match raw.char_indices().nth(MAX_PATH_CHARS) {
+                Some((cut, _)) => format!("{}…", &raw[..cut]),
+                None => raw.to_string(),
+            }
+        }
+    };
+    format!("{} {path}", parts.method)
 }
 
 /// The token of an `Authorization: Bearer` header.

@@ -19,30 +19,36 @@ use crate::verifier::ApiKeyVerifier;
 /// transaction a minute per process however many requests there were.
 pub const USAGE_FLUSH_INTERVAL: Duration = Duration::from_secs(60);
 
-/// Looks keys up in `store` (active keys only: a revoked key is not found).
+/// Looks keys up in `store` (active keys only: a revoked key is not found). A stored key that
+/// cannot be read (a scope this build does not know, during a rolling upgrade; an allow-list
+/// edited by hand) is refused and logged: it is not an outage of the store, which would make
+/// every new key wait.
 pub fn key_lookup(store: Store) -> KeyLookup {
     Arc::new(move |hash: String| {
         let store = store.clone();
         Box::pin(async move {
-            let found = store
-                .active_api_key_by_hash(&hash)
-                .await
-                .map_err(|e| e.to_string())?;
-            found
-                .map(|k| {
-                    // Stored only after the same parse, so this fails only on a row edited
-                    // by hand; such a key is refused rather than let in from anywhere.
-                    let allowed = IpAllowList::parse(&k.allowed_ips)
-                        .map_err(|e| format!("API key {}: stored allow-list: {e}", k.id))?;
-                    Ok(KeyInfo {
-                        id: k.id,
-                        name: k.name,
-                        scopes: k.scopes,
-                        allowed,
-                        rate_limit: k.rate_limit,
-                    })
-                })
-                .transpose()
+            let k = match store.active_api_key_by_hash(&hash).await {
+                Ok(Some(k)) => k,
+                Ok(None) => return Ok(None),
+                Err(e @ herald_store::StoreError::Corrupt { .. }) => {
+                    tracing::error!(error = %e, "an unreadable API key was refused");
+                    return Ok(None);
+                }
+                Err(e) => return Err(e.to_string()),
+            };
+            match IpAllowList::parse(&k.allowed_ips) {
+                Ok(allowed) => Ok(Some(KeyInfo {
+                    id: k.id,
+                    name: k.name,
+                    scopes: k.scopes,
+                    allowed,
+                    rate_limit: k.rate_limit,
+                })),
+                Err(e) => {
+                    tracing::error!(key = %k.id, error = %e, "an API key with an unreadable allow-list was refused");
+                    Ok(None)
+                }
+            }
         })
     })
 }

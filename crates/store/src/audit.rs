@@ -87,6 +87,13 @@ pub enum AuditSubject<'a> {
     Actor(&'a str),
     /// Events from this address.
     Source(&'a str),
+    /// Events of this actor from this address.
+    ActorFrom {
+        /// The actor.
+        actor: &'a str,
+        /// The address.
+        source: &'a str,
+    },
 }
 
 impl Store {
@@ -178,12 +185,25 @@ impl Store {
         subject: AuditSubject<'_>,
         since: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
+        self.count_audits_since(&[action], subject, since).await
+    }
+
+    /// How many events of any of `actions` of `subject` were recorded at or after `since`.
+    pub async fn count_audits_since(
+        &self,
+        actions: &[&str],
+        subject: AuditSubject<'_>,
+        since: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
         let query = audit_log::Entity::find()
-            .filter(C::Action.eq(action))
+            .filter(C::Action.is_in(actions.iter().copied()))
             .filter(C::At.gte(since));
         let query = match subject {
             AuditSubject::Actor(actor) => query.filter(C::Actor.eq(actor)),
             AuditSubject::Source(source) => query.filter(C::Source.eq(source)),
+            AuditSubject::ActorFrom { actor, source } => query
+                .filter(C::Actor.eq(actor))
+                .filter(C::Source.eq(source)),
         };
         Ok(query.count(&self.db).await?)
     }

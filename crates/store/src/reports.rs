@@ -317,7 +317,11 @@ impl Store {
 
 /// The audit actions that are authentication failures: refused tokens and keys, and failed
 /// admin logins.
-pub const AUTH_FAILURES: [&str; 2] = ["auth.failed", "auth.login_failed"];
+pub const AUTH_FAILURES: [&str; 3] = [
+    "auth.failed",
+    "auth.login_failed",
+    "auth.second_factor_failed",
+];
 
 /// The nearest-rank position (from 0) of quantile `q` among `n` values.
 fn rank(n: u64, q: f64) -> u64 {

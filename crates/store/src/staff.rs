@@ -9,7 +9,7 @@
 
 use chrono::{DateTime, Utc};
 use herald_domain::StaffRole;
-use sea_orm::sea_query::{Condition, Expr, ExprTrait};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect,
@@ -22,8 +22,9 @@ use crate::{Store, StoreError, User};
 /// Wrong codes after which a login code stops working, even if a right one comes next.
 pub const MAX_CODE_ATTEMPTS: i32 = 5;
 
-/// What a login needs to know about a staff member.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a login needs to know about a staff member. (`Debug` leaves the authenticator's
+/// secret out.)
+#[derive(Clone, PartialEq, Eq)]
 pub struct StaffLogin {
     /// The user.
     pub user: User,
@@ -31,6 +32,19 @@ pub struct StaffLogin {
     pub role: StaffRole,
     /// The enrolled authenticator's secret (base32), if they enrolled one.
     pub totp_secret: Option<String>,
+}
+
+impl std::fmt::Debug for StaffLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StaffLogin")
+            .field("user", &self.user)
+            .field("role", &self.role)
+            .field(
+                "totp_secret",
+                &self.totp_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
 /// A live one-time code, by hash.
@@ -50,12 +64,26 @@ impl Store {
         &self,
         telegram_id: i64,
         role: Option<StaffRole>,
+        now: DateTime<Utc>,
     ) -> Result<Option<User>, StoreError> {
         let mut update = users::Entity::update_many();
         if role.is_none() {
             update = update
                 .col_expr(users::Column::TotpSecret, Expr::value(None::<String>))
-                .col_expr(users::Column::TotpLastStep, Expr::value(None::<i64>));
+                .col_expr(users::Column::TotpLastStep, Expr::value(None::<i64>))
+                .col_expr(
+                    users::Column::StaffSince,
+                    Expr::value(None::<DateTime<Utc>>),
+                );
+        } else {
+            // Kept through a change of role; set anew after a revocation.
+            update = update.col_expr(
+                users::Column::StaffSince,
+                Expr::expr(Func::coalesce([
+                    Expr::col(users::Column::StaffSince),
+                    Expr::value(now),
+                ])),
+            );
         }
         let updated = update
             .col_expr(
@@ -94,16 +122,28 @@ impl Store {
         }))
     }
 
-    /// The role of the user with this id, if they are staff (checked on every admin API
-    /// request, so that revoking a role takes effect at once).
-    pub async fn staff_role(&self, user_id: Uuid) -> Result<Option<StaffRole>, StoreError> {
-        let role: Option<Option<String>> = users::Entity::find_by_id(user_id)
-            .select_only()
-            .column(users::Column::StaffRole)
-            .into_tuple()
-            .one(&self.db)
-            .await?;
-        Ok(role.flatten().and_then(|r| r.parse().ok()))
+    /// The role of the user with this id and since when they are staff, if they are
+    /// (checked on every admin API request, so that revoking a role takes effect at once).
+    pub async fn staff_role(
+        &self,
+        user_id: Uuid,
+    ) -> Result<Option<(StaffRole, DateTime<Utc>)>, StoreError> {
+        let row: Option<(Option<String>, Option<DateTime<Utc>>)> =
+            users::Entity::find_by_id(user_id)
+                .select_only()
+                .column(users::Column::StaffRole)
+                .column(users::Column::StaffSince)
+                .into_tuple()
+                .one(&self.db)
+                .await?;
+        Ok(match row {
+            Some((Some(role), since)) => role
+                .parse()
+                .ok()
+                // Staff from before the column had one: since the epoch.
+                .map(|role| (role, since.unwrap_or(DateTime::<Utc>::UNIX_EPOCH))),
+            _ => None,
+        })
     }
 
     /// Enrols an authenticator for the user (replacing any earlier one).

@@ -99,7 +99,7 @@ fn unchanged(user: &User, p: &TelegramProfile) -> bool {
 }
 
 /// Every column of `users`, for reads joined to other tables.
-pub(crate) const USER_COLUMNS: [users::Column; 13] = [
+pub(crate) const USER_COLUMNS: [users::Column; 14] = [
     users::Column::Id,
     users::Column::TelegramId,
     users::Column::ChatId,
@@ -111,6 +111,7 @@ pub(crate) const USER_COLUMNS: [users::Column; 13] = [
     users::Column::IsAdmin,
     users::Column::LanguageCode,
     users::Column::StaffRole,
+    users::Column::StaffSince,
     users::Column::TotpSecret,
     users::Column::TotpLastStep,
 ];

@@ -66,8 +66,18 @@ impl ApiError {
 }
 
 impl From<StoreError> for ApiError {
+    /// The database out of reach is 503 (try again); anything else it says is a 500.
     fn from(e: StoreError) -> Self {
-        Self::Internal(e.into())
+        match &e {
+            StoreError::Database(
+                sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_),
+            )
+            | StoreError::Connect { .. } => {
+                tracing::warn!(error = %e, "the database is out of reach");
+                Self::Unavailable("the database cannot be reached right now; try again".into())
+            }
+            _ => Self::Internal(e.into()),
+        }
     }
 }
 

@@ -247,6 +247,8 @@ pub struct AuditView {
     /// Before and after, a reason, a count.
     #[schema(value_type = Option<Object>)]
     pub details: Option<serde_json::Value>,
+    /// How many times it happened: 1, but for refusals coalesced into one event.
+    pub occurrences: u64,
 }
 
 impl From<AuditRecord> for AuditView {
@@ -259,6 +261,7 @@ impl From<AuditRecord> for AuditView {
             target: r.target,
             source: r.source,
             details: r.details,
+            occurrences: r.occurrences,
         }
     }
 }

@@ -47,7 +47,7 @@ pub async fn run(settings: &Settings, action: Action) -> anyhow::Result<()> {
     match action {
         Action::Grant { telegram_id, role } => {
             let user = store
-                .set_staff_role(telegram_id, Some(role))
+                .set_staff_role(telegram_id, Some(role), chrono::Utc::now())
                 .await?
                 .with_context(|| not_registered(telegram_id))?;
             audit(
@@ -73,7 +73,7 @@ pub async fn run(settings: &Settings, action: Action) -> anyhow::Result<()> {
         }
         Action::Revoke { telegram_id } => {
             let user = store
-                .set_staff_role(telegram_id, None)
+                .set_staff_role(telegram_id, None, chrono::Utc::now())
                 .await?
                 .with_context(|| not_registered(telegram_id))?;
             audit(

@@ -30,6 +30,8 @@ pub struct Model {
     pub language_code: Option<String>,
     /// `admin` or `viewer` for staff who may use the admin API; null for a trader.
     pub staff_role: Option<String>,
+    /// When they last became staff; tokens issued before it are not theirs to use.
+    pub staff_since: Option<DateTimeUtc>,
     /// The enrolled authenticator's secret (base32), if any.
     pub totp_secret: Option<String>,
     /// The last TOTP step a code was accepted for; an older or equal step is refused.

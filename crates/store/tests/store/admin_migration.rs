@@ -53,7 +53,7 @@ async fn admins_and_keys_carry_over(store: Store) -> anyhow::Result<()> {
         admin.staff_role == Some(StaffRole::Admin) && admin.is_admin,
         "{admin:?}"
     );
-    ensure!(store.staff_role(admin.id).await? == Some(StaffRole::Admin));
+    ensure!(store.staff_role(admin.id).await?.map(|(role, _)| role) == Some(StaffRole::Admin));
     let trader = store.user(trader.id).await?.context("trader")?;
     ensure!(
         trader.staff_role.is_none() && !trader.is_admin,

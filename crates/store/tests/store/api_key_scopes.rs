@@ -35,7 +35,11 @@ async fn keys_carry_scopes_networks_limits_and_their_maker(store: Store) -> anyh
     let now = noon();
     let admin = store.register_user(&profile(1), now).await?.user;
     store
-        .set_staff_role(admin.telegram_id, Some(StaffRole::Admin))
+        .set_staff_role(
+            admin.telegram_id,
+            Some(StaffRole::Admin),
+            chrono::Utc::now(),
+        )
         .await?;
     let made = store
         .create_api_key(

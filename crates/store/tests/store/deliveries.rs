@@ -110,6 +110,7 @@ async fn large_fan_out_is_batched(store: Store) -> anyhow::Result<()> {
             is_admin: Set(false),
             language_code: Set(None),
             staff_role: Set(None),
+            staff_since: Set(None),
             totp_secret: Set(None),
             totp_last_step: Set(None),
         }))

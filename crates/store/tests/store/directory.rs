@@ -119,11 +119,19 @@ async fn filters_narrow_the_listing(store: Store) -> anyhow::Result<()> {
     let admin = subscriber(&store, 6, long_ago).await?;
     store.set_tier(admin.id, "vip", long_ago).await?;
     store
-        .set_staff_role(admin.telegram_id, Some(StaffRole::Admin))
+        .set_staff_role(
+            admin.telegram_id,
+            Some(StaffRole::Admin),
+            chrono::Utc::now(),
+        )
         .await?;
     let viewer = store.register_user(&profile(7), long_ago).await?.user;
     store
-        .set_staff_role(viewer.telegram_id, Some(StaffRole::Viewer))
+        .set_staff_role(
+            viewer.telegram_id,
+            Some(StaffRole::Viewer),
+            chrono::Utc::now(),
+        )
         .await?;
     // On vip but never subscribed.
     let vip_only = store.register_user(&profile(8), long_ago).await?.user;

@@ -37,7 +37,7 @@ async fn roles_are_granted_changed_and_revoked(store: Store) -> anyhow::Result<(
     // Nobody with that Telegram id has started the bot.
     ensure!(
         store
-            .set_staff_role(42, Some(StaffRole::Admin))
+            .set_staff_role(42, Some(StaffRole::Admin), chrono::Utc::now())
             .await?
             .is_none()
     );
@@ -45,7 +45,7 @@ async fn roles_are_granted_changed_and_revoked(store: Store) -> anyhow::Result<(
     ensure!(store.staff_role(Uuid::now_v7()).await?.is_none());
 
     let admin = store
-        .set_staff_role(user.telegram_id, Some(StaffRole::Admin))
+        .set_staff_role(user.telegram_id, Some(StaffRole::Admin), chrono::Utc::now())
         .await?
         .context("granted")?;
     ensure!(admin.id == user.id, "{admin:?}");
@@ -54,7 +54,28 @@ async fn roles_are_granted_changed_and_revoked(store: Store) -> anyhow::Result<(
         "{admin:?}"
     );
     ensure!(store.user(user.id).await?.as_ref() == Some(&admin));
-    ensure!(store.staff_role(user.id).await? == Some(StaffRole::Admin));
+    ensure!(store.staff_role(user.id).await?.map(|(role, _)| role) == Some(StaffRole::Admin));
+    // Staff since the grant; a change of role keeps that, a revocation and a new grant do not.
+    let t0 = crate::common::noon();
+    let since = |at: chrono::DateTime<chrono::Utc>| {
+        let store = store.clone();
+        async move {
+            store
+                .set_staff_role(user.telegram_id, Some(StaffRole::Admin), at)
+                .await?;
+            anyhow::Ok(store.staff_role(user.id).await?.map(|(_, since)| since))
+        }
+    };
+    let granted = store.staff_role(user.id).await?.map(|(_, s)| s);
+    ensure!(
+        since(t0).await? == granted,
+        "a second grant keeps the first's time"
+    );
+    store.set_staff_role(user.telegram_id, None, t0).await?;
+    ensure!(
+        since(t0).await? == Some(t0),
+        "granted anew after a revocation"
+    );
     let login = store
         .staff_login(user.telegram_id)
         .await?
@@ -78,12 +99,16 @@ async fn roles_are_granted_changed_and_revoked(store: Store) -> anyhow::Result<(
     );
 
     let viewer = store
-        .set_staff_role(user.telegram_id, Some(StaffRole::Viewer))
+        .set_staff_role(
+            user.telegram_id,
+            Some(StaffRole::Viewer),
+            chrono::Utc::now(),
+        )
         .await?
         .context("changed")?;
     ensure!(viewer.staff_role == Some(StaffRole::Viewer), "{viewer:?}");
     ensure!(!viewer.is_admin, "a viewer is not an admin: {viewer:?}");
-    ensure!(store.staff_role(user.id).await? == Some(StaffRole::Viewer));
+    ensure!(store.staff_role(user.id).await?.map(|(role, _)| role) == Some(StaffRole::Viewer));
     let login = store
         .staff_login(user.telegram_id)
         .await?
@@ -91,7 +116,7 @@ async fn roles_are_granted_changed_and_revoked(store: Store) -> anyhow::Result<(
     ensure!(login.role == StaffRole::Viewer && login.user == viewer);
 
     let revoked = store
-        .set_staff_role(user.telegram_id, None)
+        .set_staff_role(user.telegram_id, None, chrono::Utc::now())
         .await?
         .context("revoked")?;
     ensure!(
@@ -103,7 +128,7 @@ async fn roles_are_granted_changed_and_revoked(store: Store) -> anyhow::Result<(
     // Revoking again still finds the user.
     ensure!(
         store
-            .set_staff_role(user.telegram_id, None)
+            .set_staff_role(user.telegram_id, None, chrono::Utc::now())
             .await?
             .is_some()
     );
@@ -114,7 +139,7 @@ async fn totp_steps_are_accepted_once(store: Store) -> anyhow::Result<()> {
     let now = noon();
     let user = store.register_user(&profile(1), now).await?.user;
     store
-        .set_staff_role(user.telegram_id, Some(StaffRole::Admin))
+        .set_staff_role(user.telegram_id, Some(StaffRole::Admin), chrono::Utc::now())
         .await?;
     store.set_totp_secret(user.id, "JBSWY3DPEHPK3PXP").await?;
     let login = store
@@ -160,9 +185,15 @@ async fn totp_steps_are_accepted_once(store: Store) -> anyhow::Result<()> {
     ensure!(won == 1, "{won} claims of one step won");
 
     // Revoking forgets the authenticator: granted again, they must enrol anew.
-    store.set_staff_role(user.telegram_id, None).await?;
     store
-        .set_staff_role(user.telegram_id, Some(herald_domain::StaffRole::Viewer))
+        .set_staff_role(user.telegram_id, None, chrono::Utc::now())
+        .await?;
+    store
+        .set_staff_role(
+            user.telegram_id,
+            Some(herald_domain::StaffRole::Viewer),
+            chrono::Utc::now(),
+        )
         .await?;
     let login = store
         .staff_login(user.telegram_id)

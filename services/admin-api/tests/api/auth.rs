@@ -15,6 +15,7 @@ use crate::common::{Api, expect_error, on_both_backends};
 on_both_backends!(
     bad_tokens_are_refused_and_recorded,
     roles_are_enforced_and_follow_the_store,
+    logins_in_parallel_get_no_more_codes_than_one_by_one,
     the_two_factor_login_works_once,
     failed_logins_are_limited,
     api_keys_reach_stats_only_with_their_scope,
@@ -208,7 +209,11 @@ async fn roles_are_enforced_and_follow_the_store(api: Api) -> anyhow::Result<Api
 
     // Lowered to viewer: the admin's token reads but no longer changes anything.
     api.store
-        .set_staff_role(admin.user.telegram_id, Some(StaffRole::Viewer))
+        .set_staff_role(
+            admin.user.telegram_id,
+            Some(StaffRole::Viewer),
+            chrono::Utc::now(),
+        )
         .await?;
     expect_error(
         &api.get("/api/audit", &admin_token).await?,
@@ -218,7 +223,7 @@ async fn roles_are_enforced_and_follow_the_store(api: Api) -> anyhow::Result<Api
     )?;
     // Revoked: refused at once, token or not.
     api.store
-        .set_staff_role(admin.user.telegram_id, None)
+        .set_staff_role(admin.user.telegram_id, None, chrono::Utc::now())
         .await?;
     expect_error(
         &api.get("/api/users", &admin_token).await?,
@@ -226,6 +231,35 @@ async fn roles_are_enforced_and_follow_the_store(api: Api) -> anyhow::Result<Api
         "unauthorized",
         "no longer staff",
     )?;
+    // Granted again: the tokens from before the revocation stay dead; new ones work.
+    let old_token = api
+        .jwt
+        .issue(
+            admin.user.id,
+            StaffRole::Admin,
+            Utc::now() - Duration::seconds(30),
+            Duration::minutes(15),
+        )?
+        .token;
+    api.store
+        .set_staff_role(admin.user.telegram_id, Some(StaffRole::Admin), Utc::now())
+        .await?;
+    expect_error(
+        &api.get("/api/users", &old_token).await?,
+        401,
+        "unauthorized",
+        "issued before",
+    )?;
+    let fresh = api
+        .jwt
+        .issue(
+            admin.user.id,
+            StaffRole::Admin,
+            Utc::now(),
+            Duration::minutes(15),
+        )?
+        .token;
+    ensure!(api.get("/api/users", &fresh).await?.0 == 200);
     // A trader given a token by mistake is no staff either.
     let trader_token = api
         .jwt
@@ -365,7 +399,7 @@ async fn the_two_factor_login_works_once(api: Api) -> anyhow::Result<Api> {
     // Staff without an authenticator are told in their chat how to enrol, and cannot log in.
     api.trader(302, "newadmin").await?;
     api.store
-        .set_staff_role(302, Some(StaffRole::Admin))
+        .set_staff_role(302, Some(StaffRole::Admin), chrono::Utc::now())
         .await?;
     let (status, _) = api
         .call(
@@ -398,7 +432,7 @@ async fn the_two_factor_login_works_once(api: Api) -> anyhow::Result<Api> {
         .collect();
     for wanted in [
         "auth.code_requested",
-        "auth.code_sent",
+        "auth.login_code",
         "auth.login",
         "auth.login_failed",
     ] {
@@ -408,6 +442,46 @@ async fn the_two_factor_login_works_once(api: Api) -> anyhow::Result<Api> {
         );
     }
     ensure!(audit["items"][0]["source"] == "127.0.0.1");
+    Ok(api)
+}
+
+async fn logins_in_parallel_get_no_more_codes_than_one_by_one(api: Api) -> anyhow::Result<Api> {
+    api.staff(500, StaffRole::Admin).await?;
+    let asks = (0..12).map(|_| {
+        api.call(
+            "POST",
+            "/api/auth/login",
+            None,
+            Some(json!({"telegram_id": 500})),
+        )
+    });
+    let answers = futures::future::join_all(asks).await;
+    let mut accepted = 0;
+    for answer in answers {
+        match answer? {
+            (202, _) => accepted += 1,
+            got => expect_error(&got, 429, "rate_limited", "logins were asked")?,
+        }
+    }
+    ensure!(
+        (1..=3).contains(&accepted),
+        "{accepted} of 12 parallel logins accepted"
+    );
+    // Every accepted one sends its code (in the background), and no more are sent.
+    api.telegram
+        .wait_for_messages(500, accepted, std::time::Duration::from_secs(15))
+        .await?;
+    let stored = api
+        .store
+        .login_codes_since(
+            api.store.user_by_telegram_id(500).await?.expect("staff").id,
+            Utc::now() - Duration::minutes(10),
+        )
+        .await?;
+    ensure!(
+        stored == accepted as u64,
+        "{stored} codes stored, {accepted} accepted"
+    );
     Ok(api)
 }
 

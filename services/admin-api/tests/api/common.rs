@@ -181,7 +181,7 @@ impl Api {
             .await?;
         let user = self
             .store
-            .set_staff_role(telegram_id, Some(role))
+            .set_staff_role(telegram_id, Some(role), chrono::Utc::now())
             .await?
             .expect("registered");
         let totp = TotpSecret::generate();

@@ -71,6 +71,10 @@ async fn keys_are_created_listed_and_revoked(api: Api) -> anyhow::Result<Api> {
             "allowed_ips",
         ),
         (json!({"name": "x", "rate_limit": 0}), "rate_limit"),
+        (
+            json!({"name": "x", "rate_limit": 3_000_000_000_u64}),
+            "rate_limit",
+        ),
     ] {
         let got = api
             .call("POST", "/api/keys", Some(&token), Some(body.clone()))

@@ -2,7 +2,7 @@
 //! per-trader delivery records.
 
 use anyhow::ensure;
-use chrono::{Duration, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use herald_domain::{SignalFormat, StaffRole, parse_signal};
 use herald_store::{QueuedSignal, Recipient};
 use serde_json::{Value, json};
@@ -10,21 +10,68 @@ use uuid::Uuid;
 
 use crate::common::{Api, expect_error, on_both_backends};
 
-on_both_backends!(signals_and_their_deliveries);
+on_both_backends!(
+    signals_and_their_deliveries,
+    signals_received_at_the_same_instant_are_all_listed
+);
+
+async fn signals_received_at_the_same_instant_are_all_listed(api: Api) -> anyhow::Result<Api> {
+    let viewer = api.staff(1, StaffRole::Viewer).await?;
+    let token = api.token(&viewer);
+    // To the nanosecond, as JetStream's publish times are (SQLite keeps them all).
+    let at = DateTime::<Utc>::from_timestamp(1_796_000_000, 123_456_789).expect("time");
+    let mut ids = vec![
+        stored_buy_at(&api, at).await?.to_string(),
+        stored_buy_at(&api, at).await?.to_string(),
+        stored_buy_at(&api, at + Duration::nanoseconds(1))
+            .await?
+            .to_string(),
+    ];
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/signals?limit=1&cursor={c}"),
+            None => "/api/signals?limit=1".to_string(),
+        };
+        let (status, page) = api.get(&path, &token).await?;
+        ensure!(status == 200, "{status} {page}");
+        seen.extend(
+            page["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .map(|s| s["id"].as_str().expect("id").to_string()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => break,
+        }
+        ensure!(seen.len() <= 3, "pages repeat: {seen:?}");
+    }
+    seen.sort();
+    ids.sort();
+    ensure!(seen == ids, "listed {seen:?}, stored {ids:?}");
+    Ok(api)
+}
 
 /// Stores a buy received `ago` before now; returns its id.
 pub async fn stored_buy(api: &Api, ago: Duration) -> anyhow::Result<Uuid> {
-    let now = Utc::now();
+    stored_buy_at(api, Utc::now() - ago).await
+}
+
+/// Stores a buy received at `at` (to the nanosecond); returns its id.
+pub async fn stored_buy_at(api: &Api, at: DateTime<Utc>) -> anyhow::Result<Uuid> {
     let id = Uuid::now_v7();
     let body = json!({
         "id": id, "kind": "buy", "asset": "BTC/USD", "entry_price": "45250",
         "target_price": "46500", "stop_loss": "44500", "timeframe": "1H", "confidence": 85,
-        "generated_at": (now - ago - Duration::seconds(1)).to_rfc3339_opts(SecondsFormat::Secs, true),
+        "generated_at": (at - Duration::seconds(1)).to_rfc3339_opts(SecondsFormat::Secs, true),
     });
     let signal =
-        parse_signal(body.to_string().as_bytes(), now - ago).map_err(|e| anyhow::anyhow!("{e}"))?;
+        parse_signal(body.to_string().as_bytes(), at).map_err(|e| anyhow::anyhow!("{e}"))?;
     api.store
-        .insert_signal(&signal, now - ago, now + Duration::hours(1))
+        .insert_signal(&signal, at, Utc::now() + Duration::hours(1))
         .await?;
     Ok(id)
 }

@@ -10,7 +10,7 @@ use herald_store::{AuditEvent, AuditSubject, LoginCode};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{CODE_REQUESTED, CODE_WINDOW, MAX_CODES, actor, check_failures, record_failure};
+use super::{CODE_REQUESTED, CODE_WINDOW, LOGIN_CODE, MAX_CODES, actor, check_failures};
 use crate::extract::Body;
 use crate::{ApiError, AppState};
 
@@ -55,24 +55,8 @@ pub async fn login(
         ));
     };
     check_failures(&state, telegram_id, ip, now).await?;
-    let requested = state
-        .store
-        .count_audit_since(
-            CODE_REQUESTED,
-            AuditSubject::Actor(&actor(telegram_id)),
-            now - CODE_WINDOW,
-        )
-        .await?;
-    if requested >= MAX_CODES {
-        return Err(ApiError::TooMany {
-            message: format!(
-                "{MAX_CODES} logins were asked for this account in the last {} minutes; use \
-                 a code already sent or wait",
-                CODE_WINDOW.num_minutes()
-            ),
-            retry_after: CODE_WINDOW.to_std().unwrap_or_default(),
-        });
-    }
+    // Recorded first, then counted with the others: requests in parallel, on any replica,
+    // each see every one recorded before their count, so no more than MAX_CODES get through.
     state
         .audit(AuditEvent {
             actor: actor(telegram_id),
@@ -82,10 +66,63 @@ pub async fn login(
             details: None,
         })
         .await;
+    let requested = state
+        .store
+        .count_audit_since(
+            CODE_REQUESTED,
+            AuditSubject::Actor(&actor(telegram_id)),
+            now - CODE_WINDOW,
+        )
+        .await?;
+    if requested > MAX_CODES {
+        return Err(ApiError::TooMany {
+            message: format!(
+                "{MAX_CODES} logins were asked for this account in the last {} minutes; use \
+                 a code already sent or wait",
+                CODE_WINDOW.num_minutes()
+            ),
+            retry_after: CODE_WINDOW.to_std().unwrap_or_default(),
+        });
+    }
     let ttl = state.config.code_lifetime;
     // Rounded up: a code that works for 90 s is said to work for 2 minutes, never for 1.
     let minutes = ttl.as_secs().div_ceil(60);
-    let answer = (
+    // Everything that depends on who the account is happens after the answer, so neither
+    // what is answered nor how long it takes says whether the account is staff.
+    let background = state.clone();
+    let sender = sender.clone();
+    tokio::spawn(async move {
+        let outcome = match send_code(&background, &sender, telegram_id, now, minutes).await {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                tracing::error!(
+                    error = format!("{e:#}"),
+                    telegram_id,
+                    "a login failed inside"
+                );
+                "error"
+            }
+        };
+        if outcome != "sent" {
+            tracing::warn!(
+                target: "herald::security",
+                telegram_id,
+                source = %ip,
+                outcome,
+                "admin login asked, no code sent"
+            );
+        }
+        background
+            .audit(AuditEvent {
+                actor: actor(telegram_id),
+                action: LOGIN_CODE.into(),
+                target: None,
+                source: Some(ip.to_string()),
+                details: Some(serde_json::json!({ "outcome": outcome })),
+            })
+            .await;
+    });
+    Ok((
         StatusCode::ACCEPTED,
         Json(CodeSent {
             status: "sent",
@@ -96,15 +133,25 @@ pub async fn login(
             ),
             expires_in_secs: ttl.as_secs(),
         }),
-    );
+    ))
+}
+
+/// Sends a login code to the staff member with `telegram_id`, if there is one with an
+/// authenticator. Returns the outcome for the audit log: `sent`, `unsent` (Telegram would
+/// not take it), `not_staff`, or `no_authenticator` (they are told in their chat how to
+/// enrol).
+async fn send_code(
+    state: &AppState,
+    sender: &herald_telegram::Sender,
+    telegram_id: i64,
+    now: chrono::DateTime<Utc>,
+    minutes: u64,
+) -> anyhow::Result<&'static str> {
     let Some(staff) = state.store.staff_login(telegram_id).await? else {
-        record_failure(&state, telegram_id, ip, "not_staff").await;
-        return Ok(answer);
+        return Ok("not_staff");
     };
     let language = state.store.preferences(staff.user.id).await?.language;
     if staff.totp_secret.is_none() {
-        // Told in their own chat, where only they read it; the caller learns nothing.
-        record_failure(&state, telegram_id, ip, "no_authenticator").await;
         let text = catalog().format(
             language,
             "admin-login-no-authenticator",
@@ -113,7 +160,7 @@ pub async fn login(
         if let Err(e) = sender.reply_html(staff.user.chat_id, &text).await {
             tracing::warn!(error = %e, telegram_id, "could not tell a staff member to enrol");
         }
-        return Ok(answer);
+        return Ok("no_authenticator");
     }
     let code = one_time_code();
     let id = Uuid::now_v7();
@@ -121,10 +168,10 @@ pub async fn login(
         id,
         code_hash: hash_one_time_code(&id.to_string(), &code),
     };
-    let expires_at = now + chrono::Duration::from_std(ttl).unwrap_or_default();
+    let ttl = chrono::Duration::from_std(state.config.code_lifetime).unwrap_or_default();
     state
         .store
-        .add_login_code(staff.user.id, &stored, now, expires_at)
+        .add_login_code(staff.user.id, &stored, now, now + ttl)
         .await?;
     let text = catalog().format(
         language,
@@ -134,23 +181,11 @@ pub async fn login(
             ("minutes", Arg::from(minutes)),
         ],
     );
-    // Not told to the caller (only staff get codes, so a 503 would say who is staff): the
-    // admin sees no code arrive and asks again; the operator sees why here.
-    let action = match sender.reply_html(staff.user.chat_id, &text).await {
-        Ok(_) => "auth.code_sent",
+    Ok(match sender.reply_html(staff.user.chat_id, &text).await {
+        Ok(_) => "sent",
         Err(e) => {
             tracing::error!(error = %e, telegram_id, "could not send a login code");
-            "auth.code_unsent"
+            "unsent"
         }
-    };
-    state
-        .audit(AuditEvent {
-            actor: actor(telegram_id),
-            action: action.into(),
-            target: Some(format!("user:{}", staff.user.id)),
-            source: Some(ip.to_string()),
-            details: None,
-        })
-        .await;
-    Ok(answer)
+    })
 }

@@ -13,9 +13,10 @@
 //! account and [`MAX_ADDRESS_FAILURES`] per address within [`FAILURE_WINDOW`], and
 //! [`MAX_CODES`] login requests per account within [`CODE_WINDOW`] (`auth.code_requested`).
 //!
-//! Login answers the same to everyone, staff or not: the same 202, the same limits in the
-//! same order (a request is counted before anything is looked up), and a code that could not
-//! be sent is logged rather than told, so that no answer says who is staff. Refused tokens
+//! Login answers the same to everyone, staff or not, and as fast: the same 202 and the same
+//! limits, decided before the account is looked up; the lookup, the code and the message
+//! happen after the answer, and what became of them is in the audit log
+//! (`auth.login_code`), so that no answer says who is staff. Refused tokens
 //! and API keys (`auth.failed`) do not count toward these limits: a misconfigured program
 //! on the admins' network cannot lock them out.
 
@@ -42,15 +43,25 @@ pub const MAX_CODES: u64 = 3;
 
 /// The audit action of a failed login.
 pub const LOGIN_FAILED: &str = "auth.login_failed";
+/// The audit action of a login that had the right code from the chat but a wrong or
+/// already-used authenticator code: someone who can read the admin's Telegram is trying.
+pub const SECOND_FACTOR_FAILED: &str = "auth.second_factor_failed";
 /// The audit action of a login request (counted for [`MAX_CODES`]).
 pub const CODE_REQUESTED: &str = "auth.code_requested";
+/// The audit action saying what became of a login request, after the answer:
+/// `details.outcome` is `sent`, `unsent` (Telegram would not take it), `not_staff` or
+/// `no_authenticator`.
+pub const LOGIN_CODE: &str = "auth.login_code";
 
 /// How the audit log names someone trying to log in.
 fn actor(telegram_id: i64) -> String {
     format!("telegram:{telegram_id}")
 }
 
-/// Refuses with 429 when the account or the address has failed too often lately.
+/// Refuses with 429 when logins failed too often lately: for this account from this address,
+/// from this address for any account, or for this account anywhere once its login code was
+/// right (so that a stranger who only knows an admin's Telegram id, without their chat, can
+/// lock them out only from the stranger's own address).
 async fn check_failures(
     state: &AppState,
     telegram_id: i64,
@@ -59,15 +70,24 @@ async fn check_failures(
 ) -> Result<(), ApiError> {
     let since = now - FAILURE_WINDOW;
     let retry_after = FAILURE_WINDOW.to_std().unwrap_or_default();
-    let by_account = state
+    let who = actor(telegram_id);
+    let source = ip.to_string();
+    let here = state
         .store
-        .count_audit_since(
-            LOGIN_FAILED,
-            AuditSubject::Actor(&actor(telegram_id)),
+        .count_audits_since(
+            &[LOGIN_FAILED, SECOND_FACTOR_FAILED],
+            AuditSubject::ActorFrom {
+                actor: &who,
+                source: &source,
+            },
             since,
         )
         .await?;
-    if by_account >= MAX_ACCOUNT_FAILURES {
+    let with_code = state
+        .store
+        .count_audit_since(SECOND_FACTOR_FAILED, AuditSubject::Actor(&who), since)
+        .await?;
+    if here.max(with_code) >= MAX_ACCOUNT_FAILURES {
         return Err(ApiError::TooMany {
             message: format!(
                 "too many failed logins for this account; try again in {} minutes",
@@ -78,7 +98,11 @@ async fn check_failures(
     }
     let by_address = state
         .store
-        .count_audit_since(LOGIN_FAILED, AuditSubject::Source(&ip.to_string()), since)
+        .count_audits_since(
+            &[LOGIN_FAILED, SECOND_FACTOR_FAILED],
+            AuditSubject::Source(&source),
+            since,
+        )
         .await?;
     if by_address >= MAX_ADDRESS_FAILURES {
         return Err(ApiError::TooMany {
@@ -93,7 +117,8 @@ async fn check_failures(
 }
 
 /// Records a failed login, in the audit log and the security log; `reason` stays there and
-/// is never told to the client.
+/// is never told to the client. `wrong_totp` and `totp_replayed` (the code from the chat was
+/// right) are [`SECOND_FACTOR_FAILED`], the rest [`LOGIN_FAILED`].
 async fn record_failure(state: &AppState, telegram_id: i64, ip: IpAddr, reason: &str) {
     tracing::warn!(
         target: "herald::security",
@@ -105,7 +130,12 @@ async fn record_failure(state: &AppState, telegram_id: i64, ip: IpAddr, reason: 
     state
         .audit(AuditEvent {
             actor: actor(telegram_id),
-            action: LOGIN_FAILED.into(),
+            action: if matches!(reason, "wrong_totp" | "totp_replayed") {
+                SECOND_FACTOR_FAILED
+            } else {
+                LOGIN_FAILED
+            }
+            .into(),
             target: Some("POST /api/auth".into()),
             source: Some(ip.to_string()),
             details: Some(serde_json::json!({ "reason": reason })),

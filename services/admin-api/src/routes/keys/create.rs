@@ -16,6 +16,8 @@ use crate::{ApiError, AppState};
 
 /// The longest key name.
 const MAX_NAME: usize = 100;
+/// The highest rate limit, requests per second (far above what one replica serves).
+const MAX_RATE_LIMIT: u32 = 1_000_000;
 
 /// The request.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -92,8 +94,15 @@ pub async fn create(
             IpAllowList::unrestricted()
         }
     };
-    if request.rate_limit == Some(0) {
-        problems.push(serde_json::json!({"field": "rate_limit", "message": "must be at least 1 (leave it out for no limit)"}));
+    if let Some(limit) = request.rate_limit
+        && !(1..=MAX_RATE_LIMIT).contains(&limit)
+    {
+        problems.push(serde_json::json!({
+            "field": "rate_limit",
+            "message": format!(
+                "must be from 1 to {MAX_RATE_LIMIT} requests per second (leave it out for no limit)"
+            ),
+        }));
     }
     if !problems.is_empty() {
         return Err(ApiError::Invalid {

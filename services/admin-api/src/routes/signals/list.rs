@@ -31,19 +31,29 @@ pub async fn list(
     Ok(Json(Page::from_rows(
         rows,
         limit,
-        |s| format!("{}_{}", s.received_at.timestamp_micros(), s.signal.id.0),
+        // Nanoseconds: SQLite keeps them (JetStream's publish times have them), and a cursor
+        // cut to microseconds would skip the rows between.
+        |s| {
+            format!(
+                "{}_{}",
+                s.received_at
+                    .timestamp_nanos_opt()
+                    .unwrap_or(s.received_at.timestamp_micros() * 1000),
+                s.signal.id.0
+            )
+        },
         SignalView::from,
     )))
 }
 
-/// `<received_at in µs>_<id>`, as [`list`] writes it.
+/// `<received_at in ns>_<id>`, as [`list`] writes it.
 fn parse_cursor(raw: &str) -> Result<SignalCursor, ApiError> {
     let bad = || ApiError::bad_query(format!("cursor {raw:?} is not one we gave"));
-    let (micros, id) = raw.split_once('_').ok_or_else(bad)?;
-    let received_at = micros
+    let (nanos, id) = raw.split_once('_').ok_or_else(bad)?;
+    let received_at = nanos
         .parse::<i64>()
         .ok()
-        .and_then(DateTime::<Utc>::from_timestamp_micros)
+        .map(DateTime::<Utc>::from_timestamp_nanos)
         .ok_or_else(bad)?;
     Ok(SignalCursor {
         received_at,
