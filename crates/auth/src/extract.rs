@@ -438,12 +438,13 @@ impl<S: HasGate + Sync, R: RequiredScope> FromRequestParts<S> for ApiKey<R> {
                 return Err(AuthError::unavailable("cannot verify API keys right now"));
             }
         };
-        let actor = format!("key:{}", key.id);
+        // Named only when refused: the accepted request, every request on ingest, makes no string.
+        let actor = || format!("key:{}", key.id);
         if !key.scopes.contains(&R::SCOPE) {
             return Err(gate.refuse(
                 parts,
                 ip,
-                actor,
+                actor(),
                 AuthError::forbidden(
                     "missing_scope",
                     format!("this key lacks the scope {}", R::SCOPE),
@@ -454,7 +455,7 @@ impl<S: HasGate + Sync, R: RequiredScope> FromRequestParts<S> for ApiKey<R> {
             return Err(gate.refuse(
                 parts,
                 ip,
-                actor,
+                actor(),
                 AuthError::forbidden(
                     "address_not_allowed",
                     format!("this key may not be used from {ip}"),

@@ -89,6 +89,19 @@ impl Default for KeyCachePolicy {
     }
 }
 
+impl KeyCachePolicy {
+    /// The bounds the settings give (`HERALD_INGEST_KEY_CACHE_TTL_SECS`,
+    /// `HERALD_INGEST_KEY_MAX_STALE_SECS`), the rest the defaults: what every service that
+    /// takes API keys caches by.
+    pub fn from_settings(settings: &herald_runtime::Settings) -> Self {
+        Self {
+            ttl: Duration::from_secs(settings.ingest_key_cache_ttl_secs),
+            max_stale: Duration::from_secs(settings.ingest_key_max_stale_secs),
+            ..Self::default()
+        }
+    }
+}
+
 /// Whether the key store answered the last time it was asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreReach {

@@ -106,11 +106,7 @@ pub async fn run_with_budget(
     };
     let keys = ApiKeyVerifier::new(
         herald_auth::store::key_lookup(store.clone()),
-        KeyCachePolicy {
-            ttl: Duration::from_secs(settings.ingest_key_cache_ttl_secs),
-            max_stale: Duration::from_secs(settings.ingest_key_max_stale_secs),
-            ..KeyCachePolicy::default()
-        },
+        KeyCachePolicy::from_settings(&settings),
     );
     let gate = Gate::builder()
         .staff(jwt, herald_auth::store::staff_lookup(store.clone()))

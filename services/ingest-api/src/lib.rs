@@ -119,7 +119,7 @@ pub async fn run(
     .await?;
     let keys = ApiKeyVerifier::new(
         herald_auth::store::key_lookup(store.clone()),
-        key_cache_policy(&settings),
+        KeyCachePolicy::from_settings(&settings),
     );
     let gate = Gate::builder()
         .api_keys(keys.clone())
@@ -173,15 +173,6 @@ pub fn router(state: AppState) -> Router {
             .merge(ops_router(probe))
             .merge(openapi_route(openapi_document())),
     )
-}
-
-/// The key cache's bounds from the settings; the rest are [`KeyCachePolicy`]'s defaults.
-pub fn key_cache_policy(settings: &Settings) -> KeyCachePolicy {
-    KeyCachePolicy {
-        ttl: Duration::from_secs(settings.ingest_key_cache_ttl_secs),
-        max_stale: Duration::from_secs(settings.ingest_key_max_stale_secs),
-        ..KeyCachePolicy::default()
-    }
 }
 
 /// NATS is required; the database only while no key could be accepted without it.
