@@ -13,29 +13,59 @@
 //! ```
 //!
 //! Layout:
-//! - `api`: `/bot<token>/<method>` — parameters from query, JSON or form bodies; answers and
-//!   errors shaped like Telegram's (`{"ok":false,"error_code":…,"description":…}`).
-//! - `messages`: `sendMessage`/`editMessageText`/`editMessageReplyMarkup` with Telegram's
-//!   HTML parsing (`html`), length limit, reply targets, "message is not modified", scripted
-//!   [`Fault`]s and optional flood [`Limits`].
+//! - `api`: `/bot<token>/<method>` — parameters from query, JSON, form or multipart bodies
+//!   (`multipart`: with uploaded files; bodies over 50 MB get 413); answers and errors shaped
+//!   like Telegram's (`{"ok":false,"error_code":…,"description":…}`).
+//! - `messages`: `sendMessage`, `sendPhoto`, `editMessageText`, `editMessageCaption`,
+//!   `editMessageReplyMarkup` and `deleteMessage` with Telegram's HTML parsing (`html`),
+//!   length limits, forum topics, reply targets, "message is not modified", deleted and too
+//!   old messages, scripted [`Fault`]s and optional flood [`Limits`]; `photo`: the PNG
+//!   checks of `sendPhoto` and [`test_png`].
+//! - `chats`: groups, forums (topics: [`TelegramDouble::create_topic`]) and channels, and the
+//!   bot's own membership: [`TelegramDouble::inject_my_chat_member`] and the 403s that
+//!   follow.
 //! - `callbacks`: inline button presses ([`TelegramDouble::press`]) and
 //!   `answerCallbackQuery`.
 //! - `updates`: `getUpdates` long polling (offset confirmation, 409 on a competing poller)
 //!   and the webhook methods; `webhook`: delivering updates to a webhook, as Telegram does.
 //! - `control`: the same control surface over HTTP under `/_double/` for other processes.
 //!
-//! What the double does not do: Markdown parse modes are accepted but not parsed; media,
-//! channels and inline mode are not modelled; `allowed_updates` is ignored (every update is
-//! delivered); callback queries do not expire; a webhook's answer is not executed as a
-//! method call.
+//! Editing works as on Telegram: an `editMessageText` (or `editMessageCaption`) without
+//! `reply_markup` *removes* the message's inline keyboard — a bot that keeps its buttons
+//! must send them with every edit. Edits count toward the flood limits like sends.
+//!
+//! What the double does not do: Markdown parse modes are accepted but not parsed; of media,
+//! only photos are modelled, and only PNGs (checked for what Herald's charts need: see
+//! `sendPhoto` below), with one `PhotoSize` each; no media groups, documents or
+//! `editMessageMedia`; inline mode is not modelled; `allowed_updates` is ignored (every update
+//! is delivered); callback queries do not expire; a webhook's answer is not executed as a
+//! method call; messages do not age by themselves (see [`TelegramDouble::age_message`]); no
+//! update is sent for a deleted message or a created topic;
+//! `createForumTopic` and the other chat-management methods are not served (topics come from
+//! [`TelegramDouble::create_topic`]); rights are not checked beyond the bot's
+//! [`MemberStatus`] in a chat; a reply to a message of another chat
+//! (`reply_parameters.chat_id`) is checked and recorded but answered without
+//! `external_reply`.
+//!
+//! `sendPhoto` takes the file in the multipart field `photo`, in the part an
+//! `attach://<name>` value names (as teloxide sends it), or as the `file_id` of a photo the
+//! double accepted before. An upload must be a PNG: the 8-byte signature, an `IHDR` chunk
+//! first with a correct CRC, well-formed chunks up to an `IEND` that ends the file, at most
+//! 10 MB — else 400 `Bad Request: IMAGE_PROCESS_FAILED`; and 100 to 4096 pixels wide and
+//! high ([`photo::MIN_SIDE`], [`photo::MAX_SIDE`]: stricter than Telegram, which also takes
+//! JPEG and WebP up to 10000 pixels width plus height) — else 400
+//! `Bad Request: PHOTO_INVALID_DIMENSIONS`. A caption is parsed like a text, up to 1024
+//! visible characters (`Bad Request: message caption is too long`).
 
 mod api;
 mod callbacks;
+mod chats;
 mod control;
 mod html;
 mod messages;
 mod model;
 mod multipart;
+pub mod photo;
 mod state;
 mod updates;
 mod webhook;
@@ -46,14 +76,17 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{any, delete, get, post};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use callbacks::Pressed;
 pub use model::{
-    CallbackAnswer, Fault, Limits, Press, SentMessage, TestChat, TestChatKind, TestUser,
+    CallbackAnswer, Fault, Limits, MemberStatus, MessageVersion, PhotoInfo, Press, SentMessage,
+    TestChat, TestChatKind, TestUser,
 };
+pub use photo::png as test_png;
 use state::{LimitState, Shared};
 
 /// What a trader sees of `html` sent in HTML parse mode: tags stripped, entities decoded,
@@ -101,7 +134,21 @@ impl TelegramDouble {
             .route("/_double/sent", get(control::sent))
             .route("/_double/faults", post(control::faults))
             .route("/_double/faults/{chat_id}", delete(control::clear_faults))
-            .route("/{bot}/{method}", any(api::handle))
+            .route("/_double/chats", post(control::add_chat))
+            .route("/_double/topics", post(control::create_topic))
+            .route("/_double/my_chat_member", post(control::my_chat_member))
+            .route(
+                "/_double/messages/{chat_id}/{message_id}",
+                delete(control::delete_message),
+            )
+            .route(
+                "/_double/messages/{chat_id}/{message_id}/age",
+                post(control::age_message),
+            )
+            .route(
+                "/{bot}/{method}",
+                any(api::handle).layer(DefaultBodyLimit::max(api::MAX_REQUEST_BYTES)),
+            )
             .fallback(api::not_found)
             .with_state(shared.clone());
         let stop = shared.shutdown.clone();
@@ -164,10 +211,90 @@ impl TelegramDouble {
     }
 
     /// Queues a message from `from` in the group or supergroup `chat` (as
-    /// [`TelegramDouble::inject_message`] does for private chats); from then on the bot's
-    /// messages to `chat.id` show that chat. Returns the update id.
+    /// [`TelegramDouble::inject_message`] does for private chats; in a channel, a
+    /// `channel_post` signed by the channel); from then on the bot's messages to `chat.id`
+    /// show that chat. Returns the update id.
     pub fn inject_group_message(&self, chat: &TestChat, from: &TestUser, text: &str) -> i64 {
         self.shared.inject_group_message(chat, from, text)
+    }
+
+    /// Tells the double of the group, forum or channel `chat` without an update: from then on
+    /// the bot's messages to `chat.id` show that chat (a channel's are signed by it), and a
+    /// forum's topics ([`TelegramDouble::create_topic`]) may be sent to.
+    pub fn add_chat(&self, chat: &TestChat) {
+        self.shared.add_chat(chat);
+    }
+
+    /// Creates a topic named `name` in the forum `chat` (registering the chat, as
+    /// [`TelegramDouble::add_chat`] does) and returns its `message_thread_id`, which takes a
+    /// message id of the chat as on Telegram. Sends naming a thread id that is no topic of
+    /// their chat — or naming one at all in a chat that is not a forum
+    /// ([`TestChat::forum`]) — are answered 400 `Bad Request: message thread not found`. No
+    /// update is queued.
+    pub fn create_topic(&self, chat: &TestChat, name: &str) -> i32 {
+        self.shared.create_topic(chat, name)
+    }
+
+    /// The topics of the forum `chat_id`, as (`message_thread_id`, name), oldest first.
+    pub fn topics(&self, chat_id: i64) -> Vec<(i32, String)> {
+        self.shared
+            .lock()
+            .chats
+            .get(&chat_id)
+            .map(|c| {
+                c.topics
+                    .iter()
+                    .map(|(id, name)| (*id, name.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Queues a `my_chat_member` update (Telegram's `ChatMemberUpdated`): `from` changed the
+    /// bot's own status in the group, supergroup or channel `chat` from `old` to `new` — e.g.
+    /// [`MemberStatus::Left`] → [`MemberStatus::Administrator`] when a trader adds the bot to
+    /// a channel, [`MemberStatus::Member`] → [`MemberStatus::Kicked`] when one removes it. The
+    /// chat is registered and the bot's new status kept: in a chat it left or was kicked
+    /// from, sends, edits and deletions get Telegram's 403 (see [`MemberStatus`]). Delivered
+    /// through `getUpdates` or the webhook like every update; returns the update id.
+    pub fn inject_my_chat_member(
+        &self,
+        chat: &TestChat,
+        from: &TestUser,
+        old_status: MemberStatus,
+        new_status: MemberStatus,
+    ) -> i64 {
+        self.shared
+            .inject_my_chat_member(chat, from, old_status, new_status)
+    }
+
+    /// The bot's status in `chat_id` by the last [`TelegramDouble::inject_my_chat_member`];
+    /// `None` if none was injected (the bot is taken to be a member).
+    pub fn bot_status(&self, chat_id: i64) -> Option<MemberStatus> {
+        self.shared.lock().membership.get(&chat_id).copied()
+    }
+
+    /// The trader deletes the message `message_id` of `chat_id` (the bot's or their own),
+    /// as `deleteMessage` would: it stays on record with [`SentMessage::deleted`] set, but
+    /// edits of it are answered 400 `Bad Request: message to edit not found`, replies to it
+    /// `Bad Request: message to be replied not found` (unless the bot allows sending without
+    /// the reply) and deleting it again `Bad Request: message to delete not found`. `false`
+    /// if the chat has no such message (never sent, or deleted already). No update is
+    /// queued: Telegram tells bots of no deletions.
+    pub fn delete_message(&self, chat_id: i64, message_id: i32) -> bool {
+        let deleted = self.shared.lock().delete_message(chat_id, message_id);
+        self.shared.notify_changed();
+        deleted
+    }
+
+    /// Makes the message `message_id` of `chat_id` too old to edit: edits of it are answered
+    /// 400 `Bad Request: message can't be edited`, and the bot's `deleteMessage` of it
+    /// `Bad Request: message can't be deleted` (Telegram: after 48 hours). `false` if the
+    /// chat has no such message.
+    pub fn age_message(&self, chat_id: i64, message_id: i32) -> bool {
+        let aged = self.shared.lock().age_message(chat_id, message_id);
+        self.shared.notify_changed();
+        aged
     }
 
     /// Queues `from` pressing an inline keyboard button with callback `data` under the
@@ -236,6 +363,44 @@ impl TelegramDouble {
         sent_to(&self.shared, chat_id)
     }
 
+    /// The photos accepted for one chat (`sendPhoto`: [`SentMessage::photo`] set), oldest
+    /// first.
+    pub fn photos_to(&self, chat_id: i64) -> Vec<SentMessage> {
+        let mut sent = sent_to(&self.shared, chat_id);
+        sent.retain(|m| m.photo.is_some());
+        sent
+    }
+
+    /// Waits until `chat_id` has received at least `count` photos and returns all of them;
+    /// on timeout the error lists what did arrive (photos' captions and other messages'
+    /// texts).
+    pub async fn wait_for_photos(
+        &self,
+        chat_id: i64,
+        count: usize,
+        timeout: Duration,
+    ) -> anyhow::Result<Vec<SentMessage>> {
+        let reached = self
+            .wait_until(|d| d.photos_to(chat_id).len() >= count, timeout)
+            .await;
+        match reached {
+            Ok(()) => Ok(self.photos_to(chat_id)),
+            Err(_) => {
+                let sent = self.sent_to(chat_id);
+                let got: Vec<String> = sent
+                    .iter()
+                    .map(|m| match &m.photo {
+                        Some(p) => format!("photo {}x{}: {:?}", p.width, p.height, m.text),
+                        None => format!("text: {:?}", m.text),
+                    })
+                    .collect();
+                anyhow::bail!(
+                    "expected {count} photo(s) to chat {chat_id} within {timeout:?}, got: {got:#?}"
+                )
+            }
+        }
+    }
+
     /// The message `message_id` of `chat_id` as it is now (after any edits), if the bot sent
     /// it.
     pub fn message(&self, chat_id: i64, message_id: i32) -> Option<SentMessage> {
@@ -250,9 +415,10 @@ impl TelegramDouble {
             .cloned()
     }
 
-    /// How many edits (`editMessageText`, `editMessageReplyMarkup`) the double accepted in
-    /// `chat_id`: with [`TelegramDouble::sent_to`], tells a menu that edits itself in place
-    /// from one that sends new messages.
+    /// How many edits (`editMessageText`, `editMessageCaption`, `editMessageReplyMarkup`) the
+    /// double accepted in `chat_id`: with [`TelegramDouble::sent_to`], tells a menu that
+    /// edits itself in place from one that sends new messages. Each message's own are
+    /// [`SentMessage::edits`] and [`SentMessage::history`].
     pub fn edit_count(&self, chat_id: i64) -> usize {
         self.shared
             .lock()
@@ -289,7 +455,8 @@ impl TelegramDouble {
         self.callback_answer_for(query_id)
     }
 
-    /// How many `sendMessage` calls reached the double for `chat_id`, faulted ones included.
+    /// How many sends (`sendMessage`, `sendPhoto`) reached the double for `chat_id`, faulted
+    /// and refused ones included.
     pub fn attempts_to(&self, chat_id: i64) -> usize {
         self.shared
             .lock()
@@ -418,8 +585,9 @@ impl TelegramDouble {
 
     // --- playing the network ---
 
-    /// Queues one-shot faults for `chat_id`: each successive `sendMessage`/`editMessageText`/
-    /// `editMessageReplyMarkup` to that chat meets the next one, then sends succeed again.
+    /// Queues one-shot faults for `chat_id`: each successive send or edit (`sendMessage`,
+    /// `sendPhoto`, `editMessageText`, `editMessageCaption`, `editMessageReplyMarkup`) to that
+    /// chat meets the next one, then sends succeed again.
     pub fn script_faults(&self, chat_id: i64, faults: impl IntoIterator<Item = Fault>) {
         self.shared
             .lock()
@@ -457,9 +625,11 @@ impl TelegramDouble {
         });
     }
 
-    /// Enforces Telegram's group limit from now on: at most `per_minute` sends accepted per
-    /// group chat (a negative chat id) in any sliding minute; over it, 429 with `retry_after`.
-    /// Independent of [`TelegramDouble::enforce_limits`].
+    /// Enforces Telegram's group limit from now on: at most `per_minute` sends and edits
+    /// (messages and photos alike) accepted per group, supergroup or channel (any negative
+    /// chat id) in any sliding minute; over it, 429 with `retry_after`, counted by
+    /// [`TelegramDouble::too_many_requests_count`]. Independent of
+    /// [`TelegramDouble::enforce_limits`].
     pub fn enforce_group_limit(&self, per_minute: u32) {
         self.shared.lock().group_per_minute = Some(per_minute);
     }
@@ -480,8 +650,9 @@ impl TelegramDouble {
         self.shared.lock().too_many_requests
     }
 
-    /// When each accepted `sendMessage`/`editMessageText` was accepted, oldest first, with
-    /// its chat id (whether or not limits are enforced).
+    /// When each accepted send or edit (`sendMessage`, `sendPhoto`, `editMessageText`,
+    /// `editMessageCaption`, `editMessageReplyMarkup`) was accepted, oldest first, with its
+    /// chat id (whether or not limits are enforced).
     pub fn accepted_at(&self) -> Vec<(i64, std::time::Instant)> {
         self.shared.lock().accepted.clone()
     }

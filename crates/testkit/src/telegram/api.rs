@@ -1,9 +1,11 @@
 //! The Bot API surface: `/bot<token>/<method>`, with parameters from the query string, a
 //! JSON, form-urlencoded or multipart body, and answers shaped exactly like Telegram's.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -60,9 +62,17 @@ impl IntoResponse for Reply {
     }
 }
 
-/// A request's parameters, merged from the query string and the body (the body wins).
+/// The largest request body the double reads (Telegram's limit for uploads: 50 MB); a bigger
+/// one is answered 413 `Request Entity Too Large`.
+pub(crate) const MAX_REQUEST_BYTES: usize = 50 * 1024 * 1024;
+
+/// A request's parameters, merged from the query string and the body (the body wins), and
+/// the files uploaded with a multipart body, by part name.
 #[derive(Debug, Default)]
-pub(crate) struct Params(Map<String, Value>);
+pub(crate) struct Params {
+    fields: Map<String, Value>,
+    files: HashMap<String, Vec<u8>>,
+}
 
 impl Params {
     /// Reads the query string and a JSON or form-urlencoded body.
@@ -72,6 +82,7 @@ impl Params {
         body: &[u8],
     ) -> Result<Self, Reply> {
         let mut map = Map::new();
+        let mut files = HashMap::new();
         if let Some(query) = query {
             let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
                 .map_err(|_| Reply::bad_request("can't parse query string"))?;
@@ -94,19 +105,31 @@ impl Params {
                 .map_err(|_| Reply::bad_request("can't parse form data"))?;
             map.extend(pairs.into_iter().map(|(k, v)| (k, Value::String(v))));
         } else if content_type.starts_with("multipart/form-data") {
-            let fields = super::multipart::text_fields(raw_content_type, body)
+            let parts = super::multipart::parts(raw_content_type, body)
                 .ok_or_else(|| Reply::bad_request("can't parse multipart form data"))?;
-            map.extend(fields.into_iter().map(|(k, v)| (k, Value::String(v))));
+            for part in parts {
+                if part.filename.is_some() {
+                    files.insert(part.name, part.data);
+                } else {
+                    let text = String::from_utf8_lossy(&part.data).into_owned();
+                    map.insert(part.name, Value::String(text));
+                }
+            }
         } else {
             return Err(Reply::bad_request("unsupported Content-Type"));
         }
         map.retain(|_, v| !v.is_null());
-        Ok(Self(map))
+        Ok(Self { fields: map, files })
+    }
+
+    /// The content of the uploaded file in the multipart part `name`, if there is one.
+    pub fn file(&self, name: &str) -> Option<&[u8]> {
+        self.files.get(name).map(Vec::as_slice)
     }
 
     /// A parameter as text (numbers and booleans in their JSON form).
     pub fn string(&self, name: &str) -> Option<String> {
-        self.0.get(name).map(|v| match v {
+        self.fields.get(name).map(|v| match v {
             Value::String(s) => s.clone(),
             other => other.to_string(),
         })
@@ -114,7 +137,7 @@ impl Params {
 
     /// A parameter as an integer: `None` if absent or empty, `Some(Err(()))` if not a number.
     pub fn int(&self, name: &str) -> Option<Result<i64, ()>> {
-        match self.0.get(name)? {
+        match self.fields.get(name)? {
             Value::Number(n) => Some(n.as_i64().ok_or(())),
             Value::String(s) if s.trim().is_empty() => None,
             Value::String(s) => Some(s.trim().parse().map_err(|_| ())),
@@ -133,7 +156,7 @@ impl Params {
 
     /// A boolean parameter (`true`, `"true"`, `"1"`).
     pub fn flag(&self, name: &str) -> bool {
-        match self.0.get(name) {
+        match self.fields.get(name) {
             Some(Value::Bool(b)) => *b,
             Some(Value::Number(n)) => n.as_i64().is_some_and(|n| n != 0),
             Some(Value::String(s)) => matches!(s.to_ascii_lowercase().as_str(), "true" | "1"),
@@ -143,7 +166,7 @@ impl Params {
 
     /// A JSON-valued parameter (objects and arrays arrive as JSON text in forms).
     pub fn json(&self, name: &str) -> Option<Value> {
-        match self.0.get(name)? {
+        match self.fields.get(name)? {
             Value::String(s) => {
                 Some(serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.clone())))
             }
@@ -158,7 +181,7 @@ pub(crate) async fn handle(
     Path((bot, method)): Path<(String, String)>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Reply {
     let Some(token) = bot.strip_prefix("bot") else {
         return Reply::error(404, "Not Found");
@@ -177,6 +200,13 @@ pub(crate) async fn handle(
         }
     }
     shared.notify_changed();
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return Reply::error(413, "Request Entity Too Large");
+        }
+        Err(_) => return Reply::bad_request("can't read the request body"),
+    };
     let params = match Params::from_request(&headers, query.as_deref(), &body) {
         Ok(params) => params,
         Err(reply) => return reply,
@@ -188,8 +218,11 @@ pub(crate) async fn handle(
         "deletewebhook" => updates::delete_webhook(&shared, &params),
         "getwebhookinfo" => updates::get_webhook_info(&shared),
         "sendmessage" => messages::send_message(&shared, &params).await,
+        "sendphoto" => messages::send_photo(&shared, &params).await,
         "editmessagetext" => messages::edit_message_text(&shared, &params).await,
+        "editmessagecaption" => messages::edit_message_caption(&shared, &params).await,
         "editmessagereplymarkup" => messages::edit_message_reply_markup(&shared, &params).await,
+        "deletemessage" => messages::delete_message(&shared, &params),
         "setmycommands" => set_my_commands(&shared, &params),
         "getmycommands" => get_my_commands(&shared, &params),
         "deletemycommands" => {

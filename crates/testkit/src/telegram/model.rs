@@ -1,7 +1,9 @@
 //! The double's public vocabulary: who talks to the bot ([`TestUser`], from a private chat or
-//! a [`TestChat`] group), what the bot sent ([`SentMessage`]), the trader's button presses
-//! ([`Press`]) and the bot's answers to them ([`CallbackAnswer`]), what can go wrong
-//! ([`Fault`]) and how fast the bot may send ([`Limits`]).
+//! a [`TestChat`] group, forum or channel), what the bot sent ([`SentMessage`], with its
+//! [`PhotoInfo`] and earlier [`MessageVersion`]s), the trader's button presses ([`Press`]) and
+//! the bot's answers to them ([`CallbackAnswer`]), the bot's own membership of a chat
+//! ([`MemberStatus`]), what can go wrong ([`Fault`]) and how fast the bot may send
+//! ([`Limits`]).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -62,17 +64,24 @@ impl TestUser {
     }
 }
 
-/// A group or supergroup with the bot in it, for
-/// [`super::TelegramDouble::inject_group_message`]. Its id is negative, as Telegram's are
-/// (supergroups' look like `-100…`, e.g. `-1001234567890`).
+/// A group, supergroup (possibly a forum) or channel with the bot in it, for
+/// [`super::TelegramDouble::inject_group_message`], [`super::TelegramDouble::add_chat`],
+/// [`super::TelegramDouble::create_topic`] and
+/// [`super::TelegramDouble::inject_my_chat_member`]. Its id is negative, as Telegram's are
+/// (supergroups' and channels' look like `-100…`, e.g. `-1001234567890`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TestChat {
     /// The chat id (negative).
     pub id: i64,
-    /// The group's title.
+    /// The group's or channel's title.
     pub title: String,
-    /// A basic group or a supergroup.
+    /// A basic group, a supergroup or a channel.
     pub kind: TestChatKind,
+    /// Whether the supergroup is a forum (`"is_forum": true`): messages go to topics made
+    /// with [`super::TelegramDouble::create_topic`] (or `createForumTopic`), named by their
+    /// `message_thread_id`. False when absent in JSON.
+    #[serde(default)]
+    pub is_forum: bool,
 }
 
 /// What kind of group a [`TestChat`] is.
@@ -81,27 +90,118 @@ pub struct TestChat {
 pub enum TestChatKind {
     /// A basic group (`"type":"group"`).
     Group,
-    /// A supergroup (`"type":"supergroup"`).
+    /// A supergroup (`"type":"supergroup"`), a forum if [`TestChat::is_forum`].
     Supergroup,
+    /// A channel (`"type":"channel"`): the bot's posts in it carry the channel as
+    /// `sender_chat` and no `from`.
+    Channel,
+}
+
+impl TestChatKind {
+    /// Telegram's `type` of such a chat (`"group"`, `"supergroup"`, `"channel"`), also the
+    /// word its 403 descriptions use ("bot was kicked from the supergroup chat").
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TestChatKind::Group => "group",
+            TestChatKind::Supergroup => "supergroup",
+            TestChatKind::Channel => "channel",
+        }
+    }
 }
 
 impl TestChat {
     /// A basic group.
     pub fn group(id: i64, title: impl Into<String>) -> Self {
-        Self {
-            id,
-            title: title.into(),
-            kind: TestChatKind::Group,
-        }
+        Self::of_kind(id, title, TestChatKind::Group)
     }
 
     /// A supergroup.
     pub fn supergroup(id: i64, title: impl Into<String>) -> Self {
+        Self::of_kind(id, title, TestChatKind::Supergroup)
+    }
+
+    /// A supergroup that is a forum: sends name a topic by `message_thread_id`, which must
+    /// exist ([`super::TelegramDouble::create_topic`]).
+    pub fn forum(id: i64, title: impl Into<String>) -> Self {
+        Self {
+            is_forum: true,
+            ..Self::supergroup(id, title)
+        }
+    }
+
+    /// A channel (ids look like `-100…`).
+    pub fn channel(id: i64, title: impl Into<String>) -> Self {
+        Self::of_kind(id, title, TestChatKind::Channel)
+    }
+
+    fn of_kind(id: i64, title: impl Into<String>, kind: TestChatKind) -> Self {
         Self {
             id,
             title: title.into(),
-            kind: TestChatKind::Supergroup,
+            kind,
+            is_forum: false,
         }
+    }
+}
+
+/// The bot's membership of a chat, as in the `old_chat_member`/`new_chat_member` of a
+/// `my_chat_member` update ([`super::TelegramDouble::inject_my_chat_member`]). In JSON it is
+/// Telegram's `status`: `"left"`, `"member"`, `"administrator"`, `"restricted"`, `"kicked"`.
+///
+/// While the bot's last injected status in a chat is [`MemberStatus::Left`] or
+/// [`MemberStatus::Kicked`], the double answers sends, edits and deletions there with
+/// Telegram's 403 (`Forbidden: bot is not a member of the group chat`, `Forbidden: bot was
+/// kicked from the supergroup chat`, …); while it is [`MemberStatus::Restricted`], sends
+/// get 400 `Bad Request: not enough rights to send text messages to the chat` (or
+/// `photos`), and so do sends to a channel where it is only a [`MemberStatus::Member`]
+/// (`Bad Request: need administrator rights in the channel chat`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemberStatus {
+    /// Not in the chat (never added, or removed without a ban).
+    Left,
+    /// An ordinary member.
+    Member,
+    /// An administrator (with the rights a bot usually gets: post, edit and delete
+    /// messages, manage topics, …).
+    Administrator,
+    /// A member who may not send anything.
+    Restricted,
+    /// Removed and banned (`until_date` 0: forever).
+    Kicked,
+}
+
+impl MemberStatus {
+    /// Telegram's `status` string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberStatus::Left => "left",
+            MemberStatus::Member => "member",
+            MemberStatus::Administrator => "administrator",
+            MemberStatus::Restricted => "restricted",
+            MemberStatus::Kicked => "kicked",
+        }
+    }
+
+    /// Whether the bot is in the chat with this status (may be sent to).
+    pub fn is_present(self) -> bool {
+        !matches!(self, MemberStatus::Left | MemberStatus::Kicked)
+    }
+}
+
+impl std::str::FromStr for MemberStatus {
+    type Err = String;
+
+    /// Reads Telegram's `status` string (`"kicked"`, …; `"banned"` is taken for `"kicked"`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "left" => MemberStatus::Left,
+            "member" => MemberStatus::Member,
+            "administrator" => MemberStatus::Administrator,
+            "restricted" => MemberStatus::Restricted,
+            "kicked" | "banned" => MemberStatus::Kicked,
+            other => return Err(format!("unknown chat member status {other:?}")),
+        })
     }
 }
 
@@ -128,11 +228,15 @@ pub struct CallbackAnswer {
     pub show_alert: bool,
 }
 
-/// A message the double accepted from the bot (`sendMessage`), as the trader would see it.
+/// A message the double accepted from the bot (`sendMessage`, or `sendPhoto` with its
+/// caption as the text), as the trader would see it.
 ///
-/// An `editMessageText` replaces `text`, `raw_text`, `parse_mode` and `reply_markup` of the
-/// message it edits, in place; an `editMessageReplyMarkup` replaces `reply_markup`. Each
-/// accepted edit adds one to `edits`.
+/// An `editMessageText` (or `editMessageCaption` of a photo) replaces `text`, `raw_text`,
+/// `parse_mode` and `reply_markup` of the message it edits, in place; an
+/// `editMessageReplyMarkup` replaces `reply_markup`. As on Telegram, an edit without
+/// `reply_markup` *removes* the inline keyboard: a bot that wants to keep its buttons must
+/// send them again with every edit. Each accepted edit adds one to `edits` and the content
+/// it replaced to `history`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SentMessage {
     /// The chat it went to.
@@ -159,9 +263,28 @@ pub struct SentMessage {
     /// sending without a reply.
     #[serde(default)]
     pub reply_to_message_id: Option<i32>,
+    /// The chat of the message replied to, when it is another chat than `chat_id`
+    /// (`reply_parameters.chat_id`); `None` for replies within the chat.
+    #[serde(default)]
+    pub reply_to_chat_id: Option<i64>,
+    /// The forum topic it went to (`message_thread_id`); `None` outside topics.
+    #[serde(default)]
+    pub thread_id: Option<i32>,
+    /// The photo, for a `sendPhoto` (whose caption is `text`/`raw_text`, possibly empty).
+    #[serde(default)]
+    pub photo: Option<PhotoInfo>,
     /// How many accepted edits changed this message since it was sent.
     #[serde(default)]
     pub edits: u32,
+    /// What the message showed before each accepted edit, oldest first: `history[0]` is the
+    /// message as sent; the current content is the message's own fields.
+    #[serde(default)]
+    pub history: Vec<MessageVersion>,
+    /// Whether the message was deleted since (by `deleteMessage` or
+    /// [`super::TelegramDouble::delete_message`]): it stays on record, but can no longer be
+    /// edited or replied to.
+    #[serde(default)]
+    pub deleted: bool,
     /// When the double accepted it (serialised as milliseconds since the Unix epoch).
     #[serde(
         rename = "at_ms",
@@ -178,6 +301,55 @@ impl SentMessage {
     pub fn inline_buttons(&self) -> Vec<(String, Option<String>)> {
         inline_buttons(self.reply_markup.as_ref())
     }
+
+    /// Every visible text the message showed, oldest first: as sent, then after each edit
+    /// (the last one is `text`).
+    pub fn texts(&self) -> Vec<&str> {
+        self.history
+            .iter()
+            .map(|v| v.text.as_str())
+            .chain(std::iter::once(self.text.as_str()))
+            .collect()
+    }
+}
+
+/// A photo the double accepted (`sendPhoto`): a PNG it checked, or one it had accepted
+/// before, sent again by its `file_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhotoInfo {
+    /// Width in pixels (from the PNG's `IHDR`).
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Size of the uploaded file in bytes.
+    pub bytes: usize,
+    /// The `file_id` the double gave it (in the answer's `photo`): sending this id again
+    /// sends the same photo without an upload.
+    #[serde(default)]
+    pub file_id: String,
+}
+
+/// What a message showed before an edit ([`SentMessage::history`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageVersion {
+    /// The visible text (or caption).
+    pub text: String,
+    /// The text (or caption) exactly as the bot sent it.
+    pub raw_text: String,
+    /// Its `parse_mode`, if any.
+    #[serde(default)]
+    pub parse_mode: Option<String>,
+    /// Its `reply_markup`, if any.
+    #[serde(default)]
+    pub reply_markup: Option<serde_json::Value>,
+    /// When this version was replaced by the edit (serialised as milliseconds since the
+    /// Unix epoch).
+    #[serde(
+        rename = "replaced_at_ms",
+        serialize_with = "ser_time",
+        deserialize_with = "de_time"
+    )]
+    pub replaced_at: SystemTime,
 }
 
 /// The (text, `callback_data`) of every button of an inline keyboard markup.
@@ -215,9 +387,9 @@ fn de_time<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
     Ok(UNIX_EPOCH + Duration::from_millis(ms))
 }
 
-/// A failure the double answers a `sendMessage`, `editMessageText` or
-/// `editMessageReplyMarkup` with, instead of accepting it — with Telegram's exact status and
-/// description.
+/// A failure the double answers a `sendMessage`, `sendPhoto`, `editMessageText`,
+/// `editMessageCaption` or `editMessageReplyMarkup` with, instead of accepting it — with
+/// Telegram's exact status and description.
 ///
 /// In JSON (the `/_double/faults` control route) a fault is written
 /// `{"type":"too_many_requests","retry_after":5}`, `{"type":"bot_blocked"}`,
@@ -313,8 +485,10 @@ impl From<FaultWire> for Fault {
 
 /// Flood limits the double can enforce (off by default): over them, a send is answered
 /// `429 Too Many Requests: retry after N`. Counted over sliding one-second windows of
-/// accepted `sendMessage`/`editMessageText` calls. Telegram's third limit, per group chat
-/// per minute, is switched on apart: [`super::TelegramDouble::enforce_group_limit`].
+/// accepted sends and edits (`sendMessage`, `sendPhoto`, `editMessageText`,
+/// `editMessageCaption`, `editMessageReplyMarkup`: editing counts like sending). Telegram's
+/// third limit, per group or channel per minute, is switched on apart:
+/// [`super::TelegramDouble::enforce_group_limit`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Accepted sends per second across all chats (Telegram: about 30).

@@ -1,8 +1,9 @@
-//! The double's memory: chats with their messages and scripted faults, the update queue and
-//! its webhook deliveries, callback queries, the registered commands and the request
-//! counters — one mutex, held only for short, allocation-light critical sections.
+//! The double's memory: chats with their messages, topics and scripted faults, the bot's
+//! membership of groups and channels, the update queue and its webhook deliveries, callback
+//! queries, accepted photos, the registered commands and the request counters — one mutex,
+//! held only for short, allocation-light critical sections.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -10,7 +11,10 @@ use serde_json::{Value, json};
 use tokio::sync::{Notify, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::model::{CallbackAnswer, Fault, Limits, SentMessage, TestChat, TestChatKind, TestUser};
+use super::model::{
+    CallbackAnswer, Fault, Limits, MemberStatus, PhotoInfo, SentMessage, TestChat, TestChatKind,
+    TestUser,
+};
 
 /// The bot the double pretends to be.
 #[derive(Debug, Clone)]
@@ -60,12 +64,24 @@ pub(crate) struct Chat {
     /// The `Message` JSON of the trader's messages injected into this chat, by message id
     /// (for the `reply_to_message` of the bot's replies).
     pub received: HashMap<i32, Value>,
+    /// The ids of deleted messages (the bot's and the trader's).
+    pub deleted: HashSet<i32>,
+    /// The ids of messages made too old to edit or delete.
+    pub aged: HashSet<i32>,
+    /// The forum topics of this chat (a forum supergroup): thread id → name.
+    pub topics: BTreeMap<i32, String>,
 }
 
 impl Chat {
     pub fn next_message_id(&mut self) -> i32 {
         self.last_message_id += 1;
         self.last_message_id
+    }
+
+    /// Whether the message `message_id` exists in this chat: an id the chat has used (by the
+    /// bot, the trader or a service message) that was not deleted.
+    pub fn exists(&self, message_id: i32) -> bool {
+        (1..=self.last_message_id).contains(&message_id) && !self.deleted.contains(&message_id)
     }
 
     /// The fault the next send to this chat meets: a scripted one first, else the
@@ -126,8 +142,13 @@ pub(crate) struct State {
     pub last_webhook_error: Option<(u64, String)>,
     /// Every POST of an update to a webhook, failed ones included.
     pub webhook_attempts: usize,
-    /// Groups the trader's messages were injected into, by chat id.
+    /// Groups, forums and channels the double was told of (a message injected into one,
+    /// `add_chat`, a topic, a `my_chat_member` update), by chat id.
     pub groups: HashMap<i64, TestChat>,
+    /// The bot's status in chats it got a `my_chat_member` update for, by chat id.
+    pub membership: HashMap<i64, MemberStatus>,
+    /// Every photo accepted, by its `file_id`.
+    pub photos: HashMap<String, PhotoInfo>,
     /// Callback queries injected and not answered yet.
     pub open_queries: HashSet<String>,
     /// Every accepted `answerCallbackQuery`, in order.
@@ -135,10 +156,10 @@ pub(crate) struct State {
     pub commands: std::collections::BTreeMap<String, Vec<(String, String)>>,
     pub request_counts: HashMap<String, usize>,
     pub limits: Option<LimitState>,
-    /// Most sends accepted per group chat (negative id) in any minute, when enforced.
+    /// Most sends accepted per group or channel (negative id) in any minute, when enforced.
     pub group_per_minute: Option<u32>,
     pub too_many_requests: usize,
-    /// Every accepted `sendMessage`/`editMessageText`, in order: (chat id, when).
+    /// Every accepted send or edit, in order: (chat id, when).
     pub accepted: Vec<(i64, Instant)>,
 }
 
@@ -189,7 +210,8 @@ impl Shared {
         })
     }
 
-    /// Queues a message from `from` in the group `chat`; returns its update id.
+    /// Queues a message from `from` in the group `chat` (a `channel_post` without sender
+    /// for a channel); returns its update id.
     pub fn inject_group_message(&self, chat: &TestChat, from: &TestUser, text: &str) -> i64 {
         self.inject(|state| {
             state.groups.insert(chat.id, chat.clone());
@@ -224,15 +246,21 @@ impl State {
     /// text starting with `/` carries a `bot_command` entity. Returns the update id.
     fn queue_message(&mut self, chat_id: i64, chat: Value, from: &TestUser, text: &str) -> i64 {
         self.users.insert(from.id, from.clone());
+        let channel = chat["type"] == "channel";
         let chat_state = self.chats.entry(chat_id).or_default();
         let message_id = chat_state.next_message_id();
         let mut message = json!({
             "message_id": message_id,
-            "from": user_json(from),
             "chat": chat,
             "date": unix_now(),
             "text": text,
         });
+        if channel {
+            // Channel posts are signed by the channel, not by the admin who wrote them.
+            message["sender_chat"] = message["chat"].clone();
+        } else {
+            message["from"] = user_json(from);
+        }
         if text.starts_with('/') {
             let command = text.split(char::is_whitespace).next().unwrap_or(text);
             message["entities"] = json!([{
@@ -242,7 +270,8 @@ impl State {
             }]);
         }
         chat_state.received.insert(message_id, message.clone());
-        self.queue(Some(chat_id), "message", message)
+        let kind = if channel { "channel_post" } else { "message" };
+        self.queue(Some(chat_id), kind, message)
     }
 
     /// Drops confirmed updates: a positive offset confirms every update below it; a negative
@@ -298,7 +327,8 @@ impl State {
         }
     }
 
-    /// Checks the flood limits for one more accepted send to `chat_id`; returns the
+    /// Checks the flood limits for one more accepted send or edit in `chat_id` (the group
+    /// limit for every negative id: groups, supergroups and channels); returns the
     /// `retry_after` seconds when over them.
     pub fn over_limits(&mut self, chat_id: i64, now: Instant) -> Option<u32> {
         let second = Duration::from_secs(1);
@@ -440,13 +470,13 @@ pub(crate) fn user_json(user: &TestUser) -> Value {
     v
 }
 
-/// The JSON of a group or supergroup as a `Chat`.
+/// The JSON of a group, supergroup or channel as a `Chat`.
 pub(crate) fn group_chat_json(chat: &TestChat) -> Value {
-    let kind = match chat.kind {
-        TestChatKind::Group => "group",
-        TestChatKind::Supergroup => "supergroup",
-    };
-    json!({ "id": chat.id, "type": kind, "title": chat.title })
+    let mut v = json!({ "id": chat.id, "type": chat.kind.as_str(), "title": chat.title });
+    if chat.is_forum && chat.kind == TestChatKind::Supergroup {
+        v["is_forum"] = json!(true);
+    }
+    v
 }
 
 /// The JSON of the private chat with `user`.
