@@ -13,6 +13,9 @@
 //!   the services' heartbeats.
 //! - `m20261130_000005_admin`: staff roles and their second factor, login codes, scoped API
 //!   keys, the audit log and generated server secrets.
+//! - `m20261130_000006_lifecycle`: how positions end (`signal_outcomes`), destinations
+//!   besides private chats, the bot's groups and channels, report times, and the delivery
+//!   queue generalised to every message job (edits, reports, destinations).
 //!
 //! Tables are described with the sea-query schema builder (partial indexes, which both
 //! backends write alike, and data fills are the only SQL), so each backend gets
@@ -30,6 +33,7 @@ mod m20261130_000002_delivery_queue;
 mod m20261130_000003_open_fanouts;
 mod m20261130_000004_traders;
 mod m20261130_000005_admin;
+mod m20261130_000006_lifecycle;
 
 /// The migrations, oldest first.
 pub struct Migrator;
@@ -43,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000003_open_fanouts::Migration),
             Box::new(m20261130_000004_traders::Migration),
             Box::new(m20261130_000005_admin::Migration),
+            Box::new(m20261130_000006_lifecycle::Migration),
         ]
     }
 }

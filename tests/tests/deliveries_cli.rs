@@ -72,7 +72,7 @@ async fn fixture(store: &Store) -> anyhow::Result<(SignalId, Vec<Uuid>)> {
         .map(|r| {
             claims
                 .iter()
-                .find(|c| c.user_id == r.user_id)
+                .find(|c| c.user_id == Some(r.user_id))
                 .expect("claimed")
                 .delivery_id
         })

@@ -198,7 +198,7 @@ async fn every_preference_changes_what_is_delivered() -> anyhow::Result<()> {
     let skipper_user = store.user_by_telegram_id(skipper.id).await?.unwrap();
     let skipped = deliveries
         .iter()
-        .find(|d| d.user_id == skipper_user.id)
+        .find(|d| d.user_id == Some(skipper_user.id))
         .expect("the skip is on record");
     assert_eq!(skipped.status, DeliveryStatus::Skipped);
     // The delayed tier: sent, but not before its delay.
@@ -242,10 +242,10 @@ async fn every_preference_changes_what_is_delivered() -> anyhow::Result<()> {
     assert_eq!(answer.text.as_deref(), Some("Marked as read."));
     let plain_user = store.user_by_telegram_id(plain.id).await?.unwrap();
     let read = store
-        .deliveries_for_signal(SignalId(deliveries[0].signal_id.0))
+        .deliveries_for_signal(deliveries[0].signal_id.expect("a signal's delivery"))
         .await?
         .into_iter()
-        .find(|d| d.user_id == plain_user.id)
+        .find(|d| d.user_id == Some(plain_user.id))
         .unwrap();
     assert!(read.read_at.is_some());
     store.close().await?;

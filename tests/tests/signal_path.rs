@@ -128,7 +128,7 @@ async fn signal_path(stack: Stack) -> anyhow::Result<()> {
     let by_user = |u| {
         deliveries
             .iter()
-            .find(|d| d.user_id == u)
+            .find(|d| d.user_id == Some(u))
             .expect("a delivery")
     };
     assert_eq!(by_user(alice_id).status, DeliveryStatus::Sent);

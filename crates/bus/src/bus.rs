@@ -178,6 +178,28 @@ impl Bus {
         })
     }
 
+    /// Signals on the stream that the dispatchers have not finished with: not yet handed to
+    /// a dispatcher, or handed and not yet acknowledged. Zero means every signal accepted so
+    /// far has been stored (or dead-lettered). `Ok(None)` before any dispatcher has made the
+    /// consumer.
+    pub async fn signals_in_flight(&self) -> Result<Option<u64>, BusError> {
+        let stream = self
+            .js
+            .get_stream(self.subjects.signals_stream())
+            .await
+            .map_err(|e| BusError::Setup(format!("opening the signal stream: {e}")))?;
+        match stream
+            .consumer_info(self.subjects.dispatcher_consumer())
+            .await
+        {
+            Ok(info) => Ok(Some(info.num_pending + info.num_ack_pending as u64)),
+            Err(e) if e.to_string().contains("not found") => Ok(None),
+            Err(e) => Err(BusError::Setup(format!(
+                "reading the dispatchers' consumer: {e}"
+            ))),
+        }
+    }
+
     /// The shared durable consumer of the signals stream.
     pub async fn signal_consumer(&self) -> Result<PullConsumer, BusError> {
         streams::dispatcher_consumer(

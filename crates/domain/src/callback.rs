@@ -8,14 +8,17 @@
 //! | `z:<zone>` | a time zone offered by `/start` |
 //! | `l:<code>` | a language offered by `/language` |
 //! | `st` | `/status`'s Refresh |
+//! | `p:<window>:<m\|a>` | `/performance`: a window (`24h`, `7d`, `30d`, `all`), of the trader's own signals (`m`) or all (`a`) |
 //!
 //! A settings press applies only if the trader's preferences are still those the menu was
 //! drawn from (its stamp, [`stamp`]); otherwise the menu is redrawn and nothing changes.
+//! A performance press changes nothing: it only says what to show, so it needs no stamp.
 
 use std::fmt::Write as _;
 
 use uuid::Uuid;
 
+use crate::performance::Window;
 use crate::preferences::{
     NotificationHours, NotifyMode, OutsideHours, Preferences, ReportFrequency, SignalFormat,
 };
@@ -43,6 +46,13 @@ pub enum Callback {
     Language(Language),
     /// `/status`'s Refresh.
     StatusRefresh,
+    /// A `/performance` button (a window, the scope, or Refresh): show these figures.
+    Performance {
+        /// The period.
+        window: Window,
+        /// The signals the trader received (`true`), or every signal.
+        mine: bool,
+    },
 }
 
 /// The pages of the `/settings` menu.
@@ -60,16 +70,19 @@ pub enum SettingsView {
     Language,
     /// Assets to follow.
     Assets,
+    /// How often performance reports come, and at what local hour.
+    Reports,
 }
 
 impl SettingsView {
-    const ALL: [(SettingsView, &'static str); 6] = [
+    const ALL: [(SettingsView, &'static str); 7] = [
         (Self::Main, "main"),
         (Self::Confidence, "conf"),
         (Self::Hours, "hours"),
         (Self::Zone, "zone"),
         (Self::Language, "lang"),
         (Self::Assets, "assets"),
+        (Self::Reports, "reports"),
     ];
 
     fn code(self) -> &'static str {
@@ -108,6 +121,8 @@ pub enum SettingsAction {
     Reports(ReportFrequency),
     /// Reports without a sound, or with.
     ReportsSilent(bool),
+    /// The local hour (0–23) reports come at.
+    ReportHour(u8),
     /// Follow (`true`) or stop following an asset.
     Asset(Asset, bool),
     /// Follow every asset.
@@ -131,6 +146,7 @@ impl SettingsAction {
             Self::Language(l) => next.language = *l,
             Self::Reports(r) => next.reports = *r,
             Self::ReportsSilent(s) => next.reports_silent = *s,
+            Self::ReportHour(h) => next.report_hour = *h,
             Self::Asset(asset, true) => {
                 next.assets.insert(asset.clone());
             }
@@ -155,6 +171,7 @@ impl SettingsAction {
             Self::Language(l) => write!(out, "l:{}", l.code()),
             Self::Reports(r) => write!(out, "r:{}", r.as_str()),
             Self::ReportsSilent(s) => write!(out, "rs:{}", u8::from(*s)),
+            Self::ReportHour(h) => write!(out, "rh:{h}"),
             Self::Asset(a, on) => write!(out, "a:{}{}", if *on { '+' } else { '-' }, a.as_str()),
             Self::AllAssets => write!(out, "a:*"),
         };
@@ -181,6 +198,13 @@ impl SettingsAction {
                 "0" => false,
                 _ => return None,
             }),
+            "rh" => Self::ReportHour(
+                digits(value)
+                    .filter(|v| v.len() <= 2)?
+                    .parse()
+                    .ok()
+                    .filter(|h| *h <= 23)?,
+            ),
             "a" if value == "*" => Self::AllAssets,
             "a" => {
                 let (on, asset) = match value.split_at_checked(1)? {
@@ -204,6 +228,11 @@ fn exact_language(code: &str) -> Option<Language> {
     Language::ALL.into_iter().find(|l| l.code() == code)
 }
 
+/// A window by its exact name (`24h`, `7d`, `30d`, `all`): what Herald writes, nothing else.
+fn exact_window(name: &str) -> Option<Window> {
+    Window::ALL.into_iter().find(|w| w.as_str() == name)
+}
+
 impl Callback {
     /// The `callback_data` for this button. Every value Herald builds fits in 64 bytes; a
     /// longer one (none exists: zones and assets are short) is cut, and then refused when
@@ -220,6 +249,14 @@ impl Callback {
             Self::Zone(z) => write!(out, "z:{z}"),
             Self::Language(l) => write!(out, "l:{}", l.code()),
             Self::StatusRefresh => write!(out, "st"),
+            Self::Performance { window, mine } => {
+                write!(
+                    out,
+                    "p:{}:{}",
+                    window.as_str(),
+                    if *mine { 'm' } else { 'a' }
+                )
+            }
         };
         debug_assert!(out.len() <= MAX_CALLBACK_DATA, "{out} is too long");
         if out.len() > MAX_CALLBACK_DATA {
@@ -255,6 +292,17 @@ impl Callback {
             }
             "z" => Self::Zone(rest.parse().ok()?),
             "l" => Self::Language(exact_language(rest)?),
+            "p" => {
+                let (window, scope) = rest.split_once(':')?;
+                Self::Performance {
+                    window: exact_window(window)?,
+                    mine: match scope {
+                        "m" => true,
+                        "a" => false,
+                        _ => return None,
+                    },
+                }
+            }
             _ => return None,
         })
     }
@@ -281,7 +329,7 @@ mod tests {
             stamp: 0xdead_beef,
             action,
         };
-        vec![
+        let mut all = vec![
             Callback::Read(Uuid::now_v7()),
             Callback::StatusRefresh,
             Callback::Zone("America/Argentina/ComodRivadavia".parse().unwrap()),
@@ -302,6 +350,9 @@ mod tests {
             s(SettingsAction::Language(Language::En)),
             s(SettingsAction::Reports(ReportFrequency::Off)),
             s(SettingsAction::ReportsSilent(true)),
+            s(SettingsAction::ReportHour(0)),
+            s(SettingsAction::ReportHour(23)),
+            s(SettingsAction::View(SettingsView::Reports)),
             s(SettingsAction::Asset(
                 Asset::parse("ABCDEFGHIJKLMNOP/ABCDEFGHIJKLMNOP").unwrap(),
                 true,
@@ -311,7 +362,13 @@ mod tests {
                 false,
             )),
             s(SettingsAction::AllAssets),
-        ]
+        ];
+        for window in Window::ALL {
+            for mine in [true, false] {
+                all.push(Callback::Performance { window, mine });
+            }
+        }
+        all
     }
 
     #[test]
@@ -340,12 +397,27 @@ mod tests {
             "s:00000000:c:-1",
             "s:00000000:h:9-9",
             "s:00000000:rs:2",
+            "s:00000000:rh:24",
+            "s:00000000:rh:-1",
+            "s:00000000:rh:008",
+            "s:00000000:rh:",
+            "s:00000000:rh:8h",
+            "s:00000000:v:report",
             "s:00000000:a:BTC/USD",
             "s:00000000:a:+BTC/USD/EUR",
             "s:00000000:l:fr",
             "z:Mars/Olympus",
             "l:ES",
             "st:1",
+            "p:",
+            "p:7d",
+            "p:7d:",
+            "p:7d:x",
+            "p:7d:m:1",
+            "p:week:m",
+            "p:7D:m",
+            "p:1y:a",
+            "p::a",
             &"s:00000000:z:".repeat(10),
         ] {
             assert_eq!(Callback::parse(bad), None, "{bad:?}");
@@ -365,6 +437,38 @@ mod tests {
         assert_eq!(
             SettingsAction::View(SettingsView::Main).apply(&prefs),
             prefs
+        );
+        let next = SettingsAction::ReportHour(18).apply(&prefs);
+        assert_eq!(next.report_hour, 18);
+        assert_eq!(
+            SettingsAction::View(SettingsView::Reports).apply(&prefs),
+            prefs
+        );
+    }
+
+    #[test]
+    fn performance_buttons_read_as_written() {
+        assert_eq!(
+            Callback::Performance {
+                window: Window::Month,
+                mine: true
+            }
+            .encode(),
+            "p:30d:m"
+        );
+        assert_eq!(
+            Callback::parse("p:all:a"),
+            Some(Callback::Performance {
+                window: Window::All,
+                mine: false
+            })
+        );
+        assert_eq!(
+            Callback::parse("s:00000000:rh:7"),
+            Some(Callback::Settings {
+                stamp: 0,
+                action: SettingsAction::ReportHour(7)
+            })
         );
     }
 

@@ -88,3 +88,47 @@ impl FromStr for DeliveryStatus {
         })
     }
 }
+
+/// What a job of the delivery queue sends. Every job goes through the same queue, budget,
+/// order, retries and records; only what is sent differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum JobKind {
+    /// A signal's message (to a trader or a destination).
+    Signal,
+    /// The edit of a copy of a position's signal when a close ends it: the copy gets the
+    /// outcome. The job's signal is the close.
+    Outcome,
+    /// A performance report (a chart with its figures), for a trader.
+    Report,
+}
+
+impl JobKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Signal => "signal",
+            Self::Outcome => "outcome",
+            Self::Report => "report",
+        }
+    }
+}
+
+impl fmt::Display for JobKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for JobKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "signal" => Self::Signal,
+            "outcome" => Self::Outcome,
+            "report" => Self::Report,
+            other => return Err(format!("unknown job kind {other:?}")),
+        })
+    }
+}

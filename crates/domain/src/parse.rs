@@ -46,9 +46,11 @@ pub struct FieldError {
     #[schema(examples("stop_loss", "notes[3]"))]
     pub field: String,
     /// A stable machine-readable code: `required`, `invalid_type`, `invalid_value`,
-    /// `out_of_range`, `too_long`, `unknown_field`, `not_allowed`, `price_order`, or `stale`
-    /// (the signal is past its deadline; nothing else is wrong with it). Treat an unknown code
-    /// like `invalid_value`: more may be added.
+    /// `out_of_range`, `too_long`, `unknown_field`, `not_allowed`, `price_order`, `stale`
+    /// (the signal is past its deadline; nothing else is wrong with it), or for a close that
+    /// cannot end the position it names `unknown_signal`, `not_a_position`,
+    /// `asset_mismatch`, `already_closed` or `out_of_order` (see `herald_domain::lifecycle`).
+    /// Treat an unknown code like `invalid_value`: more may be added.
     pub code: &'static str,
     /// What is wrong, for a person: `must be below entry_price (45250) for a buy signal`.
     pub message: String,
@@ -92,7 +94,7 @@ pub const MAX_NOTES: usize = 10;
 /// Longest note, in characters.
 pub const MAX_NOTE_CHARS: usize = 280;
 
-const FIELD_NAMES: [&str; 15] = [
+const FIELD_NAMES: [&str; 16] = [
     "id",
     "kind",
     "asset",
@@ -108,6 +110,7 @@ const FIELD_NAMES: [&str; 15] = [
     "market_context",
     "notes",
     "closes_signal_id",
+    "reason",
 ];
 
 /// Every field a signal may carry, in the order errors are reported.
@@ -162,6 +165,15 @@ pub fn parse_signal_or_id(
         (Some(raw), _) => problems.read("closes_signal_id", value::uuid(raw)),
         (None, _) => None,
     };
+    let reason = match (given("reason"), kind) {
+        (Some(_), Some(k)) if k != SignalKind::Close => {
+            let why = format!("only close signals give a reason, not {k} signals");
+            problems.push("reason", "not_allowed", why);
+            None
+        }
+        (Some(raw), _) => problems.read("reason", value::close_reason(raw)),
+        (None, _) => None,
+    };
     check_keys(&body, &mut problems);
 
     let (Some(kind), Some(asset), Some(confidence), Some(generated_at), true) =
@@ -186,6 +198,7 @@ pub fn parse_signal_or_id(
         market_context: texts.market_context,
         notes: texts.notes,
         closes_signal_id: closes_signal_id.map(SignalId),
+        reason,
     })
 }
 

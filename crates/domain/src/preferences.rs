@@ -268,6 +268,9 @@ pub struct Preferences {
     pub reports: ReportFrequency,
     /// Whether reports come with a sound. Default: yes.
     pub reports_silent: bool,
+    /// The local hour (0–23, in `time_zone`) reports come at; weekly ones on Mondays.
+    /// Default: 8.
+    pub report_hour: u8,
 }
 
 impl Default for Preferences {
@@ -286,9 +289,13 @@ impl Default for Preferences {
             language: Language::En,
             reports: ReportFrequency::Weekly,
             reports_silent: false,
+            report_hour: DEFAULT_REPORT_HOUR,
         }
     }
 }
+
+/// The local hour reports come at unless the trader chose another.
+pub const DEFAULT_REPORT_HOUR: u8 = 8;
 
 /// What a subscription tier entitles a trader to (spec §6.2, "feature access based on
 /// subscription level"): the kinds and assets they may receive, the lowest confidence they

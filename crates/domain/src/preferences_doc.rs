@@ -42,6 +42,10 @@ pub struct PreferencesDoc {
     pub reports: Option<String>,
     /// Whether reports come without a sound.
     pub reports_silent: Option<bool>,
+    /// The local hour (0–23, in `time_zone`) reports come at (weekly ones on Mondays);
+    /// 8 when left out.
+    #[serde(default)]
+    pub report_hour: Option<i64>,
 }
 
 /// The notification window: from `start` (0–23) up to, not including, `end` (0–23); a window
@@ -103,6 +107,7 @@ impl PreferencesDoc {
             language: Some(prefs.language.to_string()),
             reports: Some(prefs.reports.as_str().to_string()),
             reports_silent: Some(prefs.reports_silent),
+            report_hour: Some(i64::from(prefs.report_hour)),
         }
     }
 
@@ -219,6 +224,14 @@ impl PreferencesDoc {
                 message: "is required".into(),
             }),
             Some(silent) => prefs.reports_silent = silent,
+        }
+        match self.report_hour.map(u8::try_from) {
+            None => {}
+            Some(Ok(hour)) if hour < 24 => prefs.report_hour = hour,
+            Some(_) => problems.push(FieldProblem {
+                field: "report_hour".into(),
+                message: "must be an hour from 0 to 23".into(),
+            }),
         }
         if problems.is_empty() {
             Ok(prefs)

@@ -62,6 +62,11 @@
 //! #BTC #Trading #Close
 //! ```
 //!
+//! A close sent as a reply to the reader's copy of the signal it closes leaves out the
+//! `Closes Signal` line (Telegram shows the copy above it); one sent to a reader who never
+//! got that signal describes it instead: `- Closes Signal: BUY BTC/USD @ $45,250 ·
+//! 2023-06-15 14:30:45 UTC` (see [`CloseRef`]).
+//!
 //! An alert:
 //!
 //! ```text
@@ -111,8 +116,8 @@ use chrono::{DateTime, Utc};
 use crate::parse::{MAX_CONTEXT_CHARS, MAX_LABEL_CHARS, MAX_NOTE_CHARS, MAX_NOTES};
 use crate::preferences::SignalFormat;
 use crate::signal::{Price, Signal, SignalKind};
-pub use text::visible_len;
-use text::{clip, escape, fit, money, percent};
+use text::{clip, escape, fit, percent};
+pub use text::{money, visible_len};
 
 /// Telegram's limit on a message's text, in characters after entity parsing.
 pub const MAX_MESSAGE_CHARS: usize = 4096;
@@ -225,25 +230,78 @@ pub fn render(signal: &Signal, format: SignalFormat) -> String {
     render_in(signal, format, &Labels::ENGLISH)
 }
 
-/// Renders `signal` in `format` as Telegram HTML, in the language of `labels`.
+/// Renders `signal` in `format` as Telegram HTML, in the language of `labels`. A close
+/// names the signal it closes by id ([`CloseRef::Id`]).
 pub fn render_in(signal: &Signal, format: SignalFormat, labels: &Labels<'_>) -> String {
-    let html = match format {
-        SignalFormat::Detailed => detailed(signal, labels),
-        SignalFormat::Compact => compact(signal, labels),
-    };
-    fit(html, MAX_MESSAGE_CHARS)
+    render_close_in(signal, CloseRef::Id, format, labels)
 }
 
-/// The detailed layout with as many notes as fit.
-fn detailed(signal: &Signal, l: &Labels<'_>) -> String {
+/// How a close's message refers to the position it closes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseRef<'a> {
+    /// By the closed signal's id (`- Closes Signal: 0189c3a2-…`): a history, or a close
+    /// whose signal is not stored.
+    Id,
+    /// Not at all: the message is a reply to the reader's copy of that signal, which
+    /// Telegram shows above it.
+    Reply,
+    /// By what the position was (`- Closes Signal: BUY BTC/USD @ $45,250 · 2023-06-15
+    /// 14:30:45 UTC`): for a reader who never got that signal.
+    Position(&'a Signal),
+}
+
+/// [`render_in`], with a close referring to its position as `closes` says (other kinds
+/// ignore it).
+pub fn render_close_in(
+    signal: &Signal,
+    closes: CloseRef<'_>,
+    format: SignalFormat,
+    labels: &Labels<'_>,
+) -> String {
+    render_within(signal, closes, format, labels, MAX_MESSAGE_CHARS)
+}
+
+/// [`render_close_in`] in at most `max` visible characters (to leave room for a line added
+/// below it).
+pub fn render_within(
+    signal: &Signal,
+    closes: CloseRef<'_>,
+    format: SignalFormat,
+    labels: &Labels<'_>,
+    max: usize,
+) -> String {
+    let html = match format {
+        SignalFormat::Detailed => detailed(signal, closes, labels, max),
+        SignalFormat::Compact => compact(signal, closes, labels),
+    };
+    fit(html, max)
+}
+
+/// The detailed layout with as many notes as fit in `max` visible characters.
+fn detailed(signal: &Signal, closes: CloseRef<'_>, l: &Labels<'_>, max: usize) -> String {
     let most = signal.notes.len().min(MAX_NOTES);
     for shown in (1..=most).rev() {
-        let html = detailed_with_notes(signal, l, shown);
-        if visible_len(&html) <= MAX_MESSAGE_CHARS {
+        let html = detailed_with_notes(signal, closes, l, shown);
+        if visible_len(&html) <= max {
             return html;
         }
     }
-    detailed_with_notes(signal, l, 0)
+    detailed_with_notes(signal, closes, l, 0)
+}
+
+/// `BUY BTC/USD @ $45,250 · 2023-06-15 14:30:45 UTC`: a position, for a close that stands
+/// alone.
+fn position_line(position: &Signal, l: &Labels<'_>) -> String {
+    let mut line = format!(
+        "{} {}",
+        direction(position.kind, l),
+        escape(position.asset.as_str())
+    );
+    if let Some(entry) = position.entry_price {
+        line.push_str(&format!(" @ {}", money(entry)));
+    }
+    line.push_str(&format!(" · {}", utc(position.generated_at)));
+    line
 }
 
 fn direction<'a>(kind: SignalKind, l: &Labels<'a>) -> &'a str {
@@ -255,7 +313,12 @@ fn direction<'a>(kind: SignalKind, l: &Labels<'a>) -> &'a str {
     }
 }
 
-fn detailed_with_notes(signal: &Signal, l: &Labels<'_>, shown_notes: usize) -> String {
+fn detailed_with_notes(
+    signal: &Signal,
+    closes: CloseRef<'_>,
+    l: &Labels<'_>,
+    shown_notes: usize,
+) -> String {
     let asset = escape(signal.asset.as_str());
     let mut sections = Vec::new();
     match signal.kind {
@@ -266,7 +329,7 @@ fn detailed_with_notes(signal: &Signal, l: &Labels<'_>, shown_notes: usize) -> S
         }
         SignalKind::Close => {
             sections.push(format!("🔒 {}: {asset}", l.close_signal));
-            sections.push(close_details(signal, l, &asset));
+            sections.push(close_details(signal, closes, l, &asset));
         }
         SignalKind::Alert => {
             sections.push(format!("\u{26A0}\u{FE0F} {}: {asset}", l.market_alert));
@@ -323,7 +386,7 @@ fn trade_details(signal: &Signal, l: &Labels<'_>, kind: &str, asset: &str) -> St
     lines.join("\n")
 }
 
-fn close_details(signal: &Signal, l: &Labels<'_>, asset: &str) -> String {
+fn close_details(signal: &Signal, closes: CloseRef<'_>, l: &Labels<'_>, asset: &str) -> String {
     let mut lines = vec![
         format!("📊 {}:", l.signal_details),
         format!("- {}: {}", l.action, l.close_position),
@@ -334,11 +397,17 @@ fn close_details(signal: &Signal, l: &Labels<'_>, asset: &str) -> String {
             .entry_price
             .map(|p| format!("- {}: {}", l.exit_price, money(p))),
     );
-    lines.extend(
-        signal
+    lines.extend(match closes {
+        CloseRef::Id => signal
             .closes_signal_id
             .map(|id| format!("- {}: {id}", l.closes_signal)),
-    );
+        CloseRef::Reply => None,
+        CloseRef::Position(position) => Some(format!(
+            "- {}: {}",
+            l.closes_signal,
+            position_line(position, l)
+        )),
+    });
     lines.extend(
         signal
             .timeframe
@@ -401,7 +470,7 @@ fn notes(notes: &[String], l: &Labels<'_>, shown: usize) -> Option<String> {
     Some(lines.join("\n"))
 }
 
-fn compact(signal: &Signal, l: &Labels<'_>) -> String {
+fn compact(signal: &Signal, closes: CloseRef<'_>, l: &Labels<'_>) -> String {
     let icon = match signal.kind {
         SignalKind::Buy => "🟢",
         SignalKind::Sell => "🔴",
@@ -430,6 +499,11 @@ fn compact(signal: &Signal, l: &Labels<'_>) -> String {
         let one_line = context.split_whitespace().collect::<Vec<_>>().join(" ");
         html.push('\n');
         html.push_str(&escape(&clip(&one_line, COMPACT_CONTEXT_CHARS)));
+    }
+    if signal.kind == SignalKind::Close
+        && let CloseRef::Position(position) = closes
+    {
+        html.push_str(&format!("\n↩️ {}", position_line(position, l)));
     }
     html
 }

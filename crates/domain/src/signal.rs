@@ -100,6 +100,60 @@ impl FromStr for SignalKind {
     }
 }
 
+/// Why a position ended, as a close signal may say (`reason`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum CloseReason {
+    /// The take-profit price was reached.
+    Target,
+    /// The stop-loss price was reached.
+    Stop,
+    /// Closed by decision (the model's or a person's).
+    Manual,
+    /// The position's time ran out.
+    Expired,
+}
+
+impl CloseReason {
+    /// Every reason.
+    pub const ALL: [CloseReason; 4] = [Self::Target, Self::Stop, Self::Manual, Self::Expired];
+
+    /// The wire name: `target`, `stop`, `manual` or `expired`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Target => "target",
+            Self::Stop => "stop",
+            Self::Manual => "manual",
+            Self::Expired => "expired",
+        }
+    }
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for CloseReason {
+    type Err = String;
+
+    /// Case-insensitive.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "target" => Ok(Self::Target),
+            "stop" => Ok(Self::Stop),
+            "manual" => Ok(Self::Manual),
+            "expired" => Ok(Self::Expired),
+            _ => Err(format!(
+                "unknown close reason {s:?}; expected one of target, stop, manual, expired"
+            )),
+        }
+    }
+}
+
 /// A traded instrument such as `BTC/USD` or `AAPL`: one or two symbols of `A-Z 0-9 _`,
 /// 1–16 characters each, joined by `/`. Stored upper-case.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -359,6 +413,8 @@ impl fmt::Display for Timeframe {
 /// | sell  | required, target < entry < stop |||  required |
 /// | close | optional (the exit price) | — | — | optional |
 /// | alert | — | — | — | optional |
+///
+/// A close may also say which signal it closes (`closes_signal_id`) and why (`reason`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Signal {
     /// The signal's id (from the engine, or assigned on receipt).
@@ -392,6 +448,8 @@ pub struct Signal {
     pub notes: Vec<String>,
     /// For a close signal: the signal whose position it closes.
     pub closes_signal_id: Option<SignalId>,
+    /// For a close signal: why the position ended.
+    pub reason: Option<CloseReason>,
 }
 
 #[cfg(test)]

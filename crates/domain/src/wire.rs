@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::parse::{MAX_CONTEXT_CHARS, MAX_LABEL_CHARS, MAX_NOTE_CHARS, MAX_NOTES};
-use crate::signal::{Signal, SignalKind, Timeframe};
+use crate::signal::{CloseReason, Signal, SignalKind, Timeframe};
 
 pub use schema::{PARSER_ONLY_RULES, ParserOnlyRule, signal_json_schema};
 
@@ -103,6 +103,11 @@ pub struct SignalV1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("not" = { "const": NIL_UUID }))]
     pub closes_signal_id: Option<Uuid>,
+    /// For a close signal: why the position ended (`target`, `stop`, `manual` or
+    /// `expired`). A close that names no exit price but gives `target` or `stop` is taken
+    /// to have closed at the closed signal's target or stop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<CloseReason>,
 }
 
 /// A positive decimal written as a string or a number; only for the JSON Schema.
@@ -134,6 +139,7 @@ impl From<&Signal> for SignalV1 {
             market_context: s.market_context.clone(),
             notes: s.notes.clone(),
             closes_signal_id: s.closes_signal_id.map(|id| id.0),
+            reason: s.reason,
         }
     }
 }

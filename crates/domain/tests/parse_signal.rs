@@ -872,7 +872,7 @@ fn unknown_fields_are_named_with_the_list_and_a_hint() {
         found[1].message,
         "unknown field (did you mean confidence?); expected one of id, kind, asset, entry_price, \
          target_price, stop_loss, timeframe, confidence, generated_at, valid_until, \
-         source_model, performance_category, market_context, notes, closes_signal_id"
+         source_model, performance_category, market_context, notes, closes_signal_id, reason"
     );
     let m = assert_one(
         &with(spec_buy(), "leverage", json!(10)),
@@ -883,7 +883,7 @@ fn unknown_fields_are_named_with_the_list_and_a_hint() {
         m.starts_with("unknown field; expected one of id, kind,"),
         "{m}"
     );
-    assert_eq!(field_names().len(), 15);
+    assert_eq!(field_names().len(), 16);
 }
 
 #[test]

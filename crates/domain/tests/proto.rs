@@ -23,12 +23,13 @@ const REFRESH: &str = "run `UPDATE_PROTO=1 cargo test -p herald-domain --test pr
 
 /// The fields whose presence depends on the kind: the ones the per-kind rules of
 /// [`signal_json_schema`] speak of.
-const KIND_FIELDS: [&str; 5] = [
+const KIND_FIELDS: [&str; 6] = [
     "entry_price",
     "target_price",
     "stop_loss",
     "timeframe",
     "closes_signal_id",
+    "reason",
 ];
 
 /// One schema file and how it is generated.
@@ -334,6 +335,7 @@ fn each_kind_carries_in_the_schema_what_the_parser_demands() {
             json!(stop),
             json!("1H"),
             json!("0189c3a2-7b1e-7d3f-9a4c-2f5e8d1b6a90"),
+            json!("target"),
         ];
         for present in 0..1u32 << KIND_FIELDS.len() {
             let mut payload = minimal(kind);
@@ -381,6 +383,7 @@ fn the_parser_is_more_lenient_than_the_schema_and_the_schema_says_so() {
         ("source_model", json!("trend-v2\n")),
         ("notes", Value::Null),
         ("closes_signal_id", Value::Null),
+        ("reason", Value::Null),
     ];
     for (field, value) in lenient {
         let mut payload = spec_example();

@@ -10,7 +10,7 @@ cmd-start-help = Registers you, asks for your time zone and shows what to do nex
 cmd-help = list the commands, or explain one
 cmd-help-help = Lists every command. Add a command's name to read about that one.
 cmd-settings = change your preferences with buttons
-cmd-settings-help = Opens one message with buttons for every preference: which signals you get and whether they make a sound, minimum confidence, assets, notification hours and time zone, what happens outside your hours, format, language and performance reports. Every press is saved at once.
+cmd-settings-help = Opens one message with buttons for every preference: which signals you get and whether they make a sound, minimum confidence, assets, notification hours and time zone, what happens outside your hours, format, language, and performance reports (how often, at what time, with or without a sound). Every press is saved at once.
 cmd-subscribe = receive trading signals
 cmd-subscribe-help = Starts your signals. They arrive here as the models generate them, as your /settings and /filter choose.
 cmd-unsubscribe = stop receiving trading signals
@@ -22,7 +22,7 @@ cmd-signals-help = Shows the latest signals your subscription includes, in compa
 cmd-status = system status and your subscription
 cmd-status-help = Shows whether Herald's services are running, when the last signal came, how many messages are waiting to go out, and your subscription, tier and filters.
 cmd-performance = performance statistics
-cmd-performance-help = How the signals have performed. Coming soon.
+cmd-performance-help = Shows how the signals you received did: how many, how many positions closed, wins and losses, win rate, average, median and summed returns, the best and the worst, by asset and by model. Over the last 7 days, or the period you give: 24h, 7d, 30d or all. Its buttons switch the period, switch between your signals and all signals, and refresh the figures.
 cmd-language = choose your language
 cmd-language-help = Shows the languages I speak, or switches to one directly.
 
@@ -89,6 +89,8 @@ outside-skip = skipped
 reports-off = off
 reports-daily = daily
 reports-weekly = weekly
+reports-at-daily = daily at { $time }
+reports-at-weekly = weekly, Mondays at { $time }
 
 ## /filter
 
@@ -148,7 +150,13 @@ status-checked = Checked at { $time }.
 
 ## /performance
 
-performance-coming = 📊 Performance statistics are coming soon: Herald will show how its signals did once it tracks their outcomes. There is nothing to show yet.
+perf-usage = I don't know the period “{ $period }”. Pick one of 24h, 7d, 30d or all, e.g. <code>/performance 30d</code>.
+perf-button-24h = 24h
+perf-button-7d = 7d
+perf-button-30d = 30d
+perf-button-all = All
+perf-button-mine = 👤 Mine
+perf-button-everyone = 👥 All signals
 
 ## /language
 
@@ -173,6 +181,7 @@ settings-pick-confidence = Pick the lowest confidence you want:
 settings-pick-hours = Pick when you want notifications, in your time ({ $zone }), or send e.g. <code>/filter hours:08-22</code> for any window:
 settings-pick-zone = Pick your time zone, or send its name (e.g. <code>Asia/Tokyo</code>) or offset (e.g. <code>UTC+5</code>):
 settings-pick-assets = Tap the assets you want (none ticked means all), or send e.g. <code>/filter assets:BTC/USD,ETH/USD</code>:
+settings-pick-reports = Pick how often performance reports come, and at what time in your time zone ({ $zone }). Weekly reports come on Mondays.
 settings-saved = Saved.
 
 ## Buttons
@@ -187,6 +196,9 @@ button-format = Format: { $format }
 button-language = Language: { $language }
 button-reports = Reports: { $reports }
 button-reports-sound = Report sound: { $mode }
+button-reports-off = Off
+button-reports-daily = Daily
+button-reports-weekly = Weekly
 button-any-time = Any time
 button-all-assets = All assets
 button-back = « Back
@@ -235,3 +247,100 @@ admin-login-code = 🔐 Your Herald admin login code: <b>{ $code }</b>
     }. Enter it with the code from your authenticator app.
     If you did not try to log in, do not share it, and tell your team: someone knows your Telegram id and tried to sign in as you.
 admin-login-no-authenticator = 🔐 Someone tried to log in to the Herald admin API as you, but you have no authenticator enrolled, so no code was sent. If it was you, ask an operator to run: herald admin totp-enroll --telegram-id { $telegram_id }
+
+## Performance figures (/performance). Returns, rates and times arrive formatted
+## (`+3.00%`, `66.7%`, `2026-11-30 14:05 UTC`); the kinds come from kind-*.
+
+perf-title = 📊 <b>Performance</b> · { $scope } · { $window }
+perf-scope-mine = your signals
+perf-scope-all = all signals
+perf-window-24h = last 24 hours
+perf-window-7d = last 7 days
+perf-window-30d = last 30 days
+perf-window-all = all time
+perf-no-signals = No signals in this period yet.
+perf-signals =
+    { $count ->
+        [one] 📨 1 signal
+       *[other] 📨 { $count } signals
+    }: { $kinds }
+perf-positions =
+    { $count ->
+        [one] 📂 1 position
+       *[other] 📂 { $count } positions
+    } (buys and sells): { $closed } closed · { $open } open
+perf-not-enough = ⏳ No position has closed in this period yet, so there are no returns to show.
+perf-no-returns = ⏳ No position that closed in this period has a known exit price yet, so there are no returns to show.
+perf-outcomes = ✅ { $wins } won · ❌ { $losses } lost · ⏹ { $flat } flat
+perf-win-rate = 🎯 Win rate: { $rate } ({ $wins } of { $count })
+perf-returns = 📈 Average return: { $average } · median { $median }
+perf-total = ➕ Sum of returns: { $total }
+perf-best = 🏆 Best: { $asset } { $return }
+perf-worst = 📉 Worst: { $asset } { $return }
+perf-by-asset = <b>By asset</b>
+perf-asset =
+    • { $asset }: { $count ->
+        [one] 1 signal
+       *[other] { $count } signals
+    }
+perf-more-assets =
+    { $count ->
+        [one] … and 1 more asset
+       *[other] … and { $count } more assets
+    }
+perf-by-model = <b>By model</b>
+perf-model =
+    • { $model }: { $count ->
+        [one] 1 signal
+       *[other] { $count } signals
+    }, { $closed } closed · win rate { $rate } · average { $average }
+perf-model-open =
+    • { $model }: { $count ->
+        [one] 1 signal
+       *[other] { $count } signals
+    }, { $closed } closed
+perf-model-unnamed = <i>unnamed</i>
+perf-more-models =
+    { $count ->
+        [one] … and 1 more model
+       *[other] … and { $count } more models
+    }
+perf-footer = <i>As of { $time }. Returns run from entry to exit price, before fees; the sum adds them up without compounding. Past results do not guarantee future ones.</i>
+
+## Performance reports: the caption of the chart (the running sum of returns)
+
+report-title = 📊 <b>Performance report</b> · { $window }
+report-closed =
+    { $count ->
+        [one] 1 position closed
+       *[other] { $count } positions closed
+    }: ✅ { $wins } · ❌ { $losses } · ⏹ { $flat }
+report-returns = 📈 Sum of returns: { $total } · average { $average }
+report-not-enough =
+    ⏳ No position closed with a known return in this period. { $count ->
+        [one] 1 signal was sent.
+       *[other] { $count } signals were sent.
+    }
+report-chart = <i>Chart: the running sum of returns, position by position.</i>
+
+## A position's outcome, added to its signal's message when it ends
+## (`✅ Long closed at $43,260.5 · +3.00% · target hit · open 2 h 15 min`).
+## $side is the position's signal kind: buy, sell (or anything else: no side).
+
+outcome-closed-at =
+    { $side ->
+        [buy] Long closed at { $price }
+        [sell] Short closed at { $price }
+       *[other] Closed at { $price }
+    }
+outcome-closed =
+    { $side ->
+        [buy] Long closed
+        [sell] Short closed
+       *[other] Closed
+    }
+outcome-reason-target = target hit
+outcome-reason-stop = stop loss hit
+outcome-reason-manual = closed manually
+outcome-reason-expired = expired
+outcome-open-for = open { $duration }

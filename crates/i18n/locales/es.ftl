@@ -11,7 +11,7 @@ cmd-start-help = Te registra, te pregunta tu zona horaria y te muestra qué hace
 cmd-help = lista los comandos o explica uno
 cmd-help-help = Lista todos los comandos. Añade el nombre de un comando para leer sobre ese en concreto.
 cmd-settings = cambia tus preferencias con botones
-cmd-settings-help = Abre un mensaje con botones para cada preferencia: qué señales recibes y si suenan, confianza mínima, activos, horario de notificaciones y zona horaria, qué pasa fuera de tu horario, formato, idioma e informes de rendimiento. Cada pulsación se guarda al instante.
+cmd-settings-help = Abre un mensaje con botones para cada preferencia: qué señales recibes y si suenan, confianza mínima, activos, horario de notificaciones y zona horaria, qué pasa fuera de tu horario, formato, idioma e informes de rendimiento (cada cuánto, a qué hora, con o sin sonido). Cada pulsación se guarda al instante.
 cmd-subscribe = recibe señales de trading
 cmd-subscribe-help = Activa tus señales. Llegan aquí a medida que los modelos las generan, según lo que elijas con /settings y /filter.
 cmd-unsubscribe = deja de recibir señales de trading
@@ -23,7 +23,7 @@ cmd-signals-help = Muestra las últimas señales que incluye tu suscripción, en
 cmd-status = estado del sistema y de tu suscripción
 cmd-status-help = Muestra si los servicios de Herald están funcionando, cuándo llegó la última señal, cuántos mensajes están pendientes de envío, y tu suscripción, plan y filtros.
 cmd-performance = estadísticas de rendimiento
-cmd-performance-help = Cómo han funcionado las señales. Próximamente.
+cmd-performance-help = Muestra cómo les fue a las señales que recibiste: cuántas, cuántas posiciones se cerraron, ganadoras y perdedoras, tasa de acierto, rentabilidad media, mediana y sumada, la mejor y la peor, por activo y por modelo. De los últimos 7 días, o del periodo que indiques: 24h, 7d, 30d o all. Sus botones cambian el periodo, alternan entre tus señales y todas las señales, y actualizan las cifras.
 cmd-language = elige tu idioma
 cmd-language-help = Muestra los idiomas que hablo o cambia directamente a uno de ellos.
 
@@ -90,6 +90,8 @@ outside-skip = se omiten
 reports-off = desactivados
 reports-daily = diarios
 reports-weekly = semanales
+reports-at-daily = diarios a las { $time }
+reports-at-weekly = semanales, los lunes a las { $time }
 
 ## /filter
 
@@ -149,7 +151,13 @@ status-checked = Última comprobación: { $time }.
 
 ## /performance
 
-performance-coming = 📊 Las estadísticas de rendimiento llegarán pronto: Herald mostrará cómo les fue a sus señales cuando haga seguimiento de sus resultados. Por ahora no hay nada que mostrar.
+perf-usage = No conozco el periodo “{ $period }”. Elige 24h, 7d, 30d o all, p. ej. <code>/performance 30d</code>.
+perf-button-24h = 24 h
+perf-button-7d = 7 d
+perf-button-30d = 30 d
+perf-button-all = Todo
+perf-button-mine = 👤 Mis señales
+perf-button-everyone = 👥 Todas las señales
 
 ## /language
 
@@ -174,6 +182,7 @@ settings-pick-confidence = Elige la confianza mínima que quieres:
 settings-pick-hours = Elige cuándo quieres recibir notificaciones, en tu hora ({ $zone }), o envía, por ejemplo, <code>/filter hours:08-22</code> para cualquier otra franja:
 settings-pick-zone = Elige tu zona horaria o envía su nombre (p. ej. <code>Asia/Tokyo</code>) o su diferencia con UTC (p. ej. <code>UTC+5</code>):
 settings-pick-assets = Toca los activos que quieras (si no marcas ninguno, recibes todos) o envía, por ejemplo, <code>/filter assets:BTC/USD,ETH/USD</code>:
+settings-pick-reports = Elige cada cuánto quieres recibir informes de rendimiento y a qué hora de tu zona horaria ({ $zone }). Los semanales llegan los lunes.
 settings-saved = Guardado.
 
 ## Botones
@@ -188,6 +197,9 @@ button-format = Formato: { $format }
 button-language = Idioma: { $language }
 button-reports = Informes: { $reports }
 button-reports-sound = Sonido de informes: { $mode }
+button-reports-off = Desactivados
+button-reports-daily = Diarios
+button-reports-weekly = Semanales
 button-any-time = A cualquier hora
 button-all-assets = Todos los activos
 button-back = « Volver
@@ -236,3 +248,122 @@ admin-login-code = 🔐 Tu código de acceso de administración de Herald: <b>{ 
     }. Introdúcelo junto con el código de tu app de autenticación.
     Si no intentaste entrar, no lo compartas y avisa a tu equipo: alguien conoce tu id de Telegram e intentó entrar en tu nombre.
 admin-login-no-authenticator = 🔐 Alguien intentó entrar en la API de administración de Herald en tu nombre, pero no tienes una app de autenticación registrada, así que no se envió ningún código. Si fuiste tú, pide a un operador que ejecute: herald admin totp-enroll --telegram-id { $telegram_id }
+
+## Cifras de rendimiento (/performance). Las rentabilidades, los porcentajes y las horas
+## llegan ya formateados (`+3.00%`, `66.7%`, `2026-11-30 14:05 UTC`); los tipos, de kind-*.
+
+perf-title = 📊 <b>Rendimiento</b> · { $scope } · { $window }
+perf-scope-mine = tus señales
+perf-scope-all = todas las señales
+perf-window-24h = últimas 24 horas
+perf-window-7d = últimos 7 días
+perf-window-30d = últimos 30 días
+perf-window-all = desde el principio
+perf-no-signals = Todavía no hay señales en este periodo.
+perf-signals =
+    { $count ->
+        [one] 📨 1 señal
+       *[other] 📨 { $count } señales
+    }: { $kinds }
+perf-positions =
+    { $count ->
+        [one] 📂 1 posición
+       *[other] 📂 { $count } posiciones
+    } (compras y ventas): { $closed ->
+        [one] 1 cerrada
+       *[other] { $closed } cerradas
+    } · { $open ->
+        [one] 1 abierta
+       *[other] { $open } abiertas
+    }
+perf-not-enough = ⏳ Todavía no se ha cerrado ninguna posición en este periodo, así que no hay rentabilidades que mostrar.
+perf-no-returns = ⏳ Ninguna de las posiciones cerradas en este periodo tiene todavía un precio de salida conocido, así que no hay rentabilidades que mostrar.
+perf-outcomes =
+    ✅ { $wins ->
+        [one] 1 ganadora
+       *[other] { $wins } ganadoras
+    } · ❌ { $losses ->
+        [one] 1 perdedora
+       *[other] { $losses } perdedoras
+    } · ⏹ { $flat ->
+        [one] 1 neutra
+       *[other] { $flat } neutras
+    }
+perf-win-rate = 🎯 Tasa de acierto: { $rate } ({ $wins } de { $count })
+perf-returns = 📈 Rentabilidad media: { $average } · mediana { $median }
+perf-total = ➕ Suma de rentabilidades: { $total }
+perf-best = 🏆 Mejor: { $asset } { $return }
+perf-worst = 📉 Peor: { $asset } { $return }
+perf-by-asset = <b>Por activo</b>
+perf-asset =
+    • { $asset }: { $count ->
+        [one] 1 señal
+       *[other] { $count } señales
+    }
+perf-more-assets =
+    { $count ->
+        [one] … y 1 activo más
+       *[other] … y { $count } activos más
+    }
+perf-by-model = <b>Por modelo</b>
+perf-model =
+    • { $model }: { $count ->
+        [one] 1 señal
+       *[other] { $count } señales
+    }, { $closed ->
+        [one] 1 cerrada
+       *[other] { $closed } cerradas
+    } · acierto { $rate } · media { $average }
+perf-model-open =
+    • { $model }: { $count ->
+        [one] 1 señal
+       *[other] { $count } señales
+    }, { $closed ->
+        [one] 1 cerrada
+       *[other] { $closed } cerradas
+    }
+perf-model-unnamed = <i>sin nombre</i>
+perf-more-models =
+    { $count ->
+        [one] … y 1 modelo más
+       *[other] … y { $count } modelos más
+    }
+perf-footer = <i>Datos a { $time }. Las rentabilidades van del precio de entrada al de salida, sin comisiones; la suma las agrega sin capitalizarlas. Los resultados pasados no garantizan resultados futuros.</i>
+
+## Informes de rendimiento: el pie del gráfico (la suma acumulada de rentabilidades)
+
+report-title = 📊 <b>Informe de rendimiento</b> · { $window }
+report-closed =
+    { $count ->
+        [one] 1 posición cerrada
+       *[other] { $count } posiciones cerradas
+    }: ✅ { $wins } · ❌ { $losses } · ⏹ { $flat }
+report-returns = 📈 Suma de rentabilidades: { $total } · media { $average }
+report-not-enough =
+    ⏳ Ninguna posición se cerró con una rentabilidad conocida en este periodo. { $count ->
+        [one] Se envió 1 señal.
+       *[other] Se enviaron { $count } señales.
+    }
+report-chart = <i>Gráfico: la suma acumulada de las rentabilidades, posición a posición.</i>
+
+## El resultado de una posición, que se añade al mensaje de su señal cuando termina
+## (`✅ Posición larga cerrada a $43,260.5 · +3.00% · objetivo alcanzado · abierta durante 2 h 15 min`).
+## $side es el tipo de la señal de la posición: buy, sell (o cualquier otro: sin lado).
+
+outcome-closed-at =
+    { $side ->
+        [buy] Posición larga cerrada a { $price }
+        [sell] Posición corta cerrada a { $price }
+       *[other] Posición cerrada a { $price }
+    }
+outcome-closed =
+    { $side ->
+        [buy] Posición larga cerrada
+        [sell] Posición corta cerrada
+       *[other] Posición cerrada
+    }
+outcome-reason-target = objetivo alcanzado
+outcome-reason-stop = stop loss alcanzado
+outcome-reason-manual = cerrada manualmente
+outcome-reason-expired = caducada
+outcome-open-for = abierta durante { $duration }

@@ -1,9 +1,10 @@
-//! Deliveries: creating one row per (signal, recipient), and reading them back.
+//! Deliveries: creating the queue's jobs (one per signal and recipient, one per edit of a
+//! position's copies, one per report), and reading them back.
 //!
 //! The life of a delivery (claims and outcomes) is in [`crate::queue`].
 
 use chrono::{DateTime, Utc};
-use herald_domain::{DeliveryStatus, HoursRule, Language, Signal, SignalFormat, SignalId};
+use herald_domain::{DeliveryStatus, HoursRule, JobKind, Language, Signal, SignalFormat, SignalId};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
@@ -15,8 +16,9 @@ use crate::entity::signal_deliveries::{self, Column as C};
 use crate::recipients::Recipient;
 use crate::{Store, StoreError};
 
-/// Columns written per row by [`Store::create_deliveries`].
-const INSERT_COLUMNS: usize = 18;
+/// Columns written per row by [`Store::create_deliveries`] (at most; the other jobs write
+/// fewer).
+const INSERT_COLUMNS: usize = 22;
 /// SQLite's limit on bind parameters in one statement (PostgreSQL allows 65535).
 const MAX_BIND_PARAMETERS: usize = 32766;
 /// Rows per `INSERT`: at most 1000, and never past the bind-parameter limit.
@@ -30,10 +32,16 @@ pub(crate) const DELIVERY_BATCH_ROWS: usize = {
 pub struct Delivery {
     /// The delivery's id (also the delivery job's).
     pub id: Uuid,
-    /// The signal delivered.
-    pub signal_id: SignalId,
-    /// The recipient.
-    pub user_id: Uuid,
+    /// What the job sends.
+    pub job: JobKind,
+    /// The signal delivered (for an outcome edit, the close; none for a report).
+    pub signal_id: Option<SignalId>,
+    /// The trader (none for a destination's delivery).
+    pub user_id: Option<Uuid>,
+    /// The destination (channel, group or topic), for a destination's delivery.
+    pub destination_id: Option<Uuid>,
+    /// The report, for a report: `daily:2026-11-30`, `weekly:2026-W48`.
+    pub report_period: Option<String>,
     /// The chat written to.
     pub chat_id: i64,
     /// The format chosen when the delivery was created.
@@ -80,9 +88,12 @@ impl TryFrom<signal_deliveries::Model> for Delivery {
             format: m.format.parse().map_err(corrupt)?,
             attempts: u32::try_from(m.attempts)
                 .map_err(|_| corrupt(format!("attempts {} is negative", m.attempts)))?,
+            job: m.job.parse().map_err(corrupt)?,
             id: m.id,
-            signal_id: SignalId(m.signal_id),
+            signal_id: m.signal_id.map(SignalId),
             user_id: m.user_id,
+            destination_id: m.destination_id,
+            report_period: m.report_period,
             chat_id: m.chat_id,
             last_error: m.last_error,
             telegram_message_id: m.telegram_message_id,
@@ -241,8 +252,9 @@ impl Store {
                 let deadline = signal.deadline.map(|d| d + r.delay);
                 signal_deliveries::ActiveModel {
                     id: Set(Uuid::now_v7()),
-                    signal_id: Set(signal.id.0),
-                    user_id: Set(r.user_id),
+                    job: Set(JobKind::Signal.as_str().to_string()),
+                    signal_id: Set(Some(signal.id.0)),
+                    user_id: Set(Some(r.user_id)),
                     chat_id: Set(r.chat_id),
                     format: Set(r.format.as_str().to_string()),
                     status: Set(DeliveryStatus::Pending.as_str().to_string()),
@@ -263,7 +275,7 @@ impl Store {
             });
             inserted += signal_deliveries::Entity::insert_many(rows)
                 .on_conflict(
-                    OnConflict::columns([C::SignalId, C::UserId])
+                    OnConflict::columns([C::SignalId, C::UserId, C::Job])
                         .do_nothing()
                         .to_owned(),
                 )

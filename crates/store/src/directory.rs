@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use herald_domain::{DeliveryStatus, Preferences};
+use herald_domain::{DeliveryStatus, JobKind, Preferences};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, JoinType, Order, Query};
 use sea_orm::{ConnectionTrait, FromQueryResult};
 use uuid::Uuid;
@@ -215,6 +215,7 @@ impl Store {
             .expr_as(Expr::col(C::Id).count(), "n")
             .from(signal_deliveries::Entity)
             .and_where(Expr::col(C::UserId).eq(user_id))
+            .and_where(Expr::col(C::Job).eq(JobKind::Signal.as_str()))
             .group_by_col(C::Status);
         let mut counts = BTreeMap::new();
         for row in self.db.query_all(&stmt).await? {
@@ -231,6 +232,7 @@ impl Store {
         stmt.columns([C::Id, C::SignalId, C::Status, C::CreatedAt, C::DeliveredAt])
             .from(signal_deliveries::Entity)
             .and_where(Expr::col(C::UserId).eq(user_id))
+            .and_where(Expr::col(C::Job).eq(JobKind::Signal.as_str()))
             .order_by(C::CreatedAt, Order::Desc)
             .order_by(C::Id, Order::Desc)
             .limit(1);

@@ -16,6 +16,12 @@
 //! - `queue.rs`: the deliveries are the dispatcher's work queue — [`Claim`]s taken most
 //!   urgent first with a lease, one trader's messages in signal order, and each outcome
 //!   (`sent | failed | blocked | expired | unknown`) one conditional `UPDATE`.
+//! - `destinations.rs`: channels, groups and forum topics ([`Destination`]) and the chats
+//!   the bot is in ([`BotChat`]).
+//! - `lifecycle.rs`: how positions end — a close stored with its outcome, the edits of the
+//!   traders' copies, the copy a close replies to.
+//! - `performance.rs`: how signals performed (rows for `herald_domain::figures`) and the
+//!   reports' schedule ([`Store::schedule_reports`]).
 //! - `tiers.rs`: subscription tiers ([`Tiers`]) and who is on which.
 //! - [`heartbeats`]: services saying they are alive ([`Heartbeat`]), for `/status`, and the
 //!   task each runs to do so ([`heartbeats::spawn`]).
@@ -36,11 +42,14 @@ mod api_keys;
 mod audit;
 mod connect;
 mod deliveries;
+mod destinations;
 mod directory;
 pub mod entity;
 mod error;
 pub mod heartbeats;
+mod lifecycle;
 mod migrate;
+mod performance;
 mod preferences;
 mod queue;
 mod recipients;
@@ -59,9 +68,12 @@ pub use api_keys::{ApiKeyRecord, NewApiKey};
 pub use audit::{AuditEvent, AuditFilter, AuditRecord, AuditSubject};
 pub use connect::redact_url;
 pub use deliveries::{Delivery, DeliveryCounts, QueuedSignal};
+pub use destinations::{BOT_REMOVED, BotChat, Destination, NewDestination};
 pub use directory::{LastDelivery, UserDetail, UserFilter, UserSummary};
 pub use error::StoreError;
 pub use heartbeats::Heartbeat;
+pub use lifecycle::{CloseStored, Copy as SignalCopy, EDIT_WINDOW};
+pub use performance::{MAX_PERFORMANCE_ROWS, REPORT_GRACE, ScheduledReport};
 pub use queue::{
     Claim, ClaimRef, PAST_DEADLINE, PULLED_AHEAD, REQUEUEABLE, Requeued, UNKNOWN_TWICE,
 };

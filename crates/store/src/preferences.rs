@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use herald_domain::{
     Asset, Language, NotificationHours, NotifyMode, OutsideHours, Preferences, ReportFrequency,
-    SignalFormat, SignalKind, TimeZone,
+    SignalFormat, SignalKind, TimeZone, next_report,
 };
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
@@ -114,9 +114,10 @@ impl Store {
 /// The columns a change of preferences writes: the preferences and `updated_at` (not the
 /// key, nor the version, which the write raises).
 fn updated_columns() -> impl Iterator<Item = user_preferences::Column> {
-    PREFERENCE_COLUMNS
-        .into_iter()
-        .chain([user_preferences::Column::UpdatedAt])
+    PREFERENCE_COLUMNS.into_iter().chain([
+        user_preferences::Column::NextReportAt,
+        user_preferences::Column::UpdatedAt,
+    ])
 }
 
 /// Inserts `prefs` for `user_id` unless the user already has a row.
@@ -169,6 +170,13 @@ fn active_model(
         signal_format: Set(prefs.format.as_str().to_string()),
         language: Set(prefs.language.code().to_string()),
         performance_update_frequency: Set(prefs.reports.as_str().to_string()),
+        report_hour: Set(i16::from(prefs.report_hour)),
+        // Changed preferences move the next report to their first slot from now on. (A
+        // change in the few seconds between a slot and the scheduler's next pass skips that
+        // one report.)
+        next_report_at: Set(
+            next_report(prefs.reports, prefs.report_hour, prefs.time_zone, now).map(|s| s.at),
+        ),
         updated_at: Set(now),
         version: Set(1),
     }
@@ -187,10 +195,11 @@ pub(crate) struct PreferencesRow {
     pub signal_format: String,
     pub language: String,
     pub performance_update_frequency: String,
+    pub report_hour: i16,
 }
 
 /// The preference columns, in the order [`PreferencesRow::read`] expects (for joins).
-pub(crate) const PREFERENCE_COLUMNS: [user_preferences::Column; 11] = [
+pub(crate) const PREFERENCE_COLUMNS: [user_preferences::Column; 12] = [
     user_preferences::Column::SignalTypes,
     user_preferences::Column::SilentTypes,
     user_preferences::Column::ConfidenceThreshold,
@@ -202,6 +211,7 @@ pub(crate) const PREFERENCE_COLUMNS: [user_preferences::Column; 11] = [
     user_preferences::Column::SignalFormat,
     user_preferences::Column::Language,
     user_preferences::Column::PerformanceUpdateFrequency,
+    user_preferences::Column::ReportHour,
 ];
 
 impl From<user_preferences::Model> for PreferencesRow {
@@ -218,6 +228,7 @@ impl From<user_preferences::Model> for PreferencesRow {
             signal_format: m.signal_format,
             language: m.language,
             performance_update_frequency: m.performance_update_frequency,
+            report_hour: m.report_hour,
         }
     }
 }
@@ -247,6 +258,7 @@ impl PreferencesRow {
             signal_format: row.try_get("", "signal_format")?,
             language: row.try_get("", "language")?,
             performance_update_frequency: row.try_get("", "performance_update_frequency")?,
+            report_hour: row.try_get("", "report_hour")?,
         })
     }
 
@@ -317,6 +329,10 @@ impl PreferencesRow {
                 .parse::<ReportFrequency>()
                 .map_err(corrupt)?,
             reports_silent: silent.contains(REPORT),
+            report_hour: u8::try_from(self.report_hour)
+                .ok()
+                .filter(|h| *h < 24)
+                .ok_or_else(|| corrupt(format!("report_hour {} is not 0-23", self.report_hour)))?,
         })
     }
 }

@@ -11,14 +11,19 @@
 //! ```
 //!
 //! **Order of the queue.** A claim takes due rows (`next_attempt_at <= now`) by `priority`
-//! (0: a trader's older message pulled ahead, 1: close and alert, 2: buy and sell), then the
-//! newest signal first, then creation order. So a new signal, or the close of an open
+//! (0: a chat's older message pulled ahead, 1: close and alert, 2: buy and sell, 3: the
+//! edits of copies when a position ends, and reports), then the newest signal first, then
+//! creation order. So a new signal, or the close of an open
 //! position, never waits behind an old broadcast's backlog.
 //!
-//! **Order per trader.** One trader's messages leave in the order their signals were
-//! generated (a close never overtakes the signal it closes): a claimed row whose trader still
-//! has an older delivery open is given back at once ([`Store::claim_deliveries`] does it in
-//! the same call) and retried shortly, and that older delivery is pulled ahead (priority 0).
+//! **Order per chat.** The messages of one chat (a trader's, or a destination's) leave in
+//! the order their signals were generated (a close never overtakes the signal it closes,
+//! the edit of a position's copy never comes before the copy): a claimed row whose chat
+//! still has an older signal open is given back at once ([`Store::claim_deliveries`] does
+//! it in the same call) and retried shortly, and that older signal is pulled ahead
+//! (priority 0). Edits and reports hold up nothing: a late edit (in backoff, say) never
+//! keeps a trader's next signal waiting, and a report, drawn when it is sent, waits for
+//! nothing either.
 //!
 //! **Claims are leases.** A claim marks the row `sending` until `lease_until`; the claimer
 //! renews it while it works. On PostgreSQL the claim uses `FOR UPDATE SKIP LOCKED`, so
@@ -36,7 +41,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use herald_domain::{DeliveryStatus, HoursRule, Language, SignalFormat, SignalId};
+use herald_domain::{DeliveryStatus, HoursRule, JobKind, Language, SignalFormat, SignalId};
 use sea_orm::sea_query::{Cond, Expr, ExprTrait, LockBehavior, LockType, Order, Query, SimpleExpr};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
@@ -64,8 +69,11 @@ const OPEN: [DeliveryStatus; 3] = [
 /// The statuses a claim takes.
 const WAITING: [DeliveryStatus; 2] = [DeliveryStatus::Pending, DeliveryStatus::Unknown];
 
-/// Another open delivery of a claimed trader: (signal time, id, status).
-type OpenDelivery = (Option<DateTime<Utc>>, Uuid, DeliveryStatus);
+/// Another open job of a claimed chat: (signal time, id, status, what it sends).
+type OpenDelivery = (Option<DateTime<Utc>>, Uuid, DeliveryStatus, JobKind);
+
+/// An open job as read: (id, chat, signal time, status, job).
+type OpenRow = (Uuid, i64, Option<DateTime<Utc>>, String, String);
 
 /// Priority of a trader's older delivery pulled ahead of the queue so that their newer one
 /// can follow it.
@@ -93,12 +101,20 @@ pub struct Requeued {
 pub struct Claim {
     /// The delivery.
     pub delivery_id: Uuid,
-    /// The signal to send.
-    pub signal_id: SignalId,
-    /// The trader.
-    pub user_id: Uuid,
-    /// Their chat.
+    /// What the job sends.
+    pub job: JobKind,
+    /// The signal to send (for an outcome edit, the close; none for a report).
+    pub signal_id: Option<SignalId>,
+    /// The trader (none for a destination's delivery).
+    pub user_id: Option<Uuid>,
+    /// The destination, for a destination's delivery.
+    pub destination_id: Option<Uuid>,
+    /// The chat written to.
     pub chat_id: i64,
+    /// The forum topic written to.
+    pub thread_id: Option<i32>,
+    /// Which report, for a report.
+    pub report_period: Option<String>,
     /// Their format.
     pub format: SignalFormat,
     /// Their language.
@@ -173,7 +189,7 @@ impl Claim {
 
 impl Store {
     /// Claims up to `limit` due deliveries, most urgent first (see the module docs), for
-    /// `lease`. Returns them grouped by trader, each trader's in signal order, the groups in
+    /// `lease`. Returns them grouped by chat, each chat's in signal order, the groups in
     /// queue order.
     ///
     /// Rows whose trader still has an older delivery open are not returned: they are given
@@ -217,9 +233,13 @@ impl Store {
             .and_where(Expr::col(C::Id).in_subquery(pick))
             .returning(Query::returning().columns([
                 C::Id,
+                C::Job,
                 C::SignalId,
                 C::UserId,
+                C::DestinationId,
                 C::ChatId,
+                C::ThreadId,
+                C::ReportPeriod,
                 C::Format,
                 C::Language,
                 C::Silent,
@@ -240,11 +260,20 @@ impl Store {
             let format: String = row.try_get("", "format")?;
             let language: String = row.try_get("", "language")?;
             let hours: Option<String> = row.try_get("", "hours")?;
+            let job: String = row.try_get("", "job")?;
+            let thread_id: Option<i64> = row.try_get("", "thread_id")?;
             claims.push(Claim {
                 delivery_id: id,
-                signal_id: SignalId(row.try_get("", "signal_id")?),
+                job: job.parse().map_err(corrupt)?,
+                signal_id: row.try_get::<Option<Uuid>>("", "signal_id")?.map(SignalId),
                 user_id: row.try_get("", "user_id")?,
+                destination_id: row.try_get("", "destination_id")?,
                 chat_id: row.try_get("", "chat_id")?,
+                thread_id: thread_id
+                    .map(i32::try_from)
+                    .transpose()
+                    .map_err(|_| corrupt("thread_id out of range".into()))?,
+                report_period: row.try_get("", "report_period")?,
                 format: format.parse().map_err(corrupt)?,
                 language: language.parse().map_err(corrupt)?,
                 silent: row.try_get("", "silent")?,
@@ -277,7 +306,7 @@ impl Store {
                     b.delivery_id,
                 ))
         });
-        let claims = keep_trader_order(&txn, claims, now, order_wait).await?;
+        let claims = keep_chat_order(&txn, claims, now, order_wait).await?;
         txn.commit().await?;
         Ok(claims)
     }
@@ -647,46 +676,47 @@ impl Store {
     }
 }
 
-/// The per-trader order rule of [`Store::claim_deliveries`], on the claim's transaction.
-async fn keep_trader_order(
+/// The per-chat order rule of [`Store::claim_deliveries`], on the claim's transaction.
+async fn keep_chat_order(
     conn: &impl ConnectionTrait,
     mut claims: Vec<Claim>,
     now: DateTime<Utc>,
     order_wait: TimeDelta,
 ) -> Result<Vec<Claim>, StoreError> {
     let claimed: HashSet<Uuid> = claims.iter().map(|c| c.delivery_id).collect();
-    let users: Vec<Uuid> = claims
+    let chats: Vec<i64> = claims
         .iter()
-        .map(|c| c.user_id)
+        .map(|c| c.chat_id)
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    // Every other open delivery of these traders, oldest first.
-    let mut others: HashMap<Uuid, Vec<OpenDelivery>> = HashMap::new();
-    for chunk in users.chunks(BATCH) {
-        let rows: Vec<(Uuid, Uuid, Option<DateTime<Utc>>, String)> =
-            signal_deliveries::Entity::find()
-                .select_only()
-                .columns([C::Id, C::UserId, C::SignalGeneratedAt, C::Status])
-                .filter(C::UserId.is_in(chunk.iter().copied()))
-                .filter(C::Status.is_in(OPEN.map(|s| s.as_str())))
-                .into_tuple()
-                .all(conn)
-                .await?;
-        for (id, user, generated, status) in rows {
+    // Every other open job of these chats, oldest first.
+    let mut others: HashMap<i64, Vec<OpenDelivery>> = HashMap::new();
+    for chunk in chats.chunks(BATCH) {
+        let rows: Vec<OpenRow> = signal_deliveries::Entity::find()
+            .select_only()
+            .columns([C::Id, C::ChatId, C::SignalGeneratedAt, C::Status, C::Job])
+            .filter(C::ChatId.is_in(chunk.iter().copied()))
+            .filter(C::Status.is_in(OPEN.map(|s| s.as_str())))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        for (id, chat, generated, status, job) in rows {
             if claimed.contains(&id) {
                 continue;
             }
-            let status = status
-                .parse()
-                .map_err(|e| StoreError::corrupt("signal_deliveries", id, e))?;
+            let corrupt = |e| StoreError::corrupt("signal_deliveries", id, e);
+            let status = status.parse().map_err(corrupt)?;
+            let job = job.parse().map_err(corrupt)?;
             others
-                .entry(user)
+                .entry(chat)
                 .or_default()
-                .push((generated, id, status));
+                .push((generated, id, status, job));
         }
     }
-    // Signals still fanning out, which may yet give these traders an older message.
+    // Signals still fanning out, which may yet give these chats an older message: a
+    // fan-out records its destinations' jobs before its first page of traders, and traders
+    // in user-id order.
     let fanning_out: Vec<(Uuid, DateTime<Utc>, Option<Uuid>)> = signals::Entity::find()
         .select_only()
         .columns([
@@ -706,21 +736,31 @@ async fn keep_trader_order(
     let mut give_back = Vec::new();
     let mut pull_ahead = Vec::new();
     claims.retain(|c| {
-        let awaited = fanning_out.iter().any(|(signal, generated, cursor)| {
-            *signal != c.signal_id.0
-                && c.signal_generated_at.is_none_or(|mine| *generated < mine)
-                && cursor.is_none_or(|cursor| cursor < c.user_id)
-        });
+        // A report waits for nothing (it is drawn when it is sent); an edit waits only for
+        // the copy it edits (older signal jobs of its chat), and holds up nothing.
+        if c.job == JobKind::Report {
+            return true;
+        }
+        let awaited = c.job == JobKind::Signal
+            && fanning_out.iter().any(|(signal, generated, cursor)| {
+                c.signal_id.is_none_or(|mine| *signal != mine.0)
+                    && c.signal_generated_at.is_none_or(|mine| *generated < mine)
+                    && match (cursor, c.user_id) {
+                        (None, _) => true,
+                        (Some(cursor), Some(user)) => *cursor < user,
+                        (Some(_), None) => false,
+                    }
+            });
         if awaited {
             give_back.push(ClaimRef::from(c));
             return false;
         }
         let key = (c.signal_generated_at, c.delivery_id);
         let older: Vec<_> = others
-            .get(&c.user_id)
+            .get(&c.chat_id)
             .into_iter()
             .flatten()
-            .filter(|(generated, id, _)| (*generated, *id) < key)
+            .filter(|(generated, id, _, job)| *job == JobKind::Signal && (*generated, *id) < key)
             .collect();
         if older.is_empty() {
             return true;
@@ -729,8 +769,8 @@ async fn keep_trader_order(
         pull_ahead.extend(
             older
                 .into_iter()
-                .filter(|(_, _, status)| *status != DeliveryStatus::Sending)
-                .map(|(_, id, _)| *id),
+                .filter(|(_, _, status, _)| *status != DeliveryStatus::Sending)
+                .map(|(_, id, _, _)| *id),
         );
         false
     });
@@ -743,16 +783,16 @@ async fn keep_trader_order(
             .exec(conn)
             .await?;
     }
-    // Queue order between traders (as claimed), signal order within one trader.
-    let rank: HashMap<Uuid, usize> = claims
+    // Queue order between chats (as claimed), signal order within one chat.
+    let rank: HashMap<i64, usize> = claims
         .iter()
         .enumerate()
         .rev()
-        .map(|(i, c)| (c.user_id, i))
+        .map(|(i, c)| (c.chat_id, i))
         .collect();
     claims.sort_by(|a, b| {
-        (rank[&a.user_id], a.signal_generated_at, a.delivery_id).cmp(&(
-            rank[&b.user_id],
+        (rank[&a.chat_id], a.signal_generated_at, a.delivery_id).cmp(&(
+            rank[&b.chat_id],
             b.signal_generated_at,
             b.delivery_id,
         ))

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use herald_domain::{DeliveryStatus, Signal, SignalId, parse_signal};
+use herald_domain::{DeliveryStatus, JobKind, Signal, SignalId, parse_signal};
 use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, Func, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
@@ -208,6 +208,7 @@ impl Store {
                 .column(D::Status)
                 .column_as(D::Id.count(), "n")
                 .filter(D::SignalId.in_subquery(in_window()))
+                .filter(D::Job.eq(JobKind::Signal.as_str()))
                 .group_by(D::Status)
                 .into_tuple()
                 .all(&self.db)
@@ -216,6 +217,7 @@ impl Store {
         };
         let retried = signal_deliveries::Entity::find()
             .filter(signal_deliveries::Column::SignalId.in_subquery(in_window()))
+            .filter(signal_deliveries::Column::Job.eq(JobKind::Signal.as_str()))
             .filter(signal_deliveries::Column::Status.eq(DeliveryStatus::Sent.as_str()))
             .filter(signal_deliveries::Column::Attempts.gt(1))
             .count(&self.db)
@@ -225,6 +227,7 @@ impl Store {
         // The ranks count what the latency query reads: sent with a delivery time.
         let timed = signal_deliveries::Entity::find()
             .filter(signal_deliveries::Column::SignalId.in_subquery(in_window()))
+            .filter(signal_deliveries::Column::Job.eq(JobKind::Signal.as_str()))
             .filter(signal_deliveries::Column::Status.eq(DeliveryStatus::Sent.as_str()))
             .filter(signal_deliveries::Column::DeliveredAt.is_not_null())
             .count(&self.db)
@@ -294,7 +297,7 @@ impl Store {
             "SELECT CAST({latency} AS DOUBLE PRECISION) AS ms FROM signal_deliveries d \
              JOIN signals s ON s.id = d.signal_id \
              WHERE d.status = {} AND s.received_at >= {} AND s.received_at < {} \
-             AND d.delivered_at IS NOT NULL \
+             AND d.delivered_at IS NOT NULL AND d.job = 'signal' \
              ORDER BY ms LIMIT 1 OFFSET {}",
             p[0], p[1], p[2], p[3]
         );

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use herald_domain::{Signal, SignalId, SignalKind, parse_signal};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -55,24 +55,7 @@ impl Store {
         received_at: DateTime<Utc>,
         deadline: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let payload = String::from_utf8(s.to_json())
-            .map_err(|e| StoreError::Invalid(format!("signal JSON is not UTF-8: {e}")))?;
-        let inserted = signals::Entity::insert(signals::ActiveModel {
-            id: Set(s.id.0),
-            kind: Set(s.kind.as_str().to_string()),
-            asset: Set(s.asset.as_str().to_string()),
-            confidence: Set(i32::from(s.confidence.get())),
-            generated_at: Set(s.generated_at),
-            received_at: Set(received_at),
-            payload: Set(payload),
-            deadline: Set(Some(deadline)),
-            fanout_cursor: Set(None),
-            fanout_done_at: Set(None),
-        })
-        .on_conflict(OnConflict::column(C::Id).do_nothing().to_owned())
-        .exec_without_returning(&self.db)
-        .await?;
-        Ok(inserted == 1)
+        insert_signal(&self.db, s, received_at, deadline).await
     }
 
     /// The stored signal, rebuilt from its payload by the domain parser.
@@ -179,4 +162,32 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// [`Store::insert_signal`] on `db` (a transaction, when the signal goes with more).
+pub(crate) async fn insert_signal(
+    db: &impl ConnectionTrait,
+    s: &Signal,
+    received_at: DateTime<Utc>,
+    deadline: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let payload = String::from_utf8(s.to_json())
+        .map_err(|e| StoreError::Invalid(format!("signal JSON is not UTF-8: {e}")))?;
+    let inserted = signals::Entity::insert(signals::ActiveModel {
+        id: Set(s.id.0),
+        kind: Set(s.kind.as_str().to_string()),
+        asset: Set(s.asset.as_str().to_string()),
+        confidence: Set(i32::from(s.confidence.get())),
+        generated_at: Set(s.generated_at),
+        received_at: Set(received_at),
+        payload: Set(payload),
+        deadline: Set(Some(deadline)),
+        fanout_cursor: Set(None),
+        fanout_done_at: Set(None),
+        source_model: Set(s.source_model.clone()),
+    })
+    .on_conflict(OnConflict::column(C::Id).do_nothing().to_owned())
+    .exec_without_returning(db)
+    .await?;
+    Ok(inserted == 1)
 }

@@ -39,6 +39,11 @@ pub enum SendError {
     /// message. A retry may work, and may duplicate it.
     #[error("no answer from Telegram, the message may have been delivered: {0}")]
     Unknown(String),
+    /// The message the request is about is gone or out of reach: deleted (by the reader,
+    /// or never there), or too old to edit. Telegram's description, e.g. `Bad Request:
+    /// message to edit not found`. Retrying will not bring it back.
+    #[error("the message is gone or can no longer be changed: {0}")]
+    MessageGone(String),
     /// Telegram refused this request as it is (message too long, can't parse entities, …):
     /// retrying it unchanged will fail again.
     #[error("Telegram rejected the request: {0}")]
@@ -54,6 +59,7 @@ impl SendError {
             SendError::ChatNotFound => "chat_not_found",
             SendError::Transient(_) => "transient",
             SendError::Unknown(_) => "unknown",
+            SendError::MessageGone(_) => "message_gone",
             SendError::Permanent(_) => "permanent",
         }
     }
@@ -121,6 +127,10 @@ fn classify_api(api: &ApiError, token: &str) -> SendError {
             reason: description,
         },
         ApiError::ChatNotFound => SendError::ChatNotFound,
+        ApiError::MessageToEditNotFound
+        | ApiError::MessageCantBeEdited
+        | ApiError::MessageToReplyNotFound
+        | ApiError::MessageIdInvalid => SendError::MessageGone(description),
         ApiError::Unknown(_) => classify_description(description),
         _ => SendError::Permanent(description),
     }

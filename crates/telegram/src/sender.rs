@@ -1,4 +1,4 @@
-//! Sending one HTML message: pace, send, classify, measure.
+//! Sending one HTML message (or a photo, or an edit): pace, send, classify, measure.
 
 use std::sync::{Arc, Once};
 use std::time::Instant;
@@ -6,10 +6,12 @@ use std::time::Instant;
 use teloxide::Bot;
 use teloxide::payloads::{
     AnswerCallbackQuerySetters as _, EditMessageTextSetters as _, SendMessageSetters as _,
+    SendPhotoSetters as _,
 };
 use teloxide::requests::Requester as _;
 use teloxide::types::{
-    CallbackQueryId, ChatId, InlineKeyboardMarkup, LinkPreviewOptions, MessageId, ParseMode,
+    CallbackQueryId, ChatId, InlineKeyboardMarkup, InputFile, LinkPreviewOptions, MessageId,
+    ParseMode, ReplyParameters, ThreadId,
 };
 
 use crate::budget::{Budget, Priority};
@@ -46,14 +48,19 @@ pub struct SendOptions {
     pub silent: bool,
     /// Inline buttons under the message.
     pub keyboard: Option<InlineKeyboardMarkup>,
+    /// A reply to this message of the chat (`reply_parameters`). If it is gone, the send
+    /// fails with [`SendError::MessageGone`] rather than going out without its context.
+    pub reply_to: Option<i32>,
+    /// The forum topic to post in (`message_thread_id`).
+    pub thread_id: Option<i32>,
 }
 
 impl SendOptions {
     /// Buttons, with a sound.
     pub fn with_keyboard(keyboard: InlineKeyboardMarkup) -> Self {
         Self {
-            silent: false,
             keyboard: Some(keyboard),
+            ..Self::default()
         }
     }
 }
@@ -166,11 +173,86 @@ impl Sender {
         if let Some(keyboard) = &options.keyboard {
             request = request.reply_markup(keyboard.clone());
         }
+        if let Some(reply_to) = options.reply_to {
+            request = request.reply_parameters(ReplyParameters::new(MessageId(reply_to)));
+        }
+        if let Some(thread) = options.thread_id {
+            request = request.message_thread_id(ThreadId(MessageId(thread)));
+        }
         let result = request
             .await
             .map(|message| SentMessageId(message.id.0))
             .map_err(|e| classify(e, self.bot.token()));
         self.measured("sendMessage", started, result)
+    }
+
+    /// Sends a PNG image with an HTML caption (at most 1024 visible characters) as the bot
+    /// at once: the caller has waited for a slot ([`Sender::wait_for_slot`]).
+    #[tracing::instrument(name = "telegram.send_photo_now", skip_all, fields(chat_id = chat_id))]
+    pub async fn send_photo_now(
+        &self,
+        chat_id: i64,
+        png: Vec<u8>,
+        caption: &str,
+        priority: Priority,
+        options: &SendOptions,
+    ) -> Result<SentMessageId, SendError> {
+        let started = Instant::now();
+        let photo = InputFile::memory(png).file_name("report.png");
+        let mut request = self
+            .bot
+            .send_photo(ChatId(chat_id), photo)
+            .caption(caption)
+            .parse_mode(ParseMode::Html);
+        if self.paid_broadcast && priority == Priority::Bulk {
+            request = request.allow_paid_broadcast(true);
+        }
+        if options.silent {
+            request = request.disable_notification(true);
+        }
+        if let Some(keyboard) = &options.keyboard {
+            request = request.reply_markup(keyboard.clone());
+        }
+        if let Some(reply_to) = options.reply_to {
+            request = request.reply_parameters(ReplyParameters::new(MessageId(reply_to)));
+        }
+        if let Some(thread) = options.thread_id {
+            request = request.message_thread_id(ThreadId(MessageId(thread)));
+        }
+        let result = request
+            .await
+            .map(|message| SentMessageId(message.id.0))
+            .map_err(|e| classify(e, self.bot.token()));
+        self.measured("sendPhoto", started, result)
+    }
+
+    /// Replaces the text of a message the bot sent, at once: the caller has waited for a
+    /// slot ([`Sender::wait_for_slot`]), as for a send. Telegram drops a message's buttons
+    /// on an edit that carries none, so `keyboard` must repeat the ones to keep. Editing to
+    /// the very same content is not an error (`Ok(false)`).
+    #[tracing::instrument(name = "telegram.edit_html_now", skip_all, fields(chat_id = chat_id))]
+    pub async fn edit_html_now(
+        &self,
+        chat_id: i64,
+        message_id: i32,
+        text: &str,
+        keyboard: Option<InlineKeyboardMarkup>,
+    ) -> Result<bool, SendError> {
+        let started = Instant::now();
+        let mut request = self
+            .bot
+            .edit_message_text(ChatId(chat_id), MessageId(message_id), text)
+            .parse_mode(ParseMode::Html)
+            .link_preview_options(no_preview());
+        if let Some(keyboard) = keyboard {
+            request = request.reply_markup(keyboard);
+        }
+        let result = match request.await {
+            Ok(_) => Ok(true),
+            Err(teloxide::RequestError::Api(teloxide::ApiError::MessageNotModified)) => Ok(false),
+            Err(e) => Err(classify(e, self.bot.token())),
+        };
+        self.measured("editMessageText", started, result)
     }
 
     /// Counts and times a request, and pauses the budget on a 429.
@@ -210,21 +292,8 @@ impl Sender {
         keyboard: Option<InlineKeyboardMarkup>,
     ) -> Result<bool, SendError> {
         self.wait_for_slot(chat_id, Priority::Interactive).await;
-        let started = Instant::now();
-        let mut request = self
-            .bot
-            .edit_message_text(ChatId(chat_id), MessageId(message_id), text)
-            .parse_mode(ParseMode::Html)
-            .link_preview_options(no_preview());
-        if let Some(keyboard) = keyboard {
-            request = request.reply_markup(keyboard);
-        }
-        let result = match request.await {
-            Ok(_) => Ok(true),
-            Err(teloxide::RequestError::Api(teloxide::ApiError::MessageNotModified)) => Ok(false),
-            Err(e) => Err(classify(e, self.bot.token())),
-        };
-        self.measured("editMessageText", started, result)
+        self.edit_html_now(chat_id, message_id, text, keyboard)
+            .await
     }
 
     /// Answers a button press (stops the button's spinner), with a short notice when `text`

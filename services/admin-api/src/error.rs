@@ -8,6 +8,7 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use herald_auth::AuthError;
+use herald_domain::FieldProblem;
 use herald_runtime::ErrorBody;
 use herald_store::StoreError;
 
@@ -61,6 +62,24 @@ impl ApiError {
         Self::BadRequest {
             code: "bad_query",
             message: message.into(),
+        }
+    }
+
+    /// 422 `invalid` naming every problem of `what` (`the destination`, `the query`): one line
+    /// listing them all, and one `{"field", "message"}` each in `details`.
+    pub fn problems(what: &str, problems: &[FieldProblem]) -> Self {
+        Self::Invalid {
+            message: format!(
+                "{what} has {} problem{}: {}",
+                problems.len(),
+                if problems.len() == 1 { "" } else { "s" },
+                problems
+                    .iter()
+                    .map(|p| format!("{} {}", p.field, p.message))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            details: serde_json::to_value(problems).ok(),
         }
     }
 }

@@ -6,7 +6,8 @@
 //! - `state.rs`: the shared state and the audit trail every change writes to.
 //! - `extract.rs`: bodies, queries, ids and pages, refused with the one error body.
 //! - `error.rs`: [`ApiError`] and its stable JSON answers.
-//! - `views.rs`: the JSON shapes of users, signals, deliveries, keys and statistics.
+//! - `views.rs`: the JSON shapes of users, signals, deliveries, keys, statistics, signal
+//!   performance, destinations and the bot's chats.
 //! - `openapi.rs`: the OpenAPI document generated from all of the above, served at
 //!   `GET /api/openapi.json` and checked into `proto/admin-api.openapi.json`.
 //!

@@ -19,8 +19,9 @@ use crate::routes;
 traders over Telegram.\n\nStaff log in with two factors (`POST /api/auth/login`, then \
 `POST /api/auth/verify`: a code the bot sends to their Telegram chat and a TOTP code from \
 their authenticator) and send the token they get as `Authorization: Bearer <token>`. \
-Viewers read; admins also change preferences, API keys, and read the audit log. \
-`GET /api/stats` also takes an API key with the scope `stats:read` (`X-API-Key`).\n\n\
+Viewers read; admins also change preferences, API keys and destinations, and read the \
+audit log. `GET /api/stats` and `GET /api/stats/performance` also take an API key with the \
+scope `stats:read` (`X-API-Key`).\n\n\
 Every error answers `{\"error\": {\"code\", \"message\", \"details\"}}`; listings are \
 paginated with `limit` (1 to 200, default 50) and `cursor` (the previous page's \
 `next_cursor`, absent on the last page). See docs/admin-guide.md."
@@ -36,6 +37,11 @@ paginated with `limit` (1 to 200, default 50) and `cursor` (the previous page's 
         routes::signals::show::show,
         routes::signals::deliveries::deliveries,
         routes::stats::show::show,
+        routes::stats::performance::performance,
+        routes::destinations::list::list,
+        routes::destinations::create::create,
+        routes::destinations::remove::remove,
+        routes::bot_chats::list::list,
         routes::audit::list::list,
         routes::keys::create::create,
         routes::keys::list::list,
@@ -50,6 +56,7 @@ paginated with `limit` (1 to 200, default 50) and `cursor` (the previous page's 
         (name = "stats", description = "Figures over a time window."),
         (name = "audit", description = "Administrative changes and authentication failures."),
         (name = "keys", description = "API keys for the Signal Engine and dashboards."),
+        (name = "destinations", description = "Channels, groups and forum topics signals go to besides traders' chats, and the chats the bot is in."),
         (name = "operations", description = "Health."),
     )
 )]
@@ -80,7 +87,7 @@ impl Modify for Security {
             "api_key",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
                 "X-API-Key",
-                "An API key with the scope `stats:read` (`herald api-key create --scope stats:read`).",
+                "An API key with the scope `stats:read` (`herald api-key create --scope stats:read`), for `GET /api/stats` and `GET /api/stats/performance`.",
             ))),
         );
     }

@@ -1,5 +1,6 @@
 //! The update tree: messages to commands (or, for free text, a time zone or a pointer to
-//! /help), button presses to their handlers. (The rate limit is applied before, in
+//! /help), button presses to their handlers, and the bot's own membership of groups and
+//! channels to [`crate::membership`]. (The rate limit is applied before, in
 //! [`crate::ratelimit::Gated`].) Errors are logged without the token.
 //!
 //! teloxide's dispatcher runs updates of different chats concurrently and one chat's updates
@@ -17,9 +18,12 @@ use herald_telegram::{SendOptions, Sender};
 use teloxide::dispatching::UpdateHandler;
 use teloxide::error_handlers::ErrorHandler;
 use teloxide::prelude::*;
-use teloxide::types::MaybeInaccessibleMessage;
+use teloxide::types::{AllowedUpdate, MaybeInaccessibleMessage};
 
-use crate::commands::{self, Parsed, Reply, Trader, help, language, settings, start, status};
+use crate::commands::{
+    self, Parsed, Reply, Trader, help, language, performance, settings, start, status,
+};
+use crate::membership;
 use crate::words::{self, t};
 
 /// Handler errors.
@@ -29,11 +33,22 @@ pub(crate) type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 #[derive(Clone, Debug)]
 pub(crate) struct BotName(pub Arc<str>);
 
+/// The kinds of update [`schema`] handles: what the bot asks Telegram for, when polling and
+/// when registering its webhook (`setWebhook` without a list would keep whatever list was
+/// asked for last, e.g. by an earlier poller). teloxide's dispatcher also hints the
+/// schema's own kinds to the listener; a test keeps the two equal.
+pub(crate) const ALLOWED_UPDATES: [AllowedUpdate; 3] = [
+    AllowedUpdate::Message,
+    AllowedUpdate::CallbackQuery,
+    AllowedUpdate::MyChatMember,
+];
+
 /// The update tree.
 pub(crate) fn schema() -> UpdateHandler<HandlerError> {
     dptree::entry()
         .branch(Update::filter_message().endpoint(on_message))
         .branch(Update::filter_callback_query().endpoint(on_press))
+        .branch(Update::filter_my_chat_member().endpoint(membership::on_my_chat_member))
 }
 
 async fn on_message(
@@ -104,8 +119,8 @@ fn looks_like_a_zone(text: &str) -> bool {
 /// already classified and scrubbed of the token).
 async fn send(sender: &Sender, msg: &Message, reply: &Reply) {
     let options = SendOptions {
-        silent: false,
         keyboard: reply.keyboard.clone(),
+        ..SendOptions::default()
     };
     if let Err(e) = sender
         .reply_html_with(msg.chat.id.0, &reply.text, &options)
@@ -234,6 +249,10 @@ async fn press(
             (Some(text.clone()), edit(Reply::text(text)))
         }
         Callback::StatusRefresh => (None, edit(status::render(store, &trader, now).await?)),
+        Callback::Performance { window, mine } => (
+            None,
+            edit(performance::render(store, &trader, window, mine, now).await?),
+        ),
     })
 }
 
@@ -266,5 +285,38 @@ impl<E: Debug + Send + 'static> ErrorHandler<E> for Redactor {
     fn handle_error(self: Arc<Self>, error: E) -> BoxFuture<'static, ()> {
         tracing::warn!(error = %self.scrub(&error), "telegram update error");
         Box::pin(async {})
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The update kinds the schema observes, read from its description (teloxide keeps the
+    /// accessor to itself; its `Debug` shows `observed: {Kind(Message), …}`).
+    fn observed_kinds() -> Vec<String> {
+        let description = format!("{:?}", schema().description());
+        let observed = description
+            .split_once("observed: {")
+            .and_then(|(_, rest)| rest.split_once('}'))
+            .map(|(set, _)| set)
+            .unwrap_or_else(|| panic!("no observed set in {description}"));
+        let mut kinds: Vec<String> = observed
+            .split(", ")
+            .map(|k| {
+                k.trim_start_matches("Kind(")
+                    .trim_end_matches(')')
+                    .to_string()
+            })
+            .collect();
+        kinds.sort();
+        kinds
+    }
+
+    #[test]
+    fn the_bot_asks_telegram_for_every_update_it_handles() {
+        let mut asked: Vec<String> = ALLOWED_UPDATES.iter().map(|u| format!("{u:?}")).collect();
+        asked.sort();
+        assert_eq!(observed_kinds(), asked);
     }
 }

@@ -4,7 +4,8 @@
 //! commands with `setMyCommands` at start (in every language Herald speaks), and answers each
 //! command and button press from the store. Each command lives in its own file under
 //! [`commands`]; button presses are typed ([`herald_domain::Callback`]) and handled in
-//! `handler.rs`; every text comes from the message catalog (`herald-i18n`).
+//! `handler.rs`; every text comes from the message catalog (`herald-i18n`). The bot being
+//! added to or removed from a group or channel is recorded (`membership.rs`).
 //!
 //! Telegram allows one poller per bot: in polling mode run one replica of the command-bot (a
 //! second one gets 409 Conflict). With `HERALD_COMMAND_BOT_WEBHOOK_URL` set, Telegram posts
@@ -16,6 +17,7 @@
 
 pub mod commands;
 mod handler;
+mod membership;
 pub mod ratelimit;
 mod webhook;
 pub mod words;
@@ -117,6 +119,7 @@ pub async fn run_with_budget(
             bot.set_webhook(target)
                 .secret_token(secret.expose_secret().to_string())
                 .max_connections(WEBHOOK_CONNECTIONS)
+                .allowed_updates(handler::ALLOWED_UPDATES)
                 .await
                 .map_err(|e| {
                     anyhow::anyhow!(
@@ -169,6 +172,7 @@ pub async fn run_with_budget(
         None => {
             let polling = teloxide::update_listeners::Polling::builder(bot)
                 .timeout(POLL_TIMEOUT)
+                .allowed_updates(handler::ALLOWED_UPDATES.to_vec())
                 .delete_webhook()
                 .await
                 .build();

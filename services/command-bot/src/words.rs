@@ -53,6 +53,24 @@ pub fn reports(lang: Language, reports: ReportFrequency) -> String {
     t(lang, &format!("reports-{}", reports.as_str()))
 }
 
+/// When reports come: `weekly, Mondays at 08:00`, `daily at 18:00`, or `off`. The hour is
+/// the trader's own ([`Preferences::time_zone`]).
+pub fn report_schedule(lang: Language, prefs: &Preferences) -> String {
+    match prefs.reports {
+        ReportFrequency::Off => reports(lang, ReportFrequency::Off),
+        frequency => tf(
+            lang,
+            &format!("reports-at-{}", frequency.as_str()),
+            &[("time", hour(prefs.report_hour).into())],
+        ),
+    }
+}
+
+/// `08:00`: a whole hour of the day.
+pub fn hour(hour: u8) -> String {
+    format!("{hour:02}:00")
+}
+
 /// The kinds taken, e.g. `Buy, Sell`, or `none`.
 pub fn wanted_kinds(lang: Language, prefs: &Preferences) -> String {
     let kinds: Vec<String> = prefs

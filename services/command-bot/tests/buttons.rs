@@ -6,7 +6,8 @@ mod common;
 use chrono::Utc;
 use herald_domain::callback::stamp;
 use herald_domain::{
-    Callback, Language, NotifyMode, OutsideHours, SettingsAction, SignalFormat, SignalKind,
+    Callback, Language, NotifyMode, OutsideHours, ReportFrequency, SettingsAction, SignalFormat,
+    SignalKind,
 };
 use herald_store::{QueuedSignal, Recipient};
 use herald_testkit::telegram::TestUser;
@@ -68,7 +69,17 @@ async fn the_settings_menu_edits_itself_and_saves_each_press() -> anyhow::Result
 
     let (_, menu) = bot.press(&ivy, &menu, "Format: detailed").await?;
     assert!(menu.text.contains("Format: compact"), "{}", menu.text);
-    let (_, menu) = bot.press(&ivy, &menu, "Reports: weekly").await?;
+    // Reports have a page of their own: how often, and at what time.
+    let (notice, page) = bot.press(&ivy, &menu, "Reports: weekly").await?;
+    assert_eq!(notice, None, "opening a page changes nothing");
+    let (notice, page) = bot.press(&ivy, &page, "Off").await?;
+    assert_eq!(notice.as_deref(), Some("Saved."));
+    assert!(
+        page.text.starts_with("Performance reports: off"),
+        "{}",
+        page.text
+    );
+    let (_, menu) = bot.press(&ivy, &page, "« Back").await?;
     assert!(
         menu.text.contains("Performance reports: off"),
         "{}",
@@ -97,6 +108,113 @@ async fn the_settings_menu_edits_itself_and_saves_each_press() -> anyhow::Result
         "every press edited the one menu; nothing new was sent"
     );
     assert!(bot.double.edit_count(90) >= 14);
+    bot.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_report_time_is_chosen_on_the_reports_page() -> anyhow::Result<()> {
+    let bot = start().await?;
+    let uma = TestUser::trader(89);
+    let menu = bot.say_full(&uma, "/settings").await?;
+    assert!(
+        menu.text
+            .contains("Performance reports: weekly, Mondays at 08:00 (🔔 on)"),
+        "{}",
+        menu.text
+    );
+    let user = bot.store.user_by_telegram_id(89).await?.expect("user");
+    let sent_before = bot.double.sent_to(89).len();
+
+    let (_, page) = bot.press(&uma, &menu, "Reports: weekly").await?;
+    assert!(
+        page.text.contains("at what time in your time zone (UTC)"),
+        "{}",
+        page.text
+    );
+    let labels = |m: &herald_testkit::telegram::SentMessage| -> Vec<String> {
+        m.inline_buttons().into_iter().map(|(l, _)| l).collect()
+    };
+    assert_eq!(
+        labels(&page),
+        [
+            "Off",
+            "Daily",
+            "• Weekly",
+            "06:00",
+            "• 08:00",
+            "12:00",
+            "18:00",
+            "21:00",
+            "« Back"
+        ]
+    );
+
+    // An hour, then the frequency: the page stays open for both.
+    let (notice, page) = bot.press(&uma, &page, "18:00").await?;
+    assert_eq!(notice.as_deref(), Some("Saved."));
+    assert!(
+        page.text
+            .starts_with("Performance reports: weekly, Mondays at 18:00"),
+        "{}",
+        page.text
+    );
+    assert!(labels(&page).contains(&"• 18:00".to_string()));
+    assert_eq!(bot.store.preferences(user.id).await?.report_hour, 18);
+    let (_, page) = bot.press(&uma, &page, "Daily").await?;
+    let (_, menu) = bot.press(&uma, &page, "« Back").await?;
+    assert!(
+        menu.text
+            .contains("Performance reports: daily at 18:00 (🔔 on)"),
+        "{}",
+        menu.text
+    );
+    let prefs = bot.store.preferences(user.id).await?;
+    assert_eq!(
+        (prefs.reports, prefs.report_hour),
+        (ReportFrequency::Daily, 18)
+    );
+    assert_eq!(bot.double.sent_to(89).len(), sent_before, "all edits");
+
+    // An hour set elsewhere (the admin API) is offered too, marked; and read in Spanish.
+    let (mut prefs, version) = bot.store.preferences_versioned(user.id).await?;
+    prefs.report_hour = 23;
+    prefs.language = Language::Es;
+    assert!(
+        bot.store
+            .update_preferences(user.id, version, &prefs, Utc::now())
+            .await?
+    );
+    let menu = bot.say_full(&uma, "/settings").await?;
+    assert!(
+        menu.text
+            .contains("Informes de rendimiento: diarios a las 23:00 (🔔 activado)"),
+        "{}",
+        menu.text
+    );
+    let (_, page) = bot.press(&uma, &menu, "Informes: diarios").await?;
+    assert_eq!(
+        labels(&page),
+        [
+            "Desactivados",
+            "• Diarios",
+            "Semanales",
+            "06:00",
+            "08:00",
+            "12:00",
+            "18:00",
+            "21:00",
+            "• 23:00",
+            "« Volver"
+        ]
+    );
+    let (_, page) = bot.press(&uma, &page, "06:00").await?;
+    assert!(
+        page.text
+            .starts_with("Informes de rendimiento: diarios a las 06:00"),
+        "{}",
+        page.text
+    );
+    assert_eq!(bot.store.preferences(user.id).await?.report_hour, 6);
     bot.stop().await
 }
 

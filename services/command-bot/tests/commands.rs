@@ -188,7 +188,7 @@ async fn help_lists_and_explains_and_unknown_input_points_to_it() -> anyhow::Res
         "/filter [key:value …] | reset",
         "/signals [count]",
         "/status",
-        "/performance",
+        "/performance [24h|7d|30d|all]",
         "/language [code]",
     ] {
         assert!(help.contains(usage), "{usage} in {help}");
@@ -196,6 +196,14 @@ async fn help_lists_and_explains_and_unknown_input_points_to_it() -> anyhow::Res
     let filter = bot.say(&cy, "/help filter").await?;
     assert!(filter.contains("confidence:"), "{filter}");
     assert!(filter.contains("Example: /filter"), "{filter}");
+    let performance = bot.say(&cy, "/help performance").await?;
+    assert!(performance.contains("24h, 7d, 30d or all"), "{performance}");
+    assert!(
+        performance.contains("Example: /performance 30d"),
+        "{performance}"
+    );
+    let settings = bot.say(&cy, "/help settings").await?;
+    assert!(settings.contains("at what time"), "{settings}");
     let none = bot.say(&cy, "/help moon").await?;
     assert!(none.contains("There is no command “moon”"), "{none}");
 
@@ -370,15 +378,6 @@ async fn status_reports_services_signals_and_the_trader() -> anyhow::Result<()> 
         sent_before,
         "edited, not sent"
     );
-    bot.stop().await
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn performance_says_plainly_that_nothing_is_tracked_yet() -> anyhow::Result<()> {
-    let bot = start().await?;
-    let answer = bot.say(&TestUser::trader(84), "/performance").await?;
-    assert!(answer.contains("coming soon"), "{answer}");
-    assert!(!answer.chars().any(|c| c == '%'), "no invented numbers");
     bot.stop().await
 }
 

@@ -11,7 +11,12 @@
 //!    trader's in signal order; see `herald_store`'s queue) and runs [`deliver::deliver`] on
 //!    each: render, send within the shared budget, record how it ended.
 //! 3. [`reconciler`], on the one replica holding its lease, sweeps up what died on the way:
-//!    claims of dead replicas, backlogs past their deadline, fan-outs whose message is gone.
+//!    claims of dead replicas, backlogs past their deadline, fan-outs whose message is gone;
+//!    and schedules the performance reports that fell due ([`reports`]).
+//!
+//! The queue holds every message job, not only signals: a close's edits of the copies of
+//! the position it ends, destinations' messages, reports. They share its budget, order,
+//! retries and records; [`deliver`] prepares each kind and sends it.
 //!
 //! The work itself lives in plain async functions that return an outcome, so tests call them
 //! directly; the loops only schedule them.
@@ -22,6 +27,7 @@ pub mod deliver;
 pub mod fanout;
 pub mod messages;
 pub mod reconciler;
+pub mod reports;
 pub mod send_loop;
 pub mod worker;
 

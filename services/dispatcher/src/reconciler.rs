@@ -16,7 +16,9 @@
 //!    while the original message is still in the stream, the copy is dropped as a
 //!    duplicate), so the fan-out resumes from its cursor. A fan-out that takes long but moves
 //!    is left alone, however long it takes. The leader watches cursors in memory, so a new
-//!    leader waits one stall period before it judges a fan-out that had started.
+//!    leader waits one stall period before it judges a fan-out that had started;
+//! 4. records the performance reports that fell due as jobs of the queue
+//!    ([`crate::reports::schedule`]).
 //!
 //! Every step is an idempotent conditional update, so a sweep cut short, or two replicas
 //! sweeping during a leadership change, do no harm.
@@ -80,6 +82,8 @@ pub struct Swept {
     pub expired: u64,
     /// Signals published again to finish their fan-out.
     pub republished: u64,
+    /// Performance reports recorded as jobs.
+    pub reports: u64,
 }
 
 /// Sweeps every [`SWEEP_EVERY`] while this replica holds the lease, until `shutdown`.
@@ -110,6 +114,7 @@ pub async fn run_reconciler(
                         reclaimed = swept.reclaimed,
                         expired = swept.expired,
                         republished = swept.republished,
+                        reports = swept.reports,
                         "reconciler sweep"
                     );
                 }
@@ -150,6 +155,7 @@ pub async fn sweep(
         ctx.bus.publish_signal(&signal).await?;
         swept.republished += 1;
     }
+    swept.reports = crate::reports::schedule(ctx, now).await? as u64;
     metrics::counter!("herald_dispatcher_reconciled_total", "what" => "reclaimed")
         .increment(swept.reclaimed);
     metrics::counter!("herald_dispatcher_reconciled_total", "what" => "expired")

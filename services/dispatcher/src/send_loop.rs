@@ -103,7 +103,7 @@ pub async fn run_sends(
         held.lock()
             .expect("held lock")
             .extend(claims.iter().map(|c| (c.delivery_id, c.attempt)));
-        for group in by_trader(claims) {
+        for group in by_chat(claims) {
             let group_permits = permits
                 .split(group.len())
                 .expect("a slot per claimed delivery");
@@ -131,20 +131,20 @@ pub async fn run_sends(
     Ok(())
 }
 
-/// Splits claims (grouped by trader, as [`herald_store::Store::claim_deliveries`] returns
-/// them) into one run per trader.
-fn by_trader(claims: Vec<Claim>) -> Vec<Vec<Claim>> {
+/// Splits claims (grouped by chat, as [`herald_store::Store::claim_deliveries`] returns
+/// them) into one run per chat.
+fn by_chat(claims: Vec<Claim>) -> Vec<Vec<Claim>> {
     let mut groups: Vec<Vec<Claim>> = Vec::new();
     for claim in claims {
         match groups.last_mut() {
-            Some(group) if group[0].user_id == claim.user_id => group.push(claim),
+            Some(group) if group[0].chat_id == claim.chat_id => group.push(claim),
             _ => groups.push(vec![claim]),
         }
     }
     groups
 }
 
-/// Sends one trader's claims one after another. If one does not go out (it will be retried),
+/// Sends one chat's claims one after another. If one does not go out (it will be retried),
 /// the later ones are given back: they must not overtake it.
 async fn send_in_order(
     ctx: Arc<DispatcherContext>,
@@ -272,9 +272,13 @@ mod tests {
     fn claim(user: u128, n: u128) -> Claim {
         Claim {
             delivery_id: Uuid::from_u128(n),
-            signal_id: SignalId(Uuid::from_u128(n)),
-            user_id: Uuid::from_u128(user),
+            job: herald_domain::JobKind::Signal,
+            signal_id: Some(SignalId(Uuid::from_u128(n))),
+            user_id: Some(Uuid::from_u128(user)),
+            destination_id: None,
             chat_id: user as i64,
+            thread_id: None,
+            report_period: None,
             format: SignalFormat::Compact,
             language: herald_domain::Language::En,
             silent: false,
@@ -288,8 +292,8 @@ mod tests {
     }
 
     #[test]
-    fn one_run_per_trader_in_the_order_given() {
-        let groups = by_trader(vec![claim(1, 1), claim(1, 2), claim(2, 3), claim(3, 4)]);
+    fn one_run_per_chat_in_the_order_given() {
+        let groups = by_chat(vec![claim(1, 1), claim(1, 2), claim(2, 3), claim(3, 4)]);
         let ids: Vec<Vec<u128>> = groups
             .iter()
             .map(|g| g.iter().map(|c| c.delivery_id.as_u128()).collect())

@@ -4,8 +4,10 @@
 mod admin;
 mod all;
 mod api_key;
+mod args;
 mod deliveries;
 mod demo;
+mod destinations;
 mod tiers;
 mod users;
 
@@ -48,6 +50,11 @@ enum Mode {
     Deliveries {
         #[command(subcommand)]
         action: deliveries::Action,
+    },
+    /// Manage the channels, groups and forum topics signals go to besides traders' chats.
+    Destinations {
+        #[command(subcommand)]
+        action: destinations::Action,
     },
     /// List the subscription tiers (`herald tiers` alone), or create and change one.
     Tiers {
@@ -116,6 +123,7 @@ async fn run() -> anyhow::Result<()> {
         Mode::Admin { action } => admin::run(&Settings::load()?, action).await,
         Mode::ApiKey { action } => api_key::run(&Settings::load()?, action).await,
         Mode::Deliveries { action } => deliveries::run(&Settings::load()?, action).await,
+        Mode::Destinations { action } => destinations::run(&Settings::load()?, action).await,
         Mode::Tiers { action } => tiers::run(&Settings::load()?, action).await,
         Mode::Users { action } => users::run(&Settings::load()?, action).await,
         Mode::Demo(args) => demo::run(Settings::load()?, args).await,

@@ -1,15 +1,14 @@
 //! `herald tiers [list]` and `herald tiers set NAME [options]`: the subscription tiers (which
 //! signals each carries, how late, for how long) and which one traders get by default.
 
-use std::collections::BTreeSet;
-
 use anyhow::Context as _;
 use chrono::{TimeDelta, Utc};
 use clap::{Args, Subcommand};
-use herald_domain::{Asset, SignalKind, Tier};
+use herald_domain::{Asset, Tier};
 use herald_runtime::Settings;
 use herald_store::{Store, TierRecord, redact_url};
 
+use crate::args::{Assets, Kinds, kind_list, parse_assets};
 use crate::deliveries::parse_duration;
 
 /// What to do with the tiers (`herald tiers` alone lists them).
@@ -50,14 +49,6 @@ pub struct SetArgs {
     #[arg(long)]
     default: bool,
 }
-
-/// `--kinds`.
-#[derive(Debug, Clone)]
-pub struct Kinds(BTreeSet<SignalKind>);
-
-/// `--assets`: empty for `all`.
-#[derive(Debug, Clone)]
-pub struct Assets(BTreeSet<Asset>);
 
 /// `--expiry`: `None` for `never`.
 #[derive(Debug, Clone, Copy)]
@@ -246,34 +237,13 @@ fn parse_name(s: &str) -> Result<String, String> {
 }
 
 fn parse_kinds(s: &str) -> Result<Kinds, String> {
-    let kinds = s
-        .split(',')
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-        .map(str::parse)
-        .collect::<Result<BTreeSet<SignalKind>, _>>()?;
+    let kinds = kind_list(s)?;
     Tier {
         kinds: kinds.clone(),
         ..Tier::standard()
     }
     .validate()?;
     Ok(Kinds(kinds))
-}
-
-fn parse_assets(s: &str) -> Result<Assets, String> {
-    if s.trim().eq_ignore_ascii_case("all") {
-        return Ok(Assets(BTreeSet::new()));
-    }
-    let assets = s
-        .split(',')
-        .map(str::trim)
-        .filter(|a| !a.is_empty())
-        .map(Asset::parse)
-        .collect::<Result<BTreeSet<_>, _>>()?;
-    if assets.is_empty() {
-        return Err("expected assets such as BTC/USD,ETH/USD, or all".into());
-    }
-    Ok(Assets(assets))
 }
 
 fn parse_delay(s: &str) -> Result<TimeDelta, String> {
@@ -323,6 +293,7 @@ fn parse_expiry(s: &str) -> Result<Expiry, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use herald_domain::SignalKind;
 
     #[test]
     fn durations_print_as_they_are_typed() {

@@ -183,7 +183,15 @@ enum Outcome {
                 detail of code `stale` naming `valid_until` (when the engine set the deadline) \
                 or `generated_at` (when the timeframe or `HERALD_SIGNAL_TTL_SECS` did) and \
                 saying when it expired. Sending it again will not help; a re-sent signal that \
-                was accepted while it was fresh is still answered `200 duplicate`.",
+                was accepted while it was fresh is still answered `200 duplicate`.\n\n\
+                A close that names the position it ends (`closes_signal_id`) is refused the \
+                same way when it cannot end it: no such signal was accepted \
+                (`unknown_signal`; a close posted right after its signal waits up to 2 s for \
+                it, and is passed on to be judged by the dispatcher while signals accepted \
+                before it are still being stored), that signal is not a buy or a sell (`not_a_position`), it is for another \
+                asset (`asset_mismatch`, on `asset`), another close ended it already \
+                (`already_closed`), or the close was generated before it (`out_of_order`, on \
+                `generated_at`).",
             body = inline(InvalidAnswer),
             examples(
                 ("invalid" = (summary = "Two rules broken at once.", value = json!({"error": {
@@ -199,6 +207,23 @@ enum Outcome {
                          "message": "must be between 0 and 100, got 120"}
                     ]
                 }}))),
+                ("already_closed" = (
+                    summary = "A second close of a position another close has ended.",
+                    value = json!({"error": {
+                        "code": "invalid_signal",
+                        "message": "the signal has 1 problem: closes_signal_id names a position \
+                                    already closed by signal \
+                                    0189c3a2-7b1e-7d3f-9a4c-2f5e8d1b6a91 \
+                                    (0189c3a2-7b1e-7d3f-9a4c-2f5e8d1b6a90)",
+                        "details": [{
+                            "field": "closes_signal_id",
+                            "code": "already_closed",
+                            "message": "names a position already closed by signal \
+                                        0189c3a2-7b1e-7d3f-9a4c-2f5e8d1b6a91 \
+                                        (0189c3a2-7b1e-7d3f-9a4c-2f5e8d1b6a90)"
+                        }]
+                    }}),
+                )),
                 ("stale" = (
                     summary = "A 1H signal generated at 09:00 that arrived after 10:00.",
                     value = json!({"error": {
@@ -411,6 +436,9 @@ async fn accept(
             ),
         }
     }
+    if signal.closes_signal_id.is_some() {
+        judge_close_here(state, &signal).await?;
+    }
     if !state.bus.is_connected() {
         return Err(ApiError::Unavailable("the message bus is unreachable"));
     }
@@ -419,4 +447,54 @@ async fn accept(
         ApiError::Unavailable("the message bus did not store the signal")
     })?;
     Ok((id, outcome.duplicate))
+}
+
+/// How long a close naming a signal that is not stored waits for it: a buy and its close
+/// posted back to back may reach the dispatcher's store in either order.
+const CLOSE_LOOKUP: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Refuses a close that cannot end the position it names (the rules of
+/// [`herald_domain::judge_close`]). A position that is not stored is refused as unknown only
+/// once the dispatchers have nothing in hand (no signal accepted but not yet stored: the
+/// position cannot be on its way); otherwise, and while the database or NATS cannot answer,
+/// the close goes on unjudged and the dispatcher judges it (dead-lettering it if it must).
+async fn judge_close_here(state: &AppState, close: &herald_domain::Signal) -> Result<(), ApiError> {
+    let Some(named) = close.closes_signal_id else {
+        return Ok(());
+    };
+    if state.keys.store_reach() != StoreReach::Reachable {
+        return Ok(());
+    }
+    let limit = state.keys.policy().lookup_timeout;
+    let started = Instant::now();
+    let position = loop {
+        match tokio::time::timeout(limit, state.store.position(named)).await {
+            Ok(Ok(herald_domain::Position::Unknown)) if started.elapsed() < CLOSE_LOOKUP => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Ok(Ok(position)) => break position,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "could not look up the position a close ends");
+                return Ok(());
+            }
+            Err(_) => {
+                tracing::warn!("could not look up the position a close ends in time");
+                return Ok(());
+            }
+        }
+    };
+    if position == herald_domain::Position::Unknown {
+        match tokio::time::timeout(limit, state.bus.signals_in_flight()).await {
+            Ok(Ok(Some(0))) => {}
+            Ok(Ok(_)) => return Ok(()),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "could not ask how many signals are in flight");
+                return Ok(());
+            }
+            Err(_) => return Ok(()),
+        }
+    }
+    herald_domain::judge_close(close, &position)
+        .map(|_| ())
+        .map_err(ApiError::Rejected)
 }

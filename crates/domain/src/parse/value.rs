@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::body::JsonType;
 use super::number::{NumberError, exact_decimal};
 use super::{FieldError, MAX_NOTE_CHARS, MAX_NOTES};
-use crate::signal::{Asset, Confidence, Price, SignalKind, Timeframe};
+use crate::signal::{Asset, CloseReason, Confidence, Price, SignalKind, Timeframe};
 
 /// What is wrong with one value; the caller knows which field it came from.
 #[derive(Debug)]
@@ -60,6 +60,11 @@ pub(super) fn string(raw: &RawValue) -> Read<String> {
 /// `kind`: case-insensitive.
 pub(super) fn kind(raw: &RawValue) -> Read<SignalKind> {
     SignalKind::from_str(string(raw)?.trim()).map_err(|e| problem("invalid_value", e))
+}
+
+/// `reason` (of a close): `target`, `stop`, `manual` or `expired`, in any case.
+pub(super) fn close_reason(raw: &RawValue) -> Read<CloseReason> {
+    CloseReason::from_str(string(raw)?.trim()).map_err(|e| problem("invalid_value", e))
 }
 
 /// `asset`: normalised to upper case.

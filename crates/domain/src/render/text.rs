@@ -102,8 +102,9 @@ fn decode_entity(name: &str) -> Option<char> {
     }
 }
 
-/// `$45,250.5`: thousands separators, the price's own decimals, no trailing zeros.
-pub(super) fn money(price: Price) -> String {
+/// `$45,250.5`: thousands separators, the price's own decimals, no trailing zeros. How every
+/// message shows a price.
+pub fn money(price: Price) -> String {
     let text = price.value().normalize().to_string();
     let (whole, fraction) = match text.split_once('.') {
         Some((whole, fraction)) => (whole, Some(fraction)),

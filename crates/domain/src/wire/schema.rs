@@ -85,7 +85,8 @@ field sent twice in the object. And a signal that arrives at or after its deadli
 answered with 422 `invalid_signal` on HTTP, or parked on `<prefix>.signals.dlq` on NATS.";
 
 /// What one group of kinds carries beyond what every signal has: the parser's rules
-/// (`read_trade`, `price_not_allowed` and the `closes_signal_id` check in `parse.rs`), which
+/// (`read_trade`, `price_not_allowed` and the `closes_signal_id` and `reason` checks in
+/// `parse.rs`), which
 /// `crates/domain/tests/proto.rs` holds the generated schema to, payload by payload.
 struct KindRule {
     kinds: &'static [SignalKind],
@@ -103,12 +104,12 @@ const KIND_RULES: [KindRule; 3] = [
         description: "A buy or a sell is a trade: it names its entry_price, target_price, \
                       stop_loss and timeframe, and closes no other signal.",
         required: &["entry_price", "target_price", "stop_loss", "timeframe"],
-        absent: &["closes_signal_id"],
+        absent: &["closes_signal_id", "reason"],
     },
     KindRule {
         kinds: &[SignalKind::Close],
-        description: "A close may name its exit price (entry_price) and the signal it closes \
-                      (closes_signal_id), but no target_price or stop_loss.",
+        description: "A close may name its exit price (entry_price), the signal it closes \
+                      (closes_signal_id) and why (reason), but no target_price or stop_loss.",
         required: &[],
         absent: &["target_price", "stop_loss"],
     },
@@ -121,6 +122,7 @@ const KIND_RULES: [KindRule; 3] = [
             "target_price",
             "stop_loss",
             "closes_signal_id",
+            "reason",
         ],
     },
 ];

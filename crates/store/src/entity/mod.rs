@@ -14,11 +14,17 @@ pub mod api_keys;
 #[allow(missing_docs)]
 pub mod audit_log;
 #[allow(missing_docs)]
+pub mod bot_chats;
+#[allow(missing_docs)]
+pub mod destinations;
+#[allow(missing_docs)]
 pub mod server_secrets;
 #[allow(missing_docs)]
 pub mod service_heartbeats;
 #[allow(missing_docs)]
 pub mod signal_deliveries;
+#[allow(missing_docs)]
+pub mod signal_outcomes;
 #[allow(missing_docs)]
 pub mod signals;
 #[allow(missing_docs)]

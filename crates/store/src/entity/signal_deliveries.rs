@@ -1,18 +1,20 @@
-//! `signal_deliveries`: one row per (signal, user); the delivery's life is its `status`.
+//! `signal_deliveries`: the queue of message jobs — a signal to a trader or a destination,
+//! the edit of a trader's copy when its position ends, a performance report. The job's
+//! life is its `status`.
 
 use sea_orm::entity::prelude::*;
 
-/// One signal to one trader.
+/// One message job.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "signal_deliveries")]
 pub struct Model {
     /// The delivery's id (also the delivery job's).
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
-    /// The signal.
-    pub signal_id: Uuid,
-    /// The recipient.
-    pub user_id: Uuid,
+    /// The signal (for `outcome`, the close; none for a report).
+    pub signal_id: Option<Uuid>,
+    /// The trader (none for a destination's delivery).
+    pub user_id: Option<Uuid>,
     /// The chat written to.
     pub chat_id: i64,
     /// `detailed` or `compact`, as chosen when the delivery was created.
@@ -54,6 +56,14 @@ pub struct Model {
     /// The trader's hours rule (`22-06 Europe/Madrid skip`), checked at send time; `None`
     /// for any time.
     pub hours: Option<String>,
+    /// `signal`, `outcome` or `report` (see `herald_domain::JobKind`).
+    pub job: String,
+    /// The destination (channel, group, topic) for a destination's delivery.
+    pub destination_id: Option<Uuid>,
+    /// The forum topic written to.
+    pub thread_id: Option<i64>,
+    /// Which report (`daily:2026-11-30`, `weekly:2026-W48`), for a report.
+    pub report_period: Option<String>,
 }
 
 /// No relations are navigated through sea-orm; joins are written as queries.

@@ -28,6 +28,8 @@ pub struct Model {
     pub fanout_cursor: Option<Uuid>,
     /// When the fan-out finished.
     pub fanout_done_at: Option<DateTimeUtc>,
+    /// The payload's `source_model`, for the performance figures.
+    pub source_model: Option<String>,
 }
 
 /// No relations are navigated through sea-orm; joins are written as queries.

@@ -33,6 +33,10 @@ pub struct Model {
     pub language: String,
     /// Raised by every change.
     pub version: i64,
+    /// The local hour reports come at (0–23).
+    pub report_hour: i16,
+    /// When the next report is due (UTC); null when none is wanted, or not yet computed.
+    pub next_report_at: Option<DateTimeUtc>,
     /// Last change.
     pub updated_at: DateTimeUtc,
 }

@@ -18,7 +18,8 @@ async fn admins_and_keys_carry_over(store: Store) -> anyhow::Result<()> {
     // Registering speaks the current schema: first, then back to before the admin API.
     let admin = store.register_user(&profile(1), noon()).await?.user;
     let trader = store.register_user(&profile(2), noon()).await?.user;
-    Migrator::down(db, Some(1)).await?;
+    // The admin migration and the one after it.
+    Migrator::down(db, Some(2)).await?;
 
     let backend = db.get_database_backend();
     let p = |n: usize| {
@@ -77,7 +78,7 @@ async fn admins_and_keys_carry_over(store: Store) -> anyhow::Result<()> {
             noon(),
         )
         .await?;
-    Migrator::down(db, Some(1)).await?;
+    Migrator::down(db, Some(2)).await?;
     store.migrate().await?;
     ensure!(
         store

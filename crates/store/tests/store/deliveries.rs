@@ -53,17 +53,17 @@ async fn create_deliveries_is_idempotent(store: Store) -> anyhow::Result<()> {
     ensure!(all.len() == 4);
     for d in &all {
         ensure!(d.status == DeliveryStatus::Pending && d.attempts == 0);
-        ensure!(d.signal_id == s.id && d.format == SignalFormat::Detailed);
+        ensure!(d.signal_id == Some(s.id) && d.format == SignalFormat::Detailed);
         ensure!(d.created_at == now && d.updated_at == now && d.delivered_at.is_none());
     }
-    let mine = all.iter().find(|d| d.user_id == newcomer.id).unwrap();
+    let mine = all.iter().find(|d| d.user_id == Some(newcomer.id)).unwrap();
     ensure!(mine.chat_id == newcomer.chat_id);
 
     // The database itself refuses a second delivery for the same (signal, user).
     let duplicate = signal_deliveries::Entity::insert(signal_deliveries::ActiveModel {
         id: Set(Uuid::now_v7()),
-        signal_id: Set(s.id.0),
-        user_id: Set(newcomer.id),
+        signal_id: Set(Some(s.id.0)),
+        user_id: Set(Some(newcomer.id)),
         chat_id: Set(newcomer.chat_id),
         format: Set("detailed".into()),
         status: Set("pending".into()),

@@ -386,7 +386,7 @@ async fn delivery_of(
         .deliveries_for_signal(signal)
         .await?
         .into_iter()
-        .find(|d| d.user_id == user)
+        .find(|d| d.user_id == Some(user))
         .context("a delivery")
 }
 

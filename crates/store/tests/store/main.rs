@@ -11,6 +11,7 @@ mod connect;
 mod deliveries;
 mod directory;
 mod heartbeats;
+mod lifecycle;
 mod migrate;
 mod preferences;
 mod queue;

@@ -49,7 +49,7 @@ async fn fan_out(
         .await?;
     let mut deliveries = store.deliveries_for_signal(s.id).await?;
     // In the order of `to`.
-    deliveries.sort_by_key(|d| to.iter().position(|u| u.id == d.user_id));
+    deliveries.sort_by_key(|d| to.iter().position(|u| Some(u.id) == d.user_id));
     Ok(deliveries)
 }
 
@@ -163,7 +163,7 @@ async fn a_signals_deliveries_page_by_status(store: Store) -> anyhow::Result<()>
         all == in_order,
         "every one of this signal's, in creation order"
     );
-    ensure!(all.iter().all(|d| d.signal_id == s.id));
+    ensure!(all.iter().all(|d| d.signal_id == Some(s.id)));
 
     for limit in [1u64, 4, 6] {
         let mut seen = Vec::new();

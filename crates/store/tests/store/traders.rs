@@ -139,7 +139,7 @@ async fn a_tier_shapes_the_fan_out_and_delays_its_traders(store: Store) -> anyho
         )
         .await?;
     let d = store.deliveries_for_signal(buy.id).await?;
-    let late_delivery = d.iter().find(|d| d.user_id == late.id).unwrap();
+    let late_delivery = d.iter().find(|d| d.user_id == Some(late.id)).unwrap();
     ensure!(late_delivery.next_attempt_at == Some(now + Duration::minutes(10)));
     ensure!(
         late_delivery.deadline == Some(deadline + Duration::minutes(10)),
@@ -150,7 +150,7 @@ async fn a_tier_shapes_the_fan_out_and_delays_its_traders(store: Store) -> anyho
         .claim_deliveries(10, now, Duration::seconds(30), Duration::zero())
         .await?;
     ensure!(
-        claimed.len() == 1 && claimed[0].user_id == prompt.id,
+        claimed.len() == 1 && claimed[0].user_id == Some(prompt.id),
         "{claimed:?}"
     );
     let claimed = store
@@ -162,7 +162,7 @@ async fn a_tier_shapes_the_fan_out_and_delays_its_traders(store: Store) -> anyho
         )
         .await?;
     ensure!(
-        claimed.len() == 1 && claimed[0].user_id == late.id,
+        claimed.len() == 1 && claimed[0].user_id == Some(late.id),
         "{claimed:?}"
     );
     Ok(())
@@ -258,7 +258,7 @@ async fn reading_is_marked_for_the_trader_only(store: Store) -> anyhow::Result<(
     let s = signal(SignalKind::Alert, 70, now);
     fan_out(&store, &s, now).await?;
     let d = store.deliveries_for_signal(s.id).await?;
-    let my_delivery = d.iter().find(|d| d.user_id == mine.id).unwrap().id;
+    let my_delivery = d.iter().find(|d| d.user_id == Some(mine.id)).unwrap().id;
     ensure!(store.mark_read(my_delivery, theirs.id, now).await? == ReadMark::NotFound);
     ensure!(store.mark_read(my_delivery, mine.id, now).await? == ReadMark::Marked);
     ensure!(store.mark_read(my_delivery, mine.id, now).await? == ReadMark::AlreadyRead);
@@ -370,7 +370,7 @@ async fn what_is_queued_follows_unsubscribing_blocking_and_tier_changes(
         let store = store.clone();
         async move {
             let d = store.deliveries_for_signal(s.id).await?;
-            anyhow::Ok(d.into_iter().find(|d| d.user_id == user).unwrap())
+            anyhow::Ok(d.into_iter().find(|d| d.user_id == Some(user)).unwrap())
         }
     };
     // "No more signals" holds for what was queued too.

@@ -11,6 +11,11 @@
 //! | `GET /api/signals/{id}` | staff | `signals/show.rs` |
 //! | `GET /api/signals/{id}/deliveries` | staff | `signals/deliveries.rs` |
 //! | `GET /api/stats` | staff, or a key with `stats:read` | `stats/show.rs` |
+//! | `GET /api/stats/performance` | staff, or a key with `stats:read` | `stats/performance.rs` |
+//! | `GET /api/destinations` | staff | `destinations/list.rs` |
+//! | `POST /api/destinations` | admin | `destinations/create.rs` |
+//! | `DELETE /api/destinations/{id}` | admin | `destinations/remove.rs` |
+//! | `GET /api/bot-chats` | staff | `bot_chats/list.rs` |
 //! | `GET /api/audit` | admin | `audit/list.rs` |
 //! | `POST /api/keys`, `GET /api/keys` | admin | `keys/create.rs`, `keys/list.rs` |
 //! | `DELETE /api/keys/{id}` | admin | `keys/revoke.rs` |
@@ -24,6 +29,8 @@ use crate::AppState;
 
 pub(crate) mod audit;
 pub(crate) mod auth;
+pub(crate) mod bot_chats;
+pub(crate) mod destinations;
 pub(crate) mod keys;
 pub(crate) mod signals;
 pub(crate) mod stats;
@@ -47,6 +54,19 @@ pub fn router() -> Router<AppState> {
             get(signals::deliveries::deliveries),
         )
         .route("/api/stats", get(stats::show::show))
+        .route(
+            "/api/stats/performance",
+            get(stats::performance::performance),
+        )
+        .route(
+            "/api/destinations",
+            post(destinations::create::create).get(destinations::list::list),
+        )
+        .route(
+            "/api/destinations/{id}",
+            delete(destinations::remove::remove),
+        )
+        .route("/api/bot-chats", get(bot_chats::list::list))
         .route("/api/audit", get(audit::list::list))
         .route(
             "/api/keys",

@@ -7,7 +7,9 @@ mod common;
 
 mod audit;
 mod auth;
+mod destinations;
 mod keys;
+mod performance;
 mod signals;
 mod stats;
 mod users;

@@ -142,8 +142,8 @@ pub const COMMANDS: [CommandSpec; 10] = [
     CommandSpec {
         command: Command::Performance,
         name: "performance",
-        usage: "/performance",
-        example: "/performance",
+        usage: "/performance [24h|7d|30d|all]",
+        example: "/performance 30d",
     },
     CommandSpec {
         command: Command::Language,
@@ -338,7 +338,7 @@ async fn run(ctx: &Ctx<'_>, command: Command, args: &str) -> Result<Reply, Store
         Command::Filter => filter::run(ctx, args).await,
         Command::Signals => signals::run(ctx, args).await,
         Command::Status => status::run(ctx).await,
-        Command::Performance => Ok(performance::run(ctx.lang())),
+        Command::Performance => performance::run(ctx, args).await,
         Command::Language => language::run(ctx, args).await,
     }
 }

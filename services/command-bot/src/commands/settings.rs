@@ -48,6 +48,9 @@ const WINDOWS: [(u8, u8); 5] = [(8, 20), (9, 17), (7, 22), (6, 23), (22, 6)];
 /// How many assets the assets page offers besides those followed.
 const OFFERED_ASSETS: u64 = 20;
 
+/// Local hours offered for reports (and the trader's own, when it is another).
+const REPORT_HOURS: [u8; 5] = [6, 8, 12, 18, 21];
+
 /// The answer to `/settings`: the main page.
 pub async fn run(ctx: &Ctx<'_>) -> Result<Reply, StoreError> {
     Ok(page(
@@ -110,9 +113,11 @@ pub async fn press(
             menu: page(&fresh, SettingsView::Main, &BTreeSet::new()),
         });
     }
+    // Pages with more than one choice to make stay open; the others go back to the main page.
     let view = match action {
         SettingsAction::View(view) => *view,
         SettingsAction::Asset(..) | SettingsAction::AllAssets => SettingsView::Assets,
+        SettingsAction::Reports(_) | SettingsAction::ReportHour(_) => SettingsView::Reports,
         _ => SettingsView::Main,
     };
     let assets = if view == SettingsView::Assets {
@@ -251,6 +256,19 @@ pub fn page(prefs: &Preferences, view: SettingsView, offered: &BTreeSet<Asset>) 
                 choices.chunks(3).map(<[_]>::to_vec).collect(),
             )
         }
+        SettingsView::Reports => (
+            [
+                report_line(prefs),
+                String::new(),
+                tf(
+                    lang,
+                    "settings-pick-reports",
+                    &[("zone", prefs.time_zone.to_string().into())],
+                ),
+            ]
+            .join("\n"),
+            report_rows(prefs, &button, &marked),
+        ),
     };
     if view != SettingsView::Main {
         rows.push(back());
@@ -261,11 +279,6 @@ pub fn page(prefs: &Preferences, view: SettingsView, offered: &BTreeSet<Asset>) 
 /// Every preference, one line each.
 fn summary(prefs: &Preferences) -> String {
     let lang = prefs.language;
-    let sound = if prefs.reports_silent {
-        NotifyMode::Silent
-    } else {
-        NotifyMode::On
-    };
     [
         t(lang, "settings-title"),
         String::new(),
@@ -309,18 +322,70 @@ fn summary(prefs: &Preferences) -> String {
             "settings-language",
             &[("language", prefs.language.native_name().into())],
         ),
-        tf(
-            lang,
-            "settings-reports",
-            &[
-                ("reports", words::reports(lang, prefs.reports).into()),
-                ("sound", words::mode(lang, sound).into()),
-            ],
-        ),
+        report_line(prefs),
         String::new(),
         t(lang, "settings-hint"),
     ]
     .join("\n")
+}
+
+/// `Performance reports: weekly, Mondays at 08:00 (🔔 on)`.
+fn report_line(prefs: &Preferences) -> String {
+    let lang = prefs.language;
+    let sound = report_sound(prefs);
+    tf(
+        lang,
+        "settings-reports",
+        &[
+            ("reports", words::report_schedule(lang, prefs).into()),
+            ("sound", words::mode(lang, sound).into()),
+        ],
+    )
+}
+
+/// Whether reports come with a sound.
+fn report_sound(prefs: &Preferences) -> NotifyMode {
+    if prefs.reports_silent {
+        NotifyMode::Silent
+    } else {
+        NotifyMode::On
+    }
+}
+
+/// The reports page's choices: how often, then at what local hour.
+fn report_rows(
+    prefs: &Preferences,
+    button: &impl Fn(String, SettingsAction) -> InlineKeyboardButton,
+    marked: &impl Fn(bool, String) -> String,
+) -> Vec<Vec<InlineKeyboardButton>> {
+    let lang = prefs.language;
+    let frequencies = ReportFrequency::ALL
+        .into_iter()
+        .map(|f| {
+            let label = t(lang, &format!("button-reports-{}", f.as_str()));
+            button(
+                marked(f == prefs.reports, label),
+                SettingsAction::Reports(f),
+            )
+        })
+        .collect();
+    let mut hours: Vec<u8> = REPORT_HOURS.to_vec();
+    if !hours.contains(&prefs.report_hour) {
+        hours.push(prefs.report_hour);
+        hours.sort_unstable();
+    }
+    let hours: Vec<InlineKeyboardButton> = hours
+        .into_iter()
+        .map(|h| {
+            button(
+                marked(h == prefs.report_hour, words::hour(h)),
+                SettingsAction::ReportHour(h),
+            )
+        })
+        .collect();
+    let mut rows = vec![frequencies];
+    rows.extend(hours.chunks(3).map(<[_]>::to_vec));
+    rows
 }
 
 /// The main page's buttons: the kinds cycle on → silent → off; the rest toggle, cycle or
@@ -356,16 +421,7 @@ fn main_rows(
         SignalFormat::Detailed => SignalFormat::Compact,
         SignalFormat::Compact => SignalFormat::Detailed,
     };
-    let next_reports = match prefs.reports {
-        ReportFrequency::Off => ReportFrequency::Daily,
-        ReportFrequency::Daily => ReportFrequency::Weekly,
-        ReportFrequency::Weekly => ReportFrequency::Off,
-    };
-    let sound = if prefs.reports_silent {
-        NotifyMode::Silent
-    } else {
-        NotifyMode::On
-    };
+    let sound = report_sound(prefs);
     let page = |label: String, view| button(label, SettingsAction::View(view));
     vec![
         vec![kind(SignalKind::Buy), kind(SignalKind::Sell)],
@@ -429,13 +485,13 @@ fn main_rows(
                 ),
                 SettingsView::Language,
             ),
-            button(
+            page(
                 tf(
                     lang,
                     "button-reports",
                     &[("reports", words::reports(lang, prefs.reports).into())],
                 ),
-                SettingsAction::Reports(next_reports),
+                SettingsView::Reports,
             ),
         ],
         vec![button(
@@ -510,6 +566,7 @@ mod tests {
             SettingsView::Zone,
             SettingsView::Language,
             SettingsView::Assets,
+            SettingsView::Reports,
         ] {
             for lang in Language::ALL {
                 let prefs = Preferences {
@@ -544,10 +601,70 @@ mod tests {
             "Time zone: UTC",
             "Format: detailed",
             "Language: English",
-            "Performance reports: weekly",
+            "Performance reports: weekly, Mondays at 08:00 (🔔 on)",
         ] {
             assert!(text.contains(needle), "{needle} in {text}");
         }
+    }
+
+    #[test]
+    fn the_reports_page_offers_frequencies_and_hours_and_the_current_hour() {
+        let labels = |prefs: &Preferences| -> Vec<String> {
+            page(prefs, SettingsView::Reports, &BTreeSet::new())
+                .keyboard
+                .unwrap()
+                .inline_keyboard
+                .iter()
+                .flatten()
+                .map(|b| b.text.clone())
+                .collect()
+        };
+        let prefs = Preferences::default();
+        assert_eq!(
+            labels(&prefs),
+            [
+                "Off",
+                "Daily",
+                "• Weekly",
+                "06:00",
+                "• 08:00",
+                "12:00",
+                "18:00",
+                "21:00",
+                "« Back"
+            ]
+        );
+        let late = Preferences {
+            reports: ReportFrequency::Daily,
+            report_hour: 23,
+            ..prefs
+        };
+        assert_eq!(
+            labels(&late),
+            [
+                "Off",
+                "• Daily",
+                "Weekly",
+                "06:00",
+                "08:00",
+                "12:00",
+                "18:00",
+                "21:00",
+                "• 23:00",
+                "« Back"
+            ]
+        );
+        let text = page(&late, SettingsView::Main, &BTreeSet::new()).text;
+        assert!(
+            text.contains("Performance reports: daily at 23:00 (🔔 on)"),
+            "{text}"
+        );
+        let off = Preferences {
+            reports: ReportFrequency::Off,
+            ..late
+        };
+        let text = page(&off, SettingsView::Main, &BTreeSet::new()).text;
+        assert!(text.contains("Performance reports: off"), "{text}");
     }
 
     #[test]

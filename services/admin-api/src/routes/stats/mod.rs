@@ -1,3 +1,4 @@
-//! `/api/stats`.
+//! `/api/stats` and `/api/stats/performance`.
 
+pub mod performance;
 pub mod show;

@@ -1,0 +1,3 @@
+//! `/api/bot-chats`.
+
+pub mod list;
