@@ -38,7 +38,7 @@
 //! `record_sent` always applies, because a message Telegram accepted is the truth whatever was
 //! recorded before.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use herald_domain::{DeliveryStatus, HoursRule, JobKind, Language, SignalFormat, SignalId};
@@ -74,6 +74,10 @@ type OpenDelivery = (Option<DateTime<Utc>>, Uuid, DeliveryStatus, JobKind);
 
 /// An open job as read: (id, chat, signal time, status, job).
 type OpenRow = (Uuid, i64, Option<DateTime<Utc>>, String, String);
+
+/// The most turns (of `order_wait` each) a message given back for its chat's older ones
+/// waits before it is looked at again.
+const MAX_WAIT_TURNS: usize = 30;
 
 /// Priority of a trader's older delivery pulled ahead of the queue so that their newer one
 /// can follow it.
@@ -752,7 +756,7 @@ async fn keep_chat_order(
                     }
             });
         if awaited {
-            give_back.push(ClaimRef::from(c));
+            give_back.push((ClaimRef::from(c), 1));
             return false;
         }
         let key = (c.signal_generated_at, c.delivery_id);
@@ -765,7 +769,10 @@ async fn keep_chat_order(
         if older.is_empty() {
             return true;
         }
-        give_back.push(ClaimRef::from(c));
+        // Due again once its turn could have come: a chat with many messages waiting (a
+        // group's backlog at 20 a minute) would otherwise fill every claim with rows that
+        // can only be given back, and keep other chats' messages out.
+        give_back.push((ClaimRef::from(c), older.len().min(MAX_WAIT_TURNS)));
         pull_ahead.extend(
             older
                 .into_iter()
@@ -774,7 +781,14 @@ async fn keep_chat_order(
         );
         false
     });
-    release(conn, &give_back, now + order_wait, now).await?;
+    let mut by_due: BTreeMap<usize, Vec<ClaimRef>> = BTreeMap::new();
+    for (claim, turns) in give_back {
+        by_due.entry(turns).or_default().push(claim);
+    }
+    for (turns, claims) in by_due {
+        let wait = order_wait * i32::try_from(turns).unwrap_or(i32::MAX);
+        release(conn, &claims, now + wait, now).await?;
+    }
     for chunk in pull_ahead.chunks(BATCH) {
         signal_deliveries::Entity::update_many()
             .col_expr(C::Priority, Expr::value(PULLED_AHEAD))
