@@ -116,8 +116,8 @@ use chrono::{DateTime, Utc};
 use crate::parse::{MAX_CONTEXT_CHARS, MAX_LABEL_CHARS, MAX_NOTE_CHARS, MAX_NOTES};
 use crate::preferences::SignalFormat;
 use crate::signal::{Price, Signal, SignalKind};
-use text::{clip, escape, fit, percent};
-pub use text::{money, visible_len};
+pub use text::{clip, escape, money, signed_percent, visible_len};
+use text::{fit, percent};
 
 /// Telegram's limit on a message's text, in characters after entity parsing.
 pub const MAX_MESSAGE_CHARS: usize = 4096;

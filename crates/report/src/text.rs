@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use herald_domain::Language;
+use herald_domain::render::{clip, escape};
 use herald_i18n::{Arg, catalog};
 use rust_decimal::{Decimal, RoundingStrategy};
 
@@ -15,12 +16,8 @@ pub(crate) fn tf(lang: Language, id: &str, args: &[(&str, Arg<'_>)]) -> String {
     catalog().format(lang, id, args)
 }
 
-/// A return in percent: signed, two decimals rounded half away from zero (`+3.00%`,
-/// `-2.30%`, `+0.00%`), as a signal message shows its target and stop.
-pub(crate) fn signed_pct(value: Decimal) -> String {
-    let sign = if value < Decimal::ZERO { '-' } else { '+' };
-    format!("{sign}{}%", fixed(value.abs(), 2))
-}
+/// A return in percent, as a signal message shows its target and stop (`+3.00%`).
+pub(crate) use herald_domain::render::signed_percent as signed_pct;
 
 /// A share in percent with one decimal: `66.7%`.
 pub(crate) fn rate(value: Decimal) -> String {
@@ -56,26 +53,7 @@ pub(crate) fn utc(at: DateTime<Utc>) -> String {
 /// A name from elsewhere (an asset, a model) made safe for Telegram HTML: at most `max`
 /// characters (ending in `…` when cut), with `&`, `<`, `>` and `"` escaped.
 pub(crate) fn name(text: &str, max: usize) -> String {
-    let mut out = String::with_capacity(text.len());
-    let count = text.chars().count();
-    let keep = if count <= max {
-        count
-    } else {
-        max.saturating_sub(1)
-    };
-    for c in text.chars().take(keep) {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            _ => out.push(c),
-        }
-    }
-    if keep < count {
-        out.push('…');
-    }
-    out
+    escape(&clip(text, max))
 }
 
 #[cfg(test)]

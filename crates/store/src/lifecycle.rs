@@ -18,15 +18,12 @@ use crate::deliveries::{DELIVERY_BATCH_ROWS, QueuedSignal};
 use crate::entity::signal_deliveries::{self, Column as D};
 use crate::entity::signal_outcomes::{self, Column as O};
 use crate::entity::{destinations, signals};
+use crate::queue::BEHIND_SIGNALS;
 use crate::{Store, StoreError};
 
 /// How long after a close its edits may still go out: Telegram lets a bot edit its messages
 /// for 48 hours in groups; past that, an edit is not worth its place in the queue.
 pub const EDIT_WINDOW: TimeDelta = TimeDelta::hours(48);
-
-/// The queue priority of edits: behind every signal (a new signal matters more than the
-/// outcome line on an old one), with reports.
-pub const EDIT_PRIORITY: i16 = 3;
 
 /// What storing a close did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,7 +144,7 @@ impl Store {
     /// Queues the edit of every copy of `position` (the signal whose position `close` ended)
     /// that was sent or may still be, to a trader or an active destination: one `outcome`
     /// job each, ordered after the copy in its chat, behind every signal in the queue
-    /// ([`EDIT_PRIORITY`]). A trader whose tier delays signals gets the edit that much
+    /// ([`BEHIND_SIGNALS`]). A trader whose tier delays signals gets the edit that much
     /// later too (the delay their copy had), so the outcome never reaches them before the
     /// close does. Re-running it records nothing twice. Returns how many jobs were recorded.
     pub async fn record_outcome_edits(
@@ -221,7 +218,7 @@ impl Store {
                     attempts: Set(0),
                     created_at: Set(now),
                     updated_at: Set(now),
-                    priority: Set(EDIT_PRIORITY),
+                    priority: Set(BEHIND_SIGNALS),
                     signal_generated_at: Set(Some(close.generated_at)),
                     deadline: Set(Some(due + EDIT_WINDOW)),
                     next_attempt_at: Set(Some(due)),

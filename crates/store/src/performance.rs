@@ -19,15 +19,13 @@ use crate::entity::{
 };
 use crate::lifecycle::insert_jobs;
 use crate::preferences::{PREFERENCE_COLUMNS, PreferencesRow};
+use crate::queue::BEHIND_SIGNALS;
 use crate::subscriptions::SIGNALS_SUBSCRIPTION;
 use crate::{Store, StoreError};
 
 /// How long after it falls due a report may still go out (a backlog, an outage): after
 /// that it is stale and expires.
 pub const REPORT_GRACE: TimeDelta = TimeDelta::hours(6);
-
-/// The queue priority of reports: behind every signal.
-const REPORT_PRIORITY: i16 = 3;
 
 /// The most signals one set of figures reads (the newest of the window): about 100 bytes
 /// each in memory.
@@ -256,7 +254,7 @@ impl Store {
                     attempts: Set(0),
                     created_at: Set(now),
                     updated_at: Set(now),
-                    priority: Set(REPORT_PRIORITY),
+                    priority: Set(BEHIND_SIGNALS),
                     signal_generated_at: Set(Some(slot.at)),
                     deadline: Set(Some(slot.at + REPORT_GRACE)),
                     next_attempt_at: Set(Some(now)),

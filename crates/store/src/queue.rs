@@ -79,6 +79,10 @@ type OpenRow = (Uuid, i64, Option<DateTime<Utc>>, String, String);
 /// waits before it is looked at again.
 const MAX_WAIT_TURNS: usize = 30;
 
+/// Priority of the jobs no signal should wait for: the edits of copies when a position ends,
+/// and reports.
+pub const BEHIND_SIGNALS: i16 = 3;
+
 /// Priority of a trader's older delivery pulled ahead of the queue so that their newer one
 /// can follow it.
 pub const PULLED_AHEAD: i16 = 0;

@@ -8,7 +8,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use crate::signal::Price;
 
 /// Escapes text for Telegram's HTML parse mode.
-pub(super) fn escape(text: &str) -> String {
+pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -23,7 +23,7 @@ pub(super) fn escape(text: &str) -> String {
 }
 
 /// At most `max` characters of `text`, ending in `…` when cut.
-pub(super) fn clip(text: &str, max: usize) -> Cow<'_, str> {
+pub fn clip(text: &str, max: usize) -> Cow<'_, str> {
     if text.chars().count() <= max {
         return Cow::Borrowed(text);
     }
@@ -133,12 +133,18 @@ pub(super) fn percent(entry: Price, price: Price) -> Option<String> {
         .checked_mul(Decimal::ONE_HUNDRED)
         .and_then(|c| c.checked_div(entry))
         .or_else(|| change.checked_div(entry)?.checked_mul(Decimal::ONE_HUNDRED))?;
-    let mut magnitude = ratio
+    Some(signed_percent(ratio))
+}
+
+/// A percentage as Herald shows it: always signed, two decimals rounded half away from zero
+/// (`+2.76%`, `-1.66%`, `+0.00%`; a value that rounds to zero keeps its sign: `-0.00%`).
+pub fn signed_percent(value: Decimal) -> String {
+    let mut magnitude = value
         .abs()
         .round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
     magnitude.rescale(2);
-    let sign = if change < Decimal::ZERO { '-' } else { '+' };
-    Some(format!("{sign}{magnitude}%"))
+    let sign = if value < Decimal::ZERO { '-' } else { '+' };
+    format!("{sign}{magnitude}%")
 }
 
 #[cfg(test)]
