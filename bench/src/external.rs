@@ -39,6 +39,10 @@ pub struct Args {
     /// an older build to compare with.
     #[arg(long)]
     pub ingest_bin: Option<PathBuf>,
+    /// Export traces (`HERALD_OTLP_ENDPOINT`) to an OTLP/HTTP receiver in this process, with
+    /// Herald's default sampling unless `--env OTEL_TRACES_SAMPLER=…` says otherwise.
+    #[arg(long)]
+    pub otlp: bool,
 }
 
 /// The wrk script: a fresh signal id per request, the key from `HERALD_KEY`.
@@ -76,6 +80,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             .filter_map(|kv| kv.split_once('='))
             .map(|(k, v)| (k, v.to_string())),
     );
+    let otlp = if args.otlp {
+        Some(herald_testkit::otlp::OtlpReceiver::start().await?)
+    } else {
+        None
+    };
+    if let Some(otlp) = &otlp {
+        env.push(("HERALD_OTLP_ENDPOINT", otlp.http_url().to_string()));
+    }
     let log = work.path().join("ingest-api.log");
     let (mut ingest, herald_url) = start_service(&binary, &env, "HERALD_INGEST_ADDR", &log).await?;
     println!("measuring {} (log: JSON to a file)", binary.display());
@@ -108,6 +120,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     let _ = ingest.start_kill();
     let _ = ingest.wait().await;
+    if let Some(otlp) = &otlp {
+        println!("traces exported: {} spans", otlp.spans().len());
+    }
     println!(
         "wrk -t{} -c{} -d{}s, {} rounds: herald/bare {}",
         args.threads,
@@ -138,6 +153,10 @@ pub async fn start_service(
         .port();
     let log = std::fs::File::create(log)?;
     let child = tokio::process::Command::new(binary)
+        // ingest-api's and admin-api's metrics and probes: any free port (unless `env` says),
+        // so that a benchmark never clashes with a Herald already running here.
+        .env("HERALD_INGEST_OPS_ADDR", "127.0.0.1:0")
+        .env("HERALD_ADMIN_OPS_ADDR", "127.0.0.1:0")
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .env(addr_setting, format!("127.0.0.1:{port}"))
         .env("HERALD_LOG_FORMAT", "json")

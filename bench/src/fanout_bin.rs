@@ -47,6 +47,10 @@ pub struct Args {
     /// timed until the double accepts its `sendMessage` to the one subscriber.
     #[arg(long, default_value_t = 0)]
     pub latency: usize,
+    /// Export traces (`HERALD_OTLP_ENDPOINT`) to an OTLP/HTTP receiver in this process, with
+    /// Herald's default sampling (every fan-out's spans, 1 % of the deliveries').
+    #[arg(long)]
+    pub otlp: bool,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -69,7 +73,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     );
 
     let work = tempfile::tempdir()?;
-    let env = [
+    let otlp = if args.otlp {
+        Some(herald_testkit::otlp::OtlpReceiver::start().await?)
+    } else {
+        None
+    };
+    let mut env = vec![
         ("HERALD_DATABASE_URL", db.url().to_string()),
         ("HERALD_NATS_URL", nats.url.clone()),
         ("HERALD_NATS_PREFIX", nats.prefix.clone()),
@@ -81,6 +90,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             args.concurrency.to_string(),
         ),
     ];
+    if let Some(otlp) = &otlp {
+        env.push(("HERALD_OTLP_ENDPOINT", otlp.http_url().to_string()));
+    }
     let dispatcher = sibling("herald-dispatcher")?;
     let mut replicas = Vec::new();
     for n in 0..args.replicas {
@@ -153,6 +165,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         total as f64 / recorded.as_secs_f64(),
         sent,
     );
+    if let Some(otlp) = &otlp {
+        // The last batch leaves within the batch delay (5 s by default).
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        let spans = otlp.spans();
+        println!(
+            "traces exported: {} spans ({} deliveries' of {total})",
+            spans.len(),
+            spans.iter().filter(|s| s.name == "deliver").count(),
+        );
+    }
     println!(
         "dispatcher RSS per replica: idle {} MB; peak through the fan-out {} MB (targets: idle <= 30 MB, peak <= 150 MB)",
         mb_list(&idle),

@@ -50,7 +50,7 @@ impl Stack {
             ..Settings::default()
         };
         tweak(&mut settings);
-        herald_runtime::telemetry::init(&settings);
+        herald_runtime::telemetry::init(&settings)?;
         let store = herald_store::Store::connect(&settings.database_url).await?;
         store.migrate().await?;
         let shutdown = CancellationToken::new();
@@ -58,9 +58,11 @@ impl Stack {
         let ingest = TcpListener::bind("127.0.0.1:0").await?;
         let ingest_url = format!("http://{}", ingest.local_addr()?);
         if services.ingest {
+            let ops = TcpListener::bind("127.0.0.1:0").await?;
             tasks.push(tokio::spawn(herald_ingest_api::run(
                 settings.clone(),
                 ingest,
+                ops,
                 shutdown.clone(),
             )));
         }

@@ -16,6 +16,8 @@
 //! - `m20261130_000006_lifecycle`: how positions end (`signal_outcomes`), destinations
 //!   besides private chats, the bot's groups and channels, report times, and the delivery
 //!   queue generalised to every message job (edits, reports, destinations).
+//! - `m20261130_000007_trace_context`: the trace a signal's fan-out belongs to, for its
+//!   deliveries' spans.
 //!
 //! Tables are described with the sea-query schema builder (partial indexes, which both
 //! backends write alike, and data fills are the only SQL), so each backend gets
@@ -34,6 +36,7 @@ mod m20261130_000003_open_fanouts;
 mod m20261130_000004_traders;
 mod m20261130_000005_admin;
 mod m20261130_000006_lifecycle;
+mod m20261130_000007_trace_context;
 
 /// The migrations, oldest first.
 pub struct Migrator;
@@ -48,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000004_traders::Migration),
             Box::new(m20261130_000005_admin::Migration),
             Box::new(m20261130_000006_lifecycle::Migration),
+            Box::new(m20261130_000007_trace_context::Migration),
         ]
     }
 }

@@ -75,10 +75,13 @@ fn binary_path(name: &str) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
-/// Each address setting's name and what its service logs once it listens there.
-const SERVICES: [(&str, &str); 4] = [
+/// Each address setting's name (`HERALD_<name>_ADDR`) and what its service logs once it
+/// listens there.
+const SERVICES: [(&str, &str); 6] = [
     ("INGEST", "ingest-api listening"),
+    ("INGEST_OPS", "ingest-api metrics and probes listening"),
     ("ADMIN", "admin-api listening"),
+    ("ADMIN_OPS", "admin-api metrics and probes listening"),
     ("DISPATCHER", "dispatcher health and metrics listening"),
     ("COMMAND_BOT", "command-bot health and metrics listening"),
 ];
@@ -185,9 +188,22 @@ impl Stack {
         format!("http://127.0.0.1:{}", self.ports["INGEST"])
     }
 
-    /// The base URL of a service's health/metrics address.
+    /// The base URL of one of the addresses the services listen on: `INGEST`, `ADMIN` (the
+    /// public APIs), `INGEST_OPS`, `ADMIN_OPS` (their metrics and probes), `DISPATCHER`,
+    /// `COMMAND_BOT` (health and metrics).
     pub fn ops_url(&self, which: &str) -> String {
         format!("http://127.0.0.1:{}", self.ports[which])
+    }
+
+    /// Where `GET /metrics` of a service (`INGEST`, `ADMIN`, `DISPATCHER`, `COMMAND_BOT`)
+    /// is: ingest-api's and admin-api's operational address, the others' one address.
+    pub fn metrics_url(&self, which: &str) -> String {
+        let address = match which {
+            "INGEST" => "INGEST_OPS",
+            "ADMIN" => "ADMIN_OPS",
+            other => other,
+        };
+        format!("{}/metrics", self.ops_url(address))
     }
 
     /// Starts one process and waits for it to be ready.
@@ -211,11 +227,18 @@ impl Stack {
             .with_context(|| format!("starting {name}"))?;
         self.children.insert(service, child);
         let checks: &[&str] = match service {
-            Service::All => &["INGEST", "ADMIN", "DISPATCHER", "COMMAND_BOT"],
-            Service::IngestApi => &["INGEST"],
+            Service::All => &[
+                "INGEST",
+                "INGEST_OPS",
+                "ADMIN",
+                "ADMIN_OPS",
+                "DISPATCHER",
+                "COMMAND_BOT",
+            ],
+            Service::IngestApi => &["INGEST", "INGEST_OPS"],
             Service::Dispatcher | Service::DispatcherReplica(_) => &["DISPATCHER"],
             Service::CommandBot => &["COMMAND_BOT"],
-            Service::AdminApi => &["ADMIN"],
+            Service::AdminApi => &["ADMIN", "ADMIN_OPS"],
         };
         for which in checks {
             self.learn_port(service, which, &log_path).await?;

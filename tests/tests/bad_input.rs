@@ -296,7 +296,7 @@ async fn http_bad_input_gets_clear_errors_and_the_service_keeps_serving() -> any
     );
 
     // Operators see the refusals in the metrics.
-    let metrics = reqwest::get(format!("{}/metrics", stack.ingest_url()))
+    let metrics = reqwest::get(stack.metrics_url("INGEST"))
         .await?
         .text()
         .await?;
@@ -400,8 +400,15 @@ async fn with_nats_down_ingest_answers_503_and_recovers() -> anyhow::Result<()> 
     let (s, b) = stack.post_signal(Some(&key), valid().to_string()).await?;
     assert_eq!(s, 503, "{b}");
     assert_eq!(b["error"]["code"], "unavailable");
-    let health = reqwest::get(format!("{}/api/health", stack.ingest_url())).await?;
-    assert_eq!(health.status(), 503);
+    // Readiness runs its checks on every call; the public /api/health answers from a report
+    // at most 2 s old, so it says so once that report is renewed.
+    let ready = reqwest::get(format!("{}/readyz", stack.ops_url("INGEST_OPS"))).await?;
+    assert_eq!(ready.status(), 503);
+    eventually("/api/health to say NATS is down", WAIT, || async {
+        let health = reqwest::get(format!("{}/api/health", stack.ingest_url())).await?;
+        Ok((health.status() == 503).then_some(()))
+    })
+    .await?;
 
     nats.start()?;
     nats.ready().await?;

@@ -33,6 +33,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use herald_domain::{Scope, StaffRole};
 use herald_runtime::ErrorBody;
+use herald_runtime::telemetry::ErrorKind;
 use uuid::Uuid;
 
 use crate::api_key::KeyInfo;
@@ -231,8 +232,13 @@ impl AuthError {
 }
 
 impl IntoResponse for AuthError {
+    /// Herald's error body; a 503 (the store that knows keys and staff cannot be reached) is
+    /// tagged [`ErrorKind::Database`] for the service's `herald_errors_total`.
     fn into_response(self) -> Response {
         let mut response = ErrorBody::response(self.status, self.code, self.message, None);
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.extensions_mut().insert(ErrorKind::Database);
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

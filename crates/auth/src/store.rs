@@ -101,6 +101,9 @@ pub const FAILURE_FLUSH_INTERVAL: Duration = Duration::from_secs(5);
 /// The most distinct (actor, reason, address, request) groups held between two writes.
 const MAX_FAILURE_GROUPS: usize = 10_000;
 
+/// Authentication failures the sink dropped rather than record.
+const UNRECORDED: &str = "herald_auth_failures_unrecorded_total";
+
 /// Refused requests go to the audit log off the request path, coalesced: every
 /// [`FAILURE_FLUSH_INTERVAL`] one `auth.failed` row per actor, reason, address and request,
 /// with how many there were (its `occurrences`). A flood of bad tokens or keys thus costs a
@@ -111,6 +114,13 @@ pub fn failure_sink(store: Store) -> FailureSink {
     type Group = (String, &'static str, String, String);
     let pending: Arc<std::sync::Mutex<HashMap<Group, u64>>> = Arc::default();
     let writer = pending.clone();
+    metrics::describe_counter!(
+        UNRECORDED,
+        "Authentication failures left out of the audit log because too many kinds of them \
+         came at once"
+    );
+    // Present at 0 from the start, so that an alert on its rate has a series.
+    metrics::counter!(UNRECORDED).increment(0);
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(FAILURE_FLUSH_INTERVAL).await;
@@ -142,7 +152,7 @@ pub fn failure_sink(store: Store) -> FailureSink {
             failure.request,
         );
         if groups.len() >= MAX_FAILURE_GROUPS && !groups.contains_key(&group) {
-            metrics::counter!("herald_auth_failures_unrecorded_total").increment(1);
+            metrics::counter!(UNRECORDED).increment(1);
             return;
         }
         *groups.entry(group).or_insert(0) += 1;

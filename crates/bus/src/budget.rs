@@ -598,6 +598,10 @@ impl Budget for SharedBudget {
         self.inner.paused_until()
     }
 
+    fn rate_limit(&self) -> Option<u32> {
+        self.inner.config.limits.messages_per_second
+    }
+
     fn close(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             let pacer = {

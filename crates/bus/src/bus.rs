@@ -8,6 +8,7 @@ use async_nats::jetstream::message::PublishMessage as Publish;
 use async_nats::jetstream::{self, Context};
 use bytes::Bytes;
 use herald_domain::Signal;
+use tracing::Instrument as _;
 
 use crate::connect::{self, NatsOptions};
 use crate::streams::{self, StreamSettings};
@@ -114,12 +115,45 @@ impl Bus {
 
     /// Publishes a valid signal (canonical JSON) on `<prefix>.signals.v1.<ASSET>` with its id
     /// as `Nats-Msg-Id`, and waits until JetStream has stored it.
+    ///
+    /// When traces are on, the publish is a `publish <subject>` producer span (OpenTelemetry
+    /// messaging conventions), a child of the current span, and its context travels in the
+    /// message's `traceparent` / `tracestate` headers to the dispatcher's fan-out.
     pub async fn publish_signal(&self, signal: &Signal) -> Result<PublishOutcome, BusError> {
-        let publish = Publish::build()
+        let subject = self.subjects.signal(&signal.asset);
+        let id = signal.id.to_string();
+        if !herald_runtime::traces::is_on() {
+            let publish = Publish::build()
+                .payload(Bytes::from(signal.to_json()))
+                .message_id(&id);
+            return self.publish(subject, publish).await;
+        }
+        let span = tracing::debug_span!(
+            "nats.publish",
+            otel.name = %format!("publish {subject}"),
+            otel.kind = "producer",
+            messaging.system = "nats",
+            messaging.operation.type = "send",
+            messaging.operation.name = "publish",
+            messaging.destination.name = %subject,
+            messaging.message.id = %id,
+            otel.status_code = tracing::field::Empty,
+        );
+        let mut publish = Publish::build()
             .payload(Bytes::from(signal.to_json()))
-            .message_id(signal.id.to_string());
-        self.publish(self.subjects.signal(&signal.asset), publish)
-            .await
+            .message_id(&id);
+        // One header at a time: `headers()` would replace the map, and `Nats-Msg-Id` with it.
+        herald_runtime::traces::inject(&span, |name, value| {
+            publish = std::mem::take(&mut publish).header(name, value.as_str());
+        });
+        let published = self
+            .publish(subject, publish)
+            .instrument(span.clone())
+            .await;
+        if published.is_err() {
+            span.record("otel.status_code", "ERROR");
+        }
+        published
     }
 
     /// Parks a message that is not a valid signal on `<prefix>.signals.dlq`, with the reason

@@ -71,6 +71,15 @@ impl<T> Job<T> {
         self.msg.subject.as_str()
     }
 
+    /// A header of the message (`traceparent`, …), if it has it.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.msg
+            .headers
+            .as_ref()?
+            .get(name)
+            .map(async_nats::HeaderValue::as_str)
+    }
+
     /// When JetStream stored the message (its publisher's "now", on the server's clock).
     pub fn published(&self) -> Option<chrono::DateTime<chrono::Utc>> {
         let nanos = self.msg.info().ok()?.published.unix_timestamp_nanos();

@@ -67,6 +67,12 @@ pub struct Settings {
     pub ingest_addr: SocketAddr,
     /// admin-api listen address.
     pub admin_addr: SocketAddr,
+    /// ingest-api's operational address: `GET /metrics`, `/livez`, `/readyz` (never on
+    /// `ingest_addr`, the public API).
+    pub ingest_ops_addr: SocketAddr,
+    /// admin-api's operational address: `GET /metrics`, `/livez`, `/readyz` (never on
+    /// `admin_addr`, the public API).
+    pub admin_ops_addr: SocketAddr,
     /// dispatcher health and metrics address.
     pub dispatcher_addr: SocketAddr,
     /// command-bot health and metrics address.
@@ -119,6 +125,17 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// A `tracing` filter, e.g. `info` or `herald_dispatcher=debug,info`.
     pub log: String,
+    /// Where traces go over OTLP (`HERALD_OTLP_ENDPOINT`): the collector's base URL, e.g.
+    /// `http://otel-collector:4318` (HTTP with protobuf, the default) or
+    /// `http://otel-collector:4317` with `OTEL_EXPORTER_OTLP_PROTOCOL=grpc`. Unset, no trace
+    /// is recorded or exported. The standard `OTEL_*` variables apply (see
+    /// [`crate::traces`]). Never logged: it may carry credentials.
+    #[serde(skip_serializing)]
+    pub otlp_endpoint: Option<SecretString>,
+    /// The share of deliveries (0 to 1) whose spans — the delivery and its Telegram call —
+    /// are exported, when `OTEL_TRACES_SAMPLER` is not set (`HERALD_TRACE_DELIVERY_RATIO`).
+    /// The signal's own spans (ingest, publish, fan-out) are always kept.
+    pub trace_delivery_ratio: f64,
 }
 
 /// admin-api's settings: the `admin` section of [`Settings`]. Field `x` is set by
@@ -181,6 +198,8 @@ impl Default for Settings {
             telegram_paid_broadcast: false,
             ingest_addr: ([127, 0, 0, 1], 8080).into(),
             admin_addr: ([127, 0, 0, 1], 8081).into(),
+            ingest_ops_addr: ([127, 0, 0, 1], 9080).into(),
+            admin_ops_addr: ([127, 0, 0, 1], 9081).into(),
             dispatcher_addr: ([127, 0, 0, 1], 8082).into(),
             command_bot_addr: ([127, 0, 0, 1], 8083).into(),
             ingest_max_body_bytes: 64 * 1024,
@@ -198,6 +217,8 @@ impl Default for Settings {
             admin: AdminSettings::default(),
             log_format: LogFormat::Auto,
             log: "info".into(),
+            otlp_endpoint: None,
+            trace_delivery_ratio: 0.01,
         }
     }
 }
@@ -262,6 +283,21 @@ impl Settings {
             );
         }
         self.validate_nats()?;
+        if !(0.0..=1.0).contains(&self.trace_delivery_ratio) {
+            return invalid(
+                "HERALD_TRACE_DELIVERY_RATIO",
+                format!("{} must be between 0 and 1", self.trace_delivery_ratio),
+            );
+        }
+        if let Some(endpoint) = &self.otlp_endpoint {
+            let endpoint = endpoint.expose_secret();
+            if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+                return invalid(
+                    "HERALD_OTLP_ENDPOINT",
+                    "must be an http:// or https:// URL (the collector's, e.g. http://otel-collector:4318)".into(),
+                );
+            }
+        }
         if !(self.database_url.starts_with("sqlite:")
             || self.database_url.starts_with("postgres://")
             || self.database_url.starts_with("postgresql://"))
@@ -320,6 +356,31 @@ impl Settings {
                     self.telegram_rate_limit
                 ),
             );
+        }
+        for (ops, name, public, public_name) in [
+            (
+                self.ingest_ops_addr,
+                "HERALD_INGEST_OPS_ADDR",
+                self.ingest_addr,
+                "HERALD_INGEST_ADDR",
+            ),
+            (
+                self.admin_ops_addr,
+                "HERALD_ADMIN_OPS_ADDR",
+                self.admin_addr,
+                "HERALD_ADMIN_ADDR",
+            ),
+        ] {
+            // Port 0 (any free port, as tests bind) cannot clash.
+            if ops == public && ops.port() != 0 {
+                return invalid(
+                    name,
+                    format!(
+                        "{ops} is {public_name} too: the metrics and probes are served apart \
+                         from the public API, on an address of their own"
+                    ),
+                );
+            }
         }
         if self.ingest_max_body_bytes < 1024 {
             return invalid(
@@ -517,6 +578,46 @@ mod tests {
     }
 
     #[test]
+    fn ops_addresses_have_defaults_and_stay_off_the_public_ports() {
+        Jail::expect_with(|jail| {
+            let s = load_in(jail).unwrap();
+            assert_eq!(s.ingest_ops_addr.to_string(), "127.0.0.1:9080");
+            assert_eq!(s.admin_ops_addr.to_string(), "127.0.0.1:9081");
+            jail.set_env("HERALD_INGEST_OPS_ADDR", "0.0.0.0:9100");
+            jail.set_env("HERALD_ADMIN_OPS_ADDR", "0.0.0.0:9101");
+            let s = load_in(jail).unwrap();
+            assert_eq!(s.ingest_ops_addr.to_string(), "0.0.0.0:9100");
+            assert_eq!(s.admin_ops_addr.to_string(), "0.0.0.0:9101");
+            assert_eq!(
+                s.admin.token_lifetime_secs, 900,
+                "not read as an admin field"
+            );
+
+            jail.set_env("HERALD_ADMIN_OPS_ADDR", "nine thousand");
+            let e = load_in(jail).unwrap_err().to_string();
+            assert!(e.contains("HERALD_ADMIN_OPS_ADDR"), "{e}");
+            jail.set_env("HERALD_ADMIN_OPS_ADDR", "127.0.0.1:8081");
+            let e = load_in(jail).unwrap_err().to_string();
+            assert!(
+                e.starts_with(
+                    "configuration: HERALD_ADMIN_OPS_ADDR: 127.0.0.1:8081 is HERALD_ADMIN_ADDR too"
+                ),
+                "{e}"
+            );
+            jail.set_env("HERALD_ADMIN_OPS_ADDR", "127.0.0.1:9081");
+            jail.set_env("HERALD_INGEST_ADDR", "127.0.0.1:9100");
+            jail.set_env("HERALD_INGEST_OPS_ADDR", "127.0.0.1:9100");
+            let e = load_in(jail).unwrap_err().to_string();
+            assert!(e.contains("HERALD_INGEST_OPS_ADDR"), "{e}");
+            // Any free port, for both (as the tests bind them): no clash.
+            jail.set_env("HERALD_INGEST_ADDR", "127.0.0.1:0");
+            jail.set_env("HERALD_INGEST_OPS_ADDR", "127.0.0.1:0");
+            assert_eq!(load_in(jail).unwrap().ingest_ops_addr.port(), 0);
+            Ok(())
+        });
+    }
+
+    #[test]
     fn signal_ttl_is_from_one_second_to_thirty_days() {
         Jail::expect_with(|jail| {
             assert_eq!(load_in(jail).unwrap().signal_ttl_secs, 900);
@@ -573,6 +674,39 @@ mod tests {
             let s = load_in(jail).unwrap();
             assert!(!format!("{s:?}").contains("very-secret"));
             assert!(!serde_json::to_string(&s).unwrap().contains("very-secret"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn trace_settings_are_checked_and_the_endpoint_never_printed() {
+        Jail::expect_with(|jail| {
+            let s = load_in(jail).unwrap();
+            assert!(s.otlp_endpoint.is_none());
+            assert_eq!(s.trace_delivery_ratio, 0.01);
+            jail.set_env(
+                "HERALD_OTLP_ENDPOINT",
+                "https://user:hunter2@collector:4318",
+            );
+            jail.set_env("HERALD_TRACE_DELIVERY_RATIO", "1");
+            let s = load_in(jail).unwrap();
+            assert_eq!(s.trace_delivery_ratio, 1.0);
+            assert!(!format!("{s:?}").contains("hunter2"));
+            assert!(!serde_json::to_string(&s).unwrap().contains("hunter2"));
+            jail.set_env("HERALD_TRACE_DELIVERY_RATIO", "1.5");
+            let e = load_in(jail).unwrap_err().to_string();
+            assert!(
+                e.starts_with("configuration: HERALD_TRACE_DELIVERY_RATIO: "),
+                "{e}"
+            );
+            jail.set_env("HERALD_TRACE_DELIVERY_RATIO", "0");
+            jail.set_env("HERALD_OTLP_ENDPOINT", "tracebox:4318");
+            let e = load_in(jail).unwrap_err().to_string();
+            assert!(
+                e.starts_with("configuration: HERALD_OTLP_ENDPOINT: "),
+                "{e}"
+            );
+            assert!(!e.contains("tracebox"), "{e}");
             Ok(())
         });
     }

@@ -51,7 +51,7 @@ fn settings() -> BTreeSet<String> {
         .iter()
         .map(String::as_str)
         // Never serialised, so that they are never printed.
-        .chain(["telegram_token", "admin_jwt_secret"])
+        .chain(["telegram_token", "admin_jwt_secret", "otlp_endpoint"])
         .map(|field| format!("HERALD_{}", field.to_ascii_uppercase()))
         .collect()
 }

@@ -132,7 +132,8 @@ pub fn instance_name() -> String {
 }
 
 /// Starts beating for `service` as [`instance_name`]: at once, then every
-/// [`HEARTBEAT_INTERVAL`]. A failed beat is logged (a warning for the first of a streak) and
+/// [`HEARTBEAT_INTERVAL`]; each beat also sets the pool's gauges
+/// ([`crate::gauges::record_pool`]). A failed beat is logged (a warning for the first of a streak) and
 /// the next one tried on time. Once `shutdown` is cancelled the task removes this instance's
 /// beat, so a cleanly stopped instance is not reported running, and ends: await the handle
 /// on the way out.
@@ -156,6 +157,7 @@ async fn beat_until(
             () = shutdown.cancelled() => break,
             _ = ticks.tick() => {}
         }
+        crate::gauges::record_pool(&store, service);
         // Not abandoned on shutdown (a write cut short could land after the forget below),
         // but bounded, so a hung database holds the way out for one interval at most.
         let beat = tokio::time::timeout(

@@ -23,6 +23,8 @@
 //! - `performance.rs`: how signals performed (rows for `herald_domain::figures`) and the
 //!   reports' schedule ([`Store::schedule_reports`]).
 //! - `tiers.rs`: subscription tiers ([`Tiers`]) and who is on which.
+//! - [`gauges`]: what operators' gauges read — the open deliveries by job and the oldest's
+//!   age, the traders signals go to, the connection pool's use.
 //! - [`heartbeats`]: services saying they are alive ([`Heartbeat`]), for `/status`, and the
 //!   task each runs to do so ([`heartbeats::spawn`]).
 //! - `api_keys.rs`: API keys, by SHA-256 hash only, with their scopes, networks and limits.
@@ -46,6 +48,7 @@ mod destinations;
 mod directory;
 pub mod entity;
 mod error;
+pub mod gauges;
 pub mod heartbeats;
 mod lifecycle;
 mod migrate;
@@ -71,6 +74,7 @@ pub use deliveries::{Delivery, DeliveryCounts, QueuedSignal};
 pub use destinations::{BOT_REMOVED, BotChat, Destination, NewDestination};
 pub use directory::{LastDelivery, UserDetail, UserFilter, UserSummary};
 pub use error::StoreError;
+pub use gauges::{OpenJobs, PoolUse};
 pub use heartbeats::Heartbeat;
 pub use lifecycle::{CloseStored, Copy as SignalCopy, EDIT_WINDOW};
 pub use performance::{MAX_PERFORMANCE_ROWS, REPORT_GRACE, ScheduledReport};

@@ -60,7 +60,7 @@ const BATCH: usize = 500;
 const MAX_ERROR_CHARS: usize = 2000;
 
 /// The statuses of a delivery that is not finished.
-const OPEN: [DeliveryStatus; 3] = [
+pub(crate) const OPEN: [DeliveryStatus; 3] = [
     DeliveryStatus::Pending,
     DeliveryStatus::Sending,
     DeliveryStatus::Unknown,

@@ -68,6 +68,31 @@ impl Store {
         Ok(Some(signal))
     }
 
+    /// Keeps the W3C `traceparent` of the signal's fan-out, for its deliveries' spans.
+    pub async fn set_signal_trace(
+        &self,
+        id: SignalId,
+        traceparent: &str,
+    ) -> Result<(), StoreError> {
+        signals::Entity::update_many()
+            .col_expr(C::TraceContext, Expr::value(traceparent))
+            .filter(C::Id.eq(id.0))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// The W3C `traceparent` of the signal's fan-out, if traces were on then.
+    pub async fn signal_trace(&self, id: SignalId) -> Result<Option<String>, StoreError> {
+        let found: Option<Option<String>> = signals::Entity::find_by_id(id.0)
+            .select_only()
+            .column(C::TraceContext)
+            .into_tuple()
+            .one(&self.db)
+            .await?;
+        Ok(found.flatten())
+    }
+
     /// Whether a signal with this id is stored.
     pub async fn signal_exists(&self, id: SignalId) -> Result<bool, StoreError> {
         Ok(signals::Entity::find_by_id(id.0).count(&self.db).await? > 0)
@@ -185,6 +210,7 @@ pub(crate) async fn insert_signal(
         fanout_cursor: Set(None),
         fanout_done_at: Set(None),
         source_model: Set(s.source_model.clone()),
+        trace_context: sea_orm::ActiveValue::NotSet,
     })
     .on_conflict(OnConflict::column(C::Id).do_nothing().to_owned())
     .exec_without_returning(db)

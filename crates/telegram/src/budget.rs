@@ -63,6 +63,12 @@ pub trait Budget: Send + Sync + std::fmt::Debug {
         None
     }
 
+    /// The overall rate it paces the bot's sends to, in messages per second (`None`: no
+    /// overall limit). For the `herald_telegram_budget_rate_limit` gauge.
+    fn rate_limit(&self) -> Option<u32> {
+        None
+    }
+
     /// Gives up any role this process plays for others (a shared budget's pacing), so that
     /// another process takes it over at once rather than after a timeout. Sends through this
     /// budget keep working afterwards. The default does nothing.

@@ -64,6 +64,17 @@ impl SendError {
         }
     }
 
+    /// Whether it is a failure of the Bot API call itself (`Transient`: a 5xx or a network
+    /// error; `Unknown`: no answer; `Permanent`: a refused request), rather than Telegram's
+    /// pacing or the chat's own state (429, blocked, unknown chat, a message gone): what the
+    /// services count as `herald_errors_total{kind="telegram"}`.
+    pub fn is_failure(&self) -> bool {
+        matches!(
+            self,
+            SendError::Transient(_) | SendError::Unknown(_) | SendError::Permanent(_)
+        )
+    }
+
     /// Whether the same request may succeed later (`RetryAfter`, `Transient`, `Unknown` —
     /// the last at the risk of a duplicate).
     pub fn is_retryable(&self) -> bool {

@@ -325,6 +325,10 @@ impl Budget for Limiter {
     fn paused_until(&self) -> Option<Instant> {
         Limiter::paused_until(self)
     }
+
+    fn rate_limit(&self) -> Option<u32> {
+        self.inner.config.messages_per_second
+    }
 }
 
 #[cfg(test)]

@@ -19,6 +19,9 @@ use crate::error::{SendError, classify};
 
 const REQUESTS_TOTAL: &str = "herald_telegram_requests_total";
 const REQUEST_DURATION: &str = "herald_telegram_request_duration_seconds";
+const BUDGET_ACQUIRED: &str = "herald_telegram_budget_acquired_total";
+const BUDGET_WAIT: &str = "herald_telegram_budget_wait_seconds";
+const BUDGET_RATE_LIMIT: &str = "herald_telegram_budget_rate_limit";
 
 /// The id Telegram gave a sent message, within its chat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -37,6 +40,20 @@ pub fn describe_metrics() {
             REQUEST_DURATION,
             metrics::Unit::Seconds,
             "Duration of Bot API requests, from sending to the classified answer"
+        );
+        metrics::describe_counter!(
+            BUDGET_ACQUIRED,
+            "Slots taken from the bot's shared send budget, by priority (interactive, bulk)"
+        );
+        metrics::describe_histogram!(
+            BUDGET_WAIT,
+            metrics::Unit::Seconds,
+            "Time waited for a slot of the send budget, by priority"
+        );
+        metrics::describe_gauge!(
+            BUDGET_RATE_LIMIT,
+            "The send budget's overall rate in messages per second (0: none); its use is \
+             rate(herald_telegram_budget_acquired_total) over this"
         );
     });
 }
@@ -87,6 +104,12 @@ impl Sender {
     /// alone, the shared budget of `herald_bus::budget` otherwise).
     pub fn new(bot: Bot, budget: Arc<dyn Budget>) -> Self {
         describe_metrics();
+        metrics::gauge!(BUDGET_RATE_LIMIT).set(f64::from(budget.rate_limit().unwrap_or(0)));
+        for priority in [Priority::Interactive, Priority::Bulk] {
+            // Present from the start, so that rate() has a series before the first send.
+            metrics::counter!(BUDGET_ACQUIRED, "priority" => priority.as_str()).increment(0);
+            let _ = metrics::histogram!(BUDGET_WAIT, "priority" => priority.as_str());
+        }
         Self {
             bot,
             budget,
@@ -119,7 +142,6 @@ impl Sender {
     /// `retry_after` Telegram asked for — holding back every send of the bot, in every
     /// process sharing the budget — and is returned as [`SendError::RetryAfter`]; the send is
     /// not retried here.
-    #[tracing::instrument(name = "telegram.send_html", skip_all, fields(chat_id = chat_id))]
     pub async fn send_html(
         &self,
         chat_id: i64,
@@ -135,7 +157,11 @@ impl Sender {
     /// takes no slot, so a caller may give up waiting (at shutdown) — but not the send once
     /// it has begun: its outcome would be unknown.
     pub async fn wait_for_slot(&self, chat_id: i64, priority: Priority) {
+        let started = Instant::now();
         self.budget.acquire(chat_id, priority).await;
+        metrics::counter!(BUDGET_ACQUIRED, "priority" => priority.as_str()).increment(1);
+        metrics::histogram!(BUDGET_WAIT, "priority" => priority.as_str())
+            .record(started.elapsed().as_secs_f64());
     }
 
     /// [`Sender::send_html`] for a slot already taken with [`Sender::wait_for_slot`].
@@ -150,7 +176,20 @@ impl Sender {
     }
 
     /// [`Sender::send_html_now`] with `options` (silent, buttons).
-    #[tracing::instrument(name = "telegram.send_html_now", skip_all, fields(chat_id = chat_id))]
+    #[tracing::instrument(
+        level = "debug",
+        name = "telegram.sendMessage",
+        skip_all,
+        fields(
+            chat_id = chat_id,
+            otel.name = "sendMessage",
+            otel.kind = "client",
+            rpc.system = "telegram_bot_api",
+            rpc.method = "sendMessage",
+            herald.telegram.outcome = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+        )
+    )]
     pub async fn send_html_now_with(
         &self,
         chat_id: i64,
@@ -188,7 +227,20 @@ impl Sender {
 
     /// Sends a PNG image with an HTML caption (at most 1024 visible characters) as the bot
     /// at once: the caller has waited for a slot ([`Sender::wait_for_slot`]).
-    #[tracing::instrument(name = "telegram.send_photo_now", skip_all, fields(chat_id = chat_id))]
+    #[tracing::instrument(
+        level = "debug",
+        name = "telegram.sendPhoto",
+        skip_all,
+        fields(
+            chat_id = chat_id,
+            otel.name = "sendPhoto",
+            otel.kind = "client",
+            rpc.system = "telegram_bot_api",
+            rpc.method = "sendPhoto",
+            herald.telegram.outcome = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+        )
+    )]
     pub async fn send_photo_now(
         &self,
         chat_id: i64,
@@ -230,7 +282,20 @@ impl Sender {
     /// slot ([`Sender::wait_for_slot`]), as for a send. Telegram drops a message's buttons
     /// on an edit that carries none, so `keyboard` must repeat the ones to keep. Editing to
     /// the very same content is not an error (`Ok(false)`).
-    #[tracing::instrument(name = "telegram.edit_html_now", skip_all, fields(chat_id = chat_id))]
+    #[tracing::instrument(
+        level = "debug",
+        name = "telegram.editMessageText",
+        skip_all,
+        fields(
+            chat_id = chat_id,
+            otel.name = "editMessageText",
+            otel.kind = "client",
+            rpc.system = "telegram_bot_api",
+            rpc.method = "editMessageText",
+            herald.telegram.outcome = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+        )
+    )]
     pub async fn edit_html_now(
         &self,
         chat_id: i64,
@@ -267,6 +332,12 @@ impl Sender {
             Err(e) => e.outcome(),
         };
         metrics::counter!(REQUESTS_TOTAL, "method" => method, "outcome" => outcome).increment(1);
+        // The call's own span (sendMessage, …), when it has one.
+        let span = tracing::Span::current();
+        span.record("herald.telegram.outcome", outcome);
+        if result.is_err() {
+            span.record("otel.status_code", "ERROR");
+        }
         metrics::histogram!(REQUEST_DURATION, "method" => method)
             .record(started.elapsed().as_secs_f64());
         if let Err(SendError::RetryAfter(wait)) = &result {
@@ -283,7 +354,6 @@ impl Sender {
     /// place), on the budget at interactive priority: edits count against Telegram's limits
     /// like sends. Editing to the very same content is not an error (`Ok(false)`: Telegram
     /// answers "message is not modified", which a second press of the same button causes).
-    #[tracing::instrument(name = "telegram.edit_html", skip_all, fields(chat_id = chat_id))]
     pub async fn edit_html(
         &self,
         chat_id: i64,

@@ -1,5 +1,6 @@
 //! `herald_telegram_requests_total` and `herald_telegram_request_duration_seconds` are
-//! recorded per outcome. (Its own test binary: it installs a global recorder.)
+//! recorded per outcome, and the send budget's use and rate. (Its own test binary: it
+//! installs a global recorder.)
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -7,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use herald_telegram::{Limiter, LimiterConfig, Priority, Sender, bot};
 use herald_testkit::telegram::{Fault, TelegramDouble};
 use metrics::{
-    Counter, CounterFn, Gauge, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder,
+    Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder,
     SharedString, Unit,
 };
 
@@ -36,6 +37,18 @@ impl CounterFn for Handle {
             .lock()
             .unwrap()
             .insert(self.key.clone(), value);
+    }
+}
+
+impl GaugeFn for Handle {
+    fn increment(&self, _: f64) {}
+    fn decrement(&self, _: f64) {}
+    fn set(&self, value: f64) {
+        self.counts
+            .0
+            .lock()
+            .unwrap()
+            .insert(self.key.clone(), value as u64);
     }
 }
 
@@ -73,8 +86,8 @@ impl Recorder for TestRecorder {
     fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
         Counter::from_arc(self.handle(key))
     }
-    fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
-        Gauge::noop()
+    fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+        Gauge::from_arc(self.handle(key))
     }
     fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
         Histogram::from_arc(self.handle(key))
@@ -105,8 +118,32 @@ async fn requests_are_counted_by_outcome_and_timed() {
     }
     sender.send_html(6, "ok", Priority::Bulk).await.unwrap();
     sender.send_html(6, "", Priority::Bulk).await.unwrap_err();
+    sender.reply_html(7, "hi").await.unwrap();
+    {
+        let counts = counts.0.lock().unwrap();
+        // Unlimited: no overall rate.
+        assert_eq!(counts.get("herald_telegram_budget_rate_limit{}"), Some(&0));
+    }
+    // The rate of the budget a sender is made with.
+    let _paced = Sender::new(
+        bot(token, &double.api_url()).unwrap(),
+        Arc::new(Limiter::new(LimiterConfig::with_rate(30))),
+    );
 
     let counts = counts.0.lock().unwrap();
+    assert_eq!(counts.get("herald_telegram_budget_rate_limit{}"), Some(&30));
+    // Every slot taken, by priority, and every wait timed.
+    let budget = |name: &str, priority: &str| {
+        counts
+            .get(&format!(
+                "herald_telegram_budget_{name}{{priority={priority}}}"
+            ))
+            .copied()
+    };
+    assert_eq!(budget("acquired_total", "bulk"), Some(5));
+    assert_eq!(budget("acquired_total", "interactive"), Some(1));
+    assert_eq!(budget("wait_seconds", "bulk"), Some(5));
+    assert_eq!(budget("wait_seconds", "interactive"), Some(1));
     let total = |outcome: &str| {
         counts
             .get(&format!(
@@ -125,10 +162,11 @@ async fn requests_are_counted_by_outcome_and_timed() {
             total("transient"),
             total("unknown"),
         ],
-        [1, 1, 1, 1, 1, 0, 0]
+        // The reply is the second ok.
+        [2, 1, 1, 1, 1, 0, 0]
     );
     assert_eq!(
         counts.get("herald_telegram_request_duration_seconds{method=sendMessage}"),
-        Some(&5)
+        Some(&6)
     );
 }

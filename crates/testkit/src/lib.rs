@@ -13,5 +13,6 @@
 
 pub mod db;
 pub mod nats;
+pub mod otlp;
 pub mod tcp_proxy;
 pub mod telegram;

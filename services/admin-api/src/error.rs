@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use herald_auth::AuthError;
 use herald_domain::FieldProblem;
 use herald_runtime::ErrorBody;
+use herald_runtime::telemetry::{ErrorKind, count_error};
 use herald_store::StoreError;
 
 /// Everything an admin-api route can answer other than success.
@@ -44,8 +45,19 @@ pub enum ApiError {
     },
     /// 503: a dependency is down.
     Unavailable(String),
-    /// 500: a bug or an unexpected failure; logged, never shown.
+    /// 500: a bug or an unexpected failure; logged, never shown. Counted in
+    /// `herald_errors_total` as `database` when a [`StoreError`] is behind it, else
+    /// `internal`.
     Internal(anyhow::Error),
+}
+
+/// The kind of failure behind `e`, for `herald_errors_total`.
+pub(crate) fn error_kind(e: &anyhow::Error) -> ErrorKind {
+    if e.chain().any(|cause| cause.is::<StoreError>()) {
+        ErrorKind::Database
+    } else {
+        ErrorKind::Internal
+    }
 }
 
 impl ApiError {
@@ -93,6 +105,7 @@ impl From<StoreError> for ApiError {
             )
             | StoreError::Connect { .. } => {
                 tracing::warn!(error = %e, "the database is out of reach");
+                count_error(crate::SERVICE, ErrorKind::Database);
                 Self::Unavailable("the database cannot be reached right now; try again".into())
             }
             _ => Self::Internal(e.into()),
@@ -176,12 +189,15 @@ impl IntoResponse for ApiError {
             ),
             Self::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), "request failed");
-                ErrorBody::response(
+                let mut response = ErrorBody::response(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal",
                     "something went wrong on our side; it has been logged",
                     None,
-                )
+                );
+                // Counted in herald_errors_total by the request counter.
+                response.extensions_mut().insert(error_kind(&e));
+                response
             }
         }
     }

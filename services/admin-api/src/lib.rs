@@ -14,6 +14,12 @@
 //! Staff log in with a code the bot sends to their Telegram chat and a TOTP code from their
 //! authenticator (`routes/auth/`), and get a short-lived JWT. Changes are recorded in the
 //! audit log with the actor, the target, the source address and before and after.
+//!
+//! The public port serves the API, `GET /api/health` (from a cached report:
+//! [`herald_runtime::http::CachedHealth`]) and the OpenAPI document, every answer counted in
+//! `herald_http_requests_total`; the metrics and probes (`GET /metrics`, `/livez`,
+//! `/readyz`) are on the operational listener, `HERALD_ADMIN_OPS_ADDR`, and answered 404 on
+//! the public port.
 
 mod error;
 mod extract;
@@ -26,11 +32,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use axum::Router;
 use herald_auth::{ApiKeyVerifier, Gate, JwtKeys, KeyCachePolicy, generate_secret};
 use herald_bus::{Bus, NatsOptions, StreamSettings, Subjects};
-use herald_runtime::http::{HealthProbe, check, openapi_route, ops_router, with_json_errors};
-use herald_runtime::{HealthReport, Settings, serve};
+use herald_runtime::http::{
+    CachedHealth, HealthProbe, Routers, check, health_route, openapi_route, ops_routes,
+    serve_apart, with_json_errors, with_request_metrics,
+};
+use herald_runtime::{HealthReport, Settings};
 use herald_store::{Store, heartbeats};
 use herald_telegram::{Budget, LimiterConfig, Sender};
 use secrecy::ExposeSecret;
@@ -43,13 +51,18 @@ pub use state::{AdminConfig, AppState};
 /// The name under which a generated JWT key is kept in the database.
 const JWT_SECRET_NAME: &str = "admin_jwt";
 
-/// Runs admin-api on `listener` until `shutdown` is cancelled.
+/// The name admin-api goes by in metrics and heartbeats.
+pub(crate) const SERVICE: &str = heartbeats::ADMIN_API;
+
+/// Runs admin-api until `shutdown` is cancelled: the API on `listener`, the metrics and
+/// probes on `ops_listener`.
 pub async fn run(
     settings: Settings,
     listener: TcpListener,
+    ops_listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    run_with_budget(settings, listener, shutdown, None).await
+    run_with_budget(settings, listener, ops_listener, shutdown, None).await
 }
 
 /// [`run`], sending login codes on `budget` when given (`herald all` shares one among its
@@ -58,9 +71,12 @@ pub async fn run(
 pub async fn run_with_budget(
     settings: Settings,
     listener: TcpListener,
+    ops_listener: TcpListener,
     shutdown: CancellationToken,
     budget: Option<Arc<dyn Budget>>,
 ) -> anyhow::Result<()> {
+    herald_runtime::telemetry::register_errors(SERVICE);
+    routes::auth::register_metrics();
     let store = Store::open(&settings.database_url)
         .await
         .context("opening the database")?;
@@ -127,11 +143,13 @@ pub async fn run_with_budget(
     }));
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "admin-api listening");
+    let addr = ops_listener.local_addr()?;
+    tracing::info!(%addr, "admin-api metrics and probes listening");
     // Its own token too, so that it also stops when serving fails.
     let beating = shutdown.child_token();
-    let heartbeat = heartbeats::spawn(store.clone(), heartbeats::ADMIN_API, beating.clone());
+    let heartbeat = heartbeats::spawn(store.clone(), SERVICE, beating.clone());
     let usage = herald_auth::store::spawn_key_usage(keys, store, beating.clone());
-    let served = serve(listener, router(state), shutdown).await;
+    let served = serve_apart(listener, ops_listener, routers(state), shutdown).await;
     beating.cancel();
     for (task, what) in [(heartbeat, "heartbeat"), (usage, "key usage")] {
         if let Err(e) = task.await {
@@ -144,19 +162,28 @@ pub async fn run_with_budget(
     served
 }
 
-/// The routes, for tests that serve them on their own listener.
-pub fn router(state: AppState) -> Router {
+/// The public routes (the API, `GET /api/health` and the OpenAPI document, every answer
+/// counted) and the operational ones, sharing one cached health report.
+pub fn routers(state: AppState) -> Routers {
     let probe_state = state.clone();
     let probe: HealthProbe = Arc::new(move || {
         let s = probe_state.clone();
         Box::pin(async move { health(&s).await })
     });
-    with_json_errors(
+    let health = CachedHealth::new(probe);
+    let public = with_json_errors(
         routes::router()
+            .layer(axum::middleware::from_fn(
+                herald_runtime::traces::trace_requests,
+            ))
             .with_state(state)
-            .merge(ops_router(probe))
+            .merge(health_route(health.clone()))
             .merge(openapi_route(openapi::document())),
-    )
+    );
+    Routers {
+        public: with_request_metrics(public, SERVICE),
+        ops: ops_routes(health),
+    }
 }
 
 /// The database and NATS, each required.

@@ -94,7 +94,10 @@ impl Modify for Security {
 }
 
 /// Whether the service can do its job: the database and NATS, each reported; 503 naming
-/// what is down. (Served by `herald_runtime::http::ops_router`; documented here.)
+/// what is down. From a report at most 2 s old, so calling it in a loop cannot load the
+/// database. The metrics and the probes (`GET /metrics`, `/livez`, `/readyz`) are not on this
+/// address but on admin-api's operational one, `HERALD_ADMIN_OPS_ADDR` (default
+/// `127.0.0.1:9081`). (Served by `herald_runtime::http::health_route`; documented here.)
 #[utoipa::path(get, path = "/api/health", tag = "operations",
     responses(
         (status = 200, description = "ready", body = herald_runtime::HealthReport),

@@ -13,6 +13,7 @@ use std::time::Instant;
 use chrono::Utc;
 use futures::future::BoxFuture;
 use herald_domain::{Callback, Language, TimeZone};
+use herald_runtime::telemetry::ErrorKind;
 use herald_store::{ReadMark, Store};
 use herald_telegram::{SendOptions, Sender};
 use teloxide::dispatching::UpdateHandler;
@@ -76,6 +77,7 @@ async fn on_message(
         Some(Parsed::OtherBot) => return Ok(()),
     };
     let reply = reply.unwrap_or_else(|e| {
+        crate::count_error(ErrorKind::Database);
         tracing::error!(command = name, error = %e, "command failed");
         Reply::text(t(commands::telegram_language(&msg), "sorry"))
     });
@@ -126,6 +128,7 @@ async fn send(sender: &Sender, msg: &Message, reply: &Reply) {
         .reply_html_with(msg.chat.id.0, &reply.text, &options)
         .await
     {
+        crate::count_send_error(&e);
         tracing::warn!(chat_id = msg.chat.id.0, error = %e, "could not answer a command");
     }
 }
@@ -141,6 +144,7 @@ async fn on_press(sender: Sender, store: Store, q: CallbackQuery) -> Result<(), 
     let (notice, then) = match press(&store, &q, fallback, now).await {
         Ok(outcome) => outcome,
         Err(e) => {
+            crate::count_error(ErrorKind::Database);
             tracing::error!(error = %e, "button press failed");
             (Some(t(fallback, "sorry")), None)
         }
@@ -160,11 +164,13 @@ async fn on_press(sender: Sender, store: Store, q: CallbackQuery) -> Result<(), 
                 .edit_html(chat_id, message_id, &reply.text, reply.keyboard)
                 .await
             {
+                crate::count_send_error(&e);
                 tracing::warn!(chat_id, error = %e, "could not edit a message in place");
             }
         }
         Some(Then::Send { chat_id, text }) => {
             if let Err(e) = sender.reply_html(chat_id, &text).await {
+                crate::count_send_error(&e);
                 tracing::warn!(chat_id, error = %e, "could not answer a button press");
             }
         }
@@ -283,6 +289,8 @@ impl Redactor {
 
 impl<E: Debug + Send + 'static> ErrorHandler<E> for Redactor {
     fn handle_error(self: Arc<Self>, error: E) -> BoxFuture<'static, ()> {
+        // Nearly always the update listener's: getUpdates (or the webhook) failing.
+        crate::count_error(ErrorKind::Telegram);
         tracing::warn!(error = %self.scrub(&error), "telegram update error");
         Box::pin(async {})
     }

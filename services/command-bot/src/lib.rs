@@ -44,6 +44,51 @@ const POLL_TIMEOUT: Duration = Duration::from_secs(10);
 /// How many webhook requests Telegram may have open at once, per bot.
 const WEBHOOK_CONNECTIONS: u8 = 40;
 
+/// The name the command-bot goes by in metrics and heartbeats.
+const SERVICE: &str = herald_store::heartbeats::COMMAND_BOT;
+
+/// Counts one failure of the command-bot in `herald_errors_total`.
+pub(crate) fn count_error(kind: herald_runtime::telemetry::ErrorKind) {
+    herald_runtime::telemetry::count_error(SERVICE, kind);
+}
+
+/// Counts a send that failed for a reason of the Bot API's (not a 429 or the chat's own
+/// state) in `herald_errors_total{kind="telegram"}`.
+pub(crate) fn count_send_error(e: &herald_telegram::SendError) {
+    if e.is_failure() {
+        count_error(herald_runtime::telemetry::ErrorKind::Telegram);
+    }
+}
+
+/// Describes the command-bot's metrics and makes its counters' series (at 0), so that
+/// `rate()` and the alerts see them before the first command.
+fn register_metrics() {
+    herald_runtime::telemetry::register_errors(SERVICE);
+    metrics::describe_counter!(
+        "herald_command_bot_commands_total",
+        "Commands answered, by command (a command's name, text, or button)"
+    );
+    metrics::describe_histogram!(
+        "herald_command_bot_command_duration_seconds",
+        metrics::Unit::Seconds,
+        "From taking a command's update to its answer sent, by command"
+    );
+    metrics::describe_counter!(
+        "herald_command_bot_rate_limited_total",
+        "Messages over a trader's per-minute limit (answered once, then ignored)"
+    );
+    metrics::describe_counter!(
+        "herald_command_bot_webhook_refused_total",
+        "Webhook requests refused for a missing or wrong secret token"
+    );
+    let names = COMMANDS.iter().map(|c| c.name).chain(["text", "button"]);
+    for command in names {
+        metrics::counter!("herald_command_bot_commands_total", "command" => command).increment(0);
+    }
+    metrics::counter!("herald_command_bot_rate_limited_total").increment(0);
+    metrics::counter!("herald_command_bot_webhook_refused_total").increment(0);
+}
+
 /// Runs the command-bot until `shutdown` is cancelled, on the installation's shared budget.
 pub async fn run(
     settings: Settings,
@@ -65,6 +110,8 @@ pub async fn run_with_budget(
         .require_telegram_token()?
         .expose_secret()
         .to_string();
+    let _ = herald_runtime::telemetry::prometheus();
+    register_metrics();
     let store = Store::open(&settings.database_url)
         .await
         .context("opening the database")?;

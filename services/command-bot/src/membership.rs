@@ -37,12 +37,15 @@ pub(crate) async fn on_my_chat_member(
             destinations_changed = destinations,
             "the bot's membership of a chat changed"
         ),
-        Err(e) => tracing::error!(
-            chat_id = chat.chat_id,
-            status = %chat.status,
-            error = %e,
-            "could not record the bot's membership of a chat"
-        ),
+        Err(e) => {
+            crate::count_error(herald_runtime::telemetry::ErrorKind::Database);
+            tracing::error!(
+                chat_id = chat.chat_id,
+                status = %chat.status,
+                error = %e,
+                "could not record the bot's membership of a chat"
+            )
+        }
     }
     Ok(())
 }

@@ -124,6 +124,8 @@ pub struct DispatcherContext {
     /// Cancelled when the replica stops: sends still waiting for the budget give their
     /// claims back instead of waiting on.
     pub stopping: CancellationToken,
+    /// The last signals' trace contexts, for their deliveries' spans.
+    pub traces: crate::traces::SignalTraces,
 }
 
 /// Most calls gathered into one statement.
@@ -155,6 +157,7 @@ impl DispatcherContext {
             sent,
             work: Notify::new(),
             stopping: CancellationToken::new(),
+            traces: Default::default(),
         }
     }
 

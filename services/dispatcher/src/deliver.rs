@@ -8,10 +8,12 @@ use chrono::Utc;
 use std::sync::Arc;
 
 use herald_domain::{Callback, DeliveryStatus, HoursVerdict, JobKind, Language};
+use herald_runtime::telemetry::ErrorKind;
 use herald_store::{Claim, ClaimRef, UNKNOWN_TWICE};
 use herald_telegram::teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 use herald_telegram::{Priority, SendError, SendOptions};
 use tokio::sync::OwnedSemaphorePermit;
+use tracing::Instrument as _;
 
 use crate::context::DispatcherContext;
 use crate::messages::Text;
@@ -65,7 +67,6 @@ fn recorded(applied: bool, outcome: Outcome) -> Outcome {
 /// Runs one claimed delivery to an outcome that is recorded in the store before it is
 /// returned. The chat, format and text come from the delivery row and the stored signal —
 /// never from anything on the bus.
-#[tracing::instrument(skip_all, fields(delivery_id = %claim.delivery_id, chat_id = claim.chat_id))]
 pub async fn deliver(ctx: &DispatcherContext, claim: &Claim) -> Outcome {
     deliver_in_slot(ctx, claim, None).await
 }
@@ -76,11 +77,25 @@ pub async fn deliver(ctx: &DispatcherContext, claim: &Claim) -> Outcome {
 pub async fn deliver_in_slot(
     ctx: &DispatcherContext,
     claim: &Claim,
+    slot: Option<OwnedSemaphorePermit>,
+) -> Outcome {
+    let span = crate::traces::delivery_span(ctx, claim).await;
+    let outcome = deliver_traced(ctx, claim, slot)
+        .instrument(span.clone())
+        .await;
+    span.record("herald.delivery.outcome", outcome.label());
+    outcome
+}
+
+async fn deliver_traced(
+    ctx: &DispatcherContext,
+    claim: &Claim,
     mut slot: Option<OwnedSemaphorePermit>,
 ) -> Outcome {
     let outcome = match try_deliver(ctx, claim, &mut slot).await {
         Ok(outcome) => outcome,
         Err(e) => {
+            crate::meters::count(crate::meters::error_kind(&e));
             tracing::warn!(
                 error = format!("{e:#}"),
                 "delivery bookkeeping failed; the claim will be taken back and retried"
@@ -155,8 +170,19 @@ async fn try_deliver(
         .record(started.elapsed().as_secs_f64());
     drop(slot.take());
     let now = Utc::now();
+    if let Err(e) = &result
+        && e.is_failure()
+    {
+        crate::meters::count(ErrorKind::Telegram);
+    }
     Ok(match result {
         Ok(message_id) => {
+            // A signal's message: how long after its acceptance it reached the trader.
+            if claim.job == JobKind::Signal
+                && let Some(received_at) = claim.signal_id.and_then(|s| ctx.messages.received_at(s))
+            {
+                crate::meters::record_latency(received_at);
+            }
             record_sent(ctx, claim, message_id).await;
             Outcome::Sent { message_id }
         }
@@ -552,6 +578,7 @@ async fn record_sent(ctx: &DispatcherContext, claim: &Claim, message_id: i32) {
         {
             Ok(()) => return,
             Err(e) => {
+                crate::meters::count(ErrorKind::Database);
                 tracing::warn!(
                     error = format!("{e:#}"),
                     retry_in_ms = wait.as_millis() as u64,

@@ -21,6 +21,7 @@ use herald_domain::{
     Position, PositionOutcome, Rejection, Signal, SignalId, check_fresh, judge_close,
     parse_signal_or_id,
 };
+use herald_runtime::telemetry::ErrorKind;
 use herald_store::{CloseStored, Fanout, QueuedSignal, StoreError};
 
 use crate::context::DispatcherContext;
@@ -79,7 +80,10 @@ pub async fn handle_signal(
                 .await
             {
                 Ok(_) => SignalOutcome::DeadLettered(rejection),
-                Err(e) => SignalOutcome::Retry(format!("dead-lettering: {e}")),
+                Err(e) => {
+                    crate::meters::count(ErrorKind::Nats);
+                    SignalOutcome::Retry(format!("dead-lettering: {e}"))
+                }
             };
         }
     };
@@ -103,7 +107,6 @@ async fn judge(
     if signal.closes_signal_id.is_none() {
         return Ok(Ok((signal, None)));
     }
-    let db = |what: &'static str| move |e: StoreError| format!("{what}: {e}");
     // A close stored before is judged as it was stored: a re-sent id with another body
     // does not name another position.
     let signal = ctx
@@ -167,7 +170,7 @@ async fn fresh_or_known(
         Err(rejection) => match ctx.store.signal_exists(signal.id).await {
             Ok(true) => Ok(Ok(signal)),
             Ok(false) => Ok(Err(rejection)),
-            Err(e) => Err(format!("looking up the signal: {e}")),
+            Err(e) => Err(db("looking up the signal")(e)),
         },
     }
 }
@@ -181,7 +184,6 @@ async fn fan_out(
     closed: Closed,
     arrived: DateTime<Utc>,
 ) -> Result<SignalOutcome, String> {
-    let db = |what: &'static str| move |e: StoreError| format!("{what}: {e}");
     let deadline = signal.deadline(ctx.policy.signal_ttl);
     let inserted = match &closed {
         None => ctx
@@ -209,6 +211,15 @@ async fn fan_out(
             }
         },
     };
+    // The trace this fan-out belongs to, for its deliveries' spans (traces on only).
+    if inserted
+        && let Some(traceparent) = herald_runtime::traces::traceparent(&tracing::Span::current())
+    {
+        // Only the deliveries' spans depend on it: a failure loses their parent, not the signal.
+        if let Err(e) = ctx.store.set_signal_trace(signal.id, &traceparent).await {
+            tracing::warn!(error = %e, "could not keep the signal's trace; its deliveries' spans start their own");
+        }
+    }
     // Seen before (a redelivery, or the same id re-sent after the duplicate window): the
     // stored signal is the one every replica renders, whatever this copy says.
     let signal = if inserted {
@@ -241,6 +252,7 @@ async fn fan_out(
     let queued_signal = QueuedSignal::new(&signal, fanout.deadline.or(Some(deadline)));
     ctx.messages.remember(
         signal.clone(),
+        fanout.received_at,
         closed
             .as_ref()
             .map(|(position, outcome)| (position.clone(), Some(outcome.clone()))),
@@ -314,6 +326,18 @@ async fn dead_letter(
     ctx.bus
         .publish_dead_letter(&msg.subject, msg.payload.clone(), &rejection.to_string())
         .await
-        .map_err(|e| format!("dead-lettering: {e}"))?;
+        .map_err(|e| {
+            crate::meters::count(ErrorKind::Nats);
+            format!("dead-lettering: {e}")
+        })?;
     Ok(SignalOutcome::DeadLettered(rejection))
+}
+
+/// What a failed step of the database says in a retry (`what` failed), counted in
+/// `herald_errors_total{kind="database"}`.
+fn db(what: &'static str) -> impl FnOnce(StoreError) -> String {
+    move |e| {
+        crate::meters::count(ErrorKind::Database);
+        format!("{what}: {e}")
+    }
 }

@@ -14,6 +14,9 @@
 //!    claims of dead replicas, backlogs past their deadline, fan-outs whose message is gone;
 //!    and schedules the performance reports that fell due ([`reports`]).
 //!
+//! Beside them, [`meters`] refreshes the backlog and audience gauges (every replica, every
+//! 30 s).
+//!
 //! The queue holds every message job, not only signals: a close's edits of the copies of
 //! the position it ends, destinations' messages, reports. They share its budget, order,
 //! retries and records; [`deliver`] prepares each kind and sends it.
@@ -26,9 +29,11 @@ pub mod context;
 pub mod deliver;
 pub mod fanout;
 pub mod messages;
+pub mod meters;
 pub mod reconciler;
 pub mod reports;
 pub mod send_loop;
+pub mod traces;
 pub mod worker;
 
 use std::sync::Arc;
@@ -73,6 +78,7 @@ pub async fn run_with_budget(
         .require_telegram_token()?
         .expose_secret()
         .to_string();
+    meters::register();
     let store = Store::open(&settings.database_url)
         .await
         .context("opening the database")?;
@@ -136,6 +142,11 @@ pub async fn run_with_budget(
     // exits with that error rather than staying up half-working.
     let mut parts = JoinSet::new();
     parts.spawn(serve(listener, ops_router(probe), stop.clone()));
+    parts.spawn(meters::run_gauges(
+        ctx.clone(),
+        signals.clone(),
+        stop.clone(),
+    ));
     parts.spawn(worker::run_signals(ctx.clone(), signals, stop.clone()));
     parts.spawn(send_loop::run_sends(ctx.clone(), stop.clone()));
     parts.spawn(reconciler::run_reconciler(

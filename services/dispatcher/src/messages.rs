@@ -9,6 +9,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use chrono::{DateTime, Utc};
+
 use herald_domain::{
     CloseRef, Language, MAX_MESSAGE_CHARS, PositionOutcome, Signal, SignalFormat, SignalId,
     SignalKind, render_close_in, render_within, visible_len,
@@ -42,6 +44,8 @@ const SLOTS: usize = FORMATS.len() * Language::ALL.len() * TEXTS.len();
 /// One signal, what it closes, and its rendered texts.
 struct Entry {
     signal: Signal,
+    /// When it was accepted (reached the bus), for the delivery latency.
+    received_at: Option<DateTime<Utc>>,
     /// For a close: the signal whose position it ends, and how it ended.
     closed: Option<(Signal, Option<PositionOutcome>)>,
     texts: [OnceLock<Option<Arc<str>>>; SLOTS],
@@ -118,6 +122,13 @@ impl MessageCache {
                 let Some(signal) = store.signal(signal_id).await? else {
                     return Ok(None);
                 };
+                // Only for the latency histogram: a failure here must not fail the send.
+                let received_at = store
+                    .fanout(signal_id)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|f| f.received_at);
                 let closed = match signal.closes_signal_id {
                     Some(closed) if signal.kind == SignalKind::Close => {
                         match store.signal(closed).await? {
@@ -129,21 +140,38 @@ impl MessageCache {
                     }
                     _ => None,
                 };
-                self.insert(signal, closed)
+                self.insert(signal, received_at, closed)
             }
         };
         Ok(Some(entry))
     }
 
+    /// When `signal_id` was accepted, if the signal is in the cache (no query: a delivery
+    /// asks right after its text was rendered, which put the signal there).
+    pub fn received_at(&self, signal_id: SignalId) -> Option<DateTime<Utc>> {
+        self.entries
+            .lock()
+            .expect("cache lock")
+            .get(&signal_id)
+            .and_then(|entry| entry.received_at)
+    }
+
     /// Remembers a signal the caller already holds (the fan-out does, right before its
-    /// jobs), with the position it closes and that position's outcome for a close.
-    pub fn remember(&self, signal: Signal, closed: Option<(Signal, Option<PositionOutcome>)>) {
-        self.insert(signal, closed);
+    /// jobs), accepted at `received_at`, with the position it closes and that position's
+    /// outcome for a close.
+    pub fn remember(
+        &self,
+        signal: Signal,
+        received_at: DateTime<Utc>,
+        closed: Option<(Signal, Option<PositionOutcome>)>,
+    ) {
+        self.insert(signal, Some(received_at), closed);
     }
 
     fn insert(
         &self,
         signal: Signal,
+        received_at: Option<DateTime<Utc>>,
         closed: Option<(Signal, Option<PositionOutcome>)>,
     ) -> Arc<Entry> {
         let mut entries = self.entries.lock().expect("cache lock");
@@ -155,6 +183,7 @@ impl MessageCache {
             .or_insert_with(|| {
                 Arc::new(Entry {
                     signal,
+                    received_at,
                     closed,
                     texts: std::array::from_fn(|_| OnceLock::new()),
                 })

@@ -119,7 +119,10 @@ pub async fn run_reconciler(
                     );
                 }
             }
-            Err(e) => tracing::warn!(error = format!("{e:#}"), "reconciler sweep failed"),
+            Err(e) => {
+                crate::meters::count(crate::meters::error_kind(&e));
+                tracing::warn!(error = format!("{e:#}"), "reconciler sweep failed");
+            }
         }
     }
 }

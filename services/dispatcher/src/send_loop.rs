@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
 use futures::StreamExt;
+use herald_runtime::telemetry::ErrorKind;
 use herald_store::{Claim, ClaimRef};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
@@ -78,6 +79,7 @@ pub async fn run_sends(
             Ok(claims) => claims,
             Err(e) => {
                 drop(permits);
+                crate::meters::count(ErrorKind::Database);
                 tracing::warn!(error = %e, "could not claim deliveries; retrying");
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
@@ -184,6 +186,7 @@ async fn send_in_order(
             if !back.is_empty() {
                 let due = ctx.after(ctx.policy.order_wait);
                 if let Err(e) = ctx.store.release_claims(&back, due, Utc::now()).await {
+                    crate::meters::count(ErrorKind::Database);
                     tracing::warn!(error = %e, "could not give claims back; the reconciler will");
                 }
                 let mut held = held.lock().unwrap_or_else(|e| e.into_inner());
@@ -234,6 +237,7 @@ async fn renew_leases(ctx: Arc<DispatcherContext>, held: Held, shutdown: Cancell
         }
         let until = ctx.after(ctx.policy.lease);
         if let Err(e) = ctx.store.renew_leases(&claims, until).await {
+            crate::meters::count(ErrorKind::Database);
             tracing::warn!(error = %e, claims = claims.len(), "could not renew claim leases");
         }
     }

@@ -8,12 +8,16 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-/// The four listeners, bound before anything starts so a taken port fails fast.
+/// The six listeners, bound before anything starts so a taken port fails fast.
 pub struct Listeners {
     /// ingest-api
     pub ingest: TcpListener,
+    /// ingest-api's metrics and probes
+    pub ingest_ops: TcpListener,
     /// admin-api
     pub admin: TcpListener,
+    /// admin-api's metrics and probes
+    pub admin_ops: TcpListener,
     /// dispatcher health and metrics
     pub dispatcher: TcpListener,
     /// command-bot health and metrics
@@ -25,7 +29,9 @@ impl Listeners {
     pub async fn bind(settings: &Settings) -> anyhow::Result<Self> {
         Ok(Self {
             ingest: bind("HERALD_INGEST_ADDR", settings.ingest_addr).await?,
+            ingest_ops: bind("HERALD_INGEST_OPS_ADDR", settings.ingest_ops_addr).await?,
             admin: bind("HERALD_ADMIN_ADDR", settings.admin_addr).await?,
+            admin_ops: bind("HERALD_ADMIN_OPS_ADDR", settings.admin_ops_addr).await?,
             dispatcher: bind("HERALD_DISPATCHER_ADDR", settings.dispatcher_addr).await?,
             command_bot: bind("HERALD_COMMAND_BOT_ADDR", settings.command_bot_addr).await?,
         })
@@ -70,7 +76,7 @@ pub async fn run_with(
     services.spawn(async move {
         (
             "ingest-api",
-            herald_ingest_api::run(s, listeners.ingest, t).await,
+            herald_ingest_api::run(s, listeners.ingest, listeners.ingest_ops, t).await,
         )
     });
     let s = settings.clone();
@@ -96,7 +102,8 @@ pub async fn run_with(
     services.spawn(async move {
         (
             "admin-api",
-            herald_admin_api::run_with_budget(settings, listeners.admin, t, b).await,
+            herald_admin_api::run_with_budget(settings, listeners.admin, listeners.admin_ops, t, b)
+                .await,
         )
     });
 

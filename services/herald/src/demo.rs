@@ -42,12 +42,14 @@ pub async fn run(mut settings: Settings, args: Args) -> anyhow::Result<()> {
     let port = |addr: std::net::SocketAddr| if args.keep_running { addr.port() } else { 0 };
     settings.ingest_addr = loopback(port(settings.ingest_addr));
     settings.admin_addr = loopback(port(settings.admin_addr));
+    settings.ingest_ops_addr = loopback(port(settings.ingest_ops_addr));
+    settings.admin_ops_addr = loopback(port(settings.admin_ops_addr));
     settings.dispatcher_addr = loopback(port(settings.dispatcher_addr));
     settings.command_bot_addr = loopback(port(settings.command_bot_addr));
     if settings.log == "info" {
         settings.log = "warn".into();
     }
-    herald_runtime::telemetry::init(&settings);
+    herald_runtime::telemetry::init(&settings)?;
 
     let listeners = Listeners::bind(&settings).await?;
     let ingest_url = format!("http://{}", listeners.ingest.local_addr()?);

@@ -12,7 +12,7 @@ mod tiers;
 mod users;
 
 use clap::{Parser, Subcommand};
-use herald_runtime::{Settings, run_service, shutdown_on_signals, telemetry};
+use herald_runtime::{Settings, run_service, run_service_with_ops, shutdown_on_signals, telemetry};
 
 /// Herald delivers trading signals to traders over Telegram.
 #[derive(Parser)]
@@ -79,9 +79,9 @@ async fn main() -> std::process::ExitCode {
 async fn run() -> anyhow::Result<()> {
     match Cli::parse().command {
         Mode::IngestApi => {
-            run_service(
-                "HERALD_INGEST_ADDR",
-                |s| s.ingest_addr,
+            run_service_with_ops(
+                ("HERALD_INGEST_ADDR", |s| s.ingest_addr),
+                ("HERALD_INGEST_OPS_ADDR", |s| s.ingest_ops_addr),
                 herald_ingest_api::run,
             )
             .await
@@ -103,16 +103,23 @@ async fn run() -> anyhow::Result<()> {
             .await
         }
         Mode::AdminApi => {
-            run_service("HERALD_ADMIN_ADDR", |s| s.admin_addr, herald_admin_api::run).await
+            run_service_with_ops(
+                ("HERALD_ADMIN_ADDR", |s| s.admin_addr),
+                ("HERALD_ADMIN_OPS_ADDR", |s| s.admin_ops_addr),
+                herald_admin_api::run,
+            )
+            .await
         }
         Mode::All => {
             let settings = Settings::load()?;
-            telemetry::init(&settings);
-            all::run(settings, shutdown_on_signals()).await
+            telemetry::init(&settings)?;
+            let result = all::run(settings, shutdown_on_signals()).await;
+            telemetry::shutdown().await;
+            result
         }
         Mode::Migrate => {
             let settings = Settings::load()?;
-            telemetry::init(&settings);
+            telemetry::init(&settings)?;
             herald_store::Store::open(&settings.database_url).await?;
             eprintln!(
                 "migrated {}",

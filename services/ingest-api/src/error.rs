@@ -4,6 +4,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use herald_domain::Rejection;
 use herald_runtime::ErrorBody;
+use herald_runtime::telemetry::ErrorKind;
 
 /// Everything `POST /api/signals` can answer other than success.
 #[derive(Debug)]
@@ -21,7 +22,8 @@ pub enum ApiError {
     /// A valid signal already past its deadline (422, as a rejection with a `stale` detail;
     /// apart from [`ApiError::Rejected`] only to be counted apart).
     Stale(Rejection),
-    /// A dependency is down; the signal may not be stored (503).
+    /// NATS is down; the signal may not be stored (503). (A key store that is down answers
+    /// through [`ApiError::Auth`].)
     Unavailable(&'static str),
 }
 
@@ -70,14 +72,19 @@ impl IntoResponse for ApiError {
                     details,
                 )
             }
-            Self::Unavailable(what) => ErrorBody::response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                format!(
-                    "{what}; the signal may not have been stored: retry later with the same id"
-                ),
-                None,
-            ),
+            Self::Unavailable(what) => {
+                let mut response = ErrorBody::response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    format!(
+                        "{what}; the signal may not have been stored: retry later with the same id"
+                    ),
+                    None,
+                );
+                // Counted in herald_errors_total by the request counter.
+                response.extensions_mut().insert(ErrorKind::Nats);
+                response
+            }
         }
     }
 }

@@ -24,9 +24,15 @@
 //! A path with no route is answered 404 `not_found`, a method a path does not take 405
 //! `method_not_allowed` ([`herald_runtime::http::with_json_errors`]).
 //!
-//! Also the probes and metrics of [`herald_runtime::http::ops_router`], and
+//! Also `GET /api/health` (answered from a cache at most 2 s old, so that calling it in a loop
+//! cannot load the database: [`herald_runtime::http::CachedHealth`]) and
 //! `GET /api/openapi.json`: the OpenAPI 3.1 document of all this, generated from the code
-//! ([`openapi_document`]; checked in as `proto/ingest-api.openapi.json`).
+//! ([`openapi_document`]; checked in as `proto/ingest-api.openapi.json`). Every answer is
+//! counted in `herald_http_requests_total` ([`herald_runtime::http::with_request_metrics`]).
+//!
+//! The metrics and the probes (`GET /metrics`, `/livez`, `/readyz`, and `/api/health` too:
+//! [`herald_runtime::http::ops_routes`]) are on a listener of their own,
+//! `HERALD_INGEST_OPS_ADDR`; the public port answers them 404.
 //!
 //! # When the database is down
 //!
@@ -56,8 +62,11 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::post;
 use herald_auth::{ApiKeyVerifier, Gate, HasGate, KeyCachePolicy};
 use herald_bus::{Bus, NatsOptions, StreamSettings, Subjects};
-use herald_runtime::http::{HealthProbe, check, openapi_route, ops_router, with_json_errors};
-use herald_runtime::{HealthReport, Settings, serve};
+use herald_runtime::http::{
+    CachedHealth, HealthProbe, Routers, check, health_route, openapi_route, ops_routes,
+    serve_apart, with_json_errors, with_request_metrics,
+};
+use herald_runtime::{HealthReport, Settings};
 use herald_store::{Store, heartbeats};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -94,12 +103,18 @@ pub struct Shared {
     meters: signals::Meters,
 }
 
-/// Runs ingest-api on `listener` until `shutdown` is cancelled.
+/// The name ingest-api goes by in metrics and heartbeats.
+const SERVICE: &str = heartbeats::INGEST_API;
+
+/// Runs ingest-api until `shutdown` is cancelled: the API on `listener`, the metrics and
+/// probes on `ops_listener`.
 pub async fn run(
     settings: Settings,
     listener: TcpListener,
+    ops_listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    herald_runtime::telemetry::register_errors(SERVICE);
     let store = Store::open(&settings.database_url)
         .await
         .context("opening the database")?;
@@ -138,15 +153,17 @@ pub async fn run(
     }));
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "ingest-api listening");
+    let addr = ops_listener.local_addr()?;
+    tracing::info!(%addr, "ingest-api metrics and probes listening");
     // Its own token too, so that it also stops when serving fails.
     let beating = shutdown.child_token();
-    let heartbeat = heartbeats::spawn(state.store.clone(), heartbeats::INGEST_API, beating.clone());
+    let heartbeat = heartbeats::spawn(state.store.clone(), SERVICE, beating.clone());
     let usage = herald_auth::store::spawn_key_usage(
         state.keys.clone(),
         state.store.clone(),
         beating.clone(),
     );
-    let served = serve(listener, router(state), shutdown).await;
+    let served = serve_apart(listener, ops_listener, routers(state), shutdown).await;
     beating.cancel();
     for (task, what) in [(heartbeat, "heartbeat"), (usage, "key usage")] {
         if let Err(e) = task.await {
@@ -156,23 +173,32 @@ pub async fn run(
     served
 }
 
-/// The routes, for tests that serve them on their own listener. The OpenAPI document is built
-/// here, once.
-pub fn router(state: AppState) -> Router {
+/// The public routes (the API, `GET /api/health` and the OpenAPI document, every answer
+/// counted) and the operational ones, sharing one cached health report. The OpenAPI document
+/// is built here, once.
+pub fn routers(state: AppState) -> Routers {
     let max_body_bytes = state.max_body_bytes;
     let probe_state = state.clone();
     let probe: HealthProbe = Arc::new(move || {
         let s = probe_state.clone();
         Box::pin(async move { health(&s).await })
     });
-    with_json_errors(
+    let health = CachedHealth::new(probe);
+    let public = with_json_errors(
         Router::new()
             .route("/api/signals", post(signals::post_signal))
             .layer(DefaultBodyLimit::max(max_body_bytes))
+            .layer(axum::middleware::from_fn(
+                herald_runtime::traces::trace_requests,
+            ))
             .with_state(state)
-            .merge(ops_router(probe))
+            .merge(health_route(health.clone()))
             .merge(openapi_route(openapi_document())),
-    )
+    );
+    Routers {
+        public: with_request_metrics(public, SERVICE),
+        ops: ops_routes(health),
+    }
 }
 
 /// NATS is required; the database only while no key could be accepted without it.

@@ -46,10 +46,12 @@ Every error is answered with the same body (`ErrorBody`): a stable, machine-read
 `message` for a person. Besides the answers listed with each operation, a path not listed here \
 is answered 404 `not_found` and a method a path does not take 405 `method_not_allowed`.
 
-Every service also answers the probes `GET /livez`, `GET /readyz`, `GET /api/health` and \
-`GET /metrics` on its own address, without authentication. This document is generated from \
-ingest-api's code and served by it at `GET /api/openapi.json`; `proto/ingest-api.openapi.json` \
-in the repository is the same document.";
+`GET /api/health` is answered on this address, from a report at most 2 s old. The metrics and \
+the probes — `GET /metrics`, `GET /livez`, `GET /readyz` (and `GET /api/health` too) — are \
+answered on ingest-api's operational address, `HERALD_INGEST_OPS_ADDR` (the server given with \
+each of them), and not on this one (404). None needs authentication. This document is \
+generated from ingest-api's code and served by it at `GET /api/openapi.json`; \
+`proto/ingest-api.openapi.json` in the repository is the same document.";
 
 /// What the request body's description says before the list of parser-only rules.
 const REQUEST_BODY: &str = "One signal. `Content-Type` must be `application/json` (or another \
@@ -104,7 +106,7 @@ any case, `null` for a field left out…); the schema's description lists them."
         herald_domain::FieldError,
         crate::signals::Accepted,
     )),
-    modifiers(&ApiKeyScheme),
+    modifiers(&ApiKeyScheme, &OpsServer),
 )]
 struct ApiDoc;
 
@@ -229,6 +231,30 @@ impl Modify for ApiKeyScheme {
                  --name NAME`.",
             ))),
         );
+    }
+}
+
+/// The paths served on the operational address only, with that address as their server.
+struct OpsServer;
+
+/// What [`OpsServer`] puts on.
+const OPS_PATHS: [&str; 3] = ["/livez", "/readyz", "/metrics"];
+
+impl Modify for OpsServer {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for path in OPS_PATHS {
+            if let Some(item) = openapi.paths.paths.get_mut(path) {
+                item.servers = Some(vec![
+                    utoipa::openapi::ServerBuilder::new()
+                        .url("http://127.0.0.1:9080")
+                        .description(Some(
+                            "The default `HERALD_INGEST_OPS_ADDR`: the metrics and probes, \
+                             apart from the public API.",
+                        ))
+                        .build(),
+                ]);
+            }
+        }
     }
 }
 
@@ -375,7 +401,8 @@ fn get_liveness() {}
 /// For readiness probes: 503 takes the instance out of the load balancer (it is not
 /// restarted). NATS is required. The database is required only while there is no API key
 /// ingest-api could accept from its cache; with keys cached, a database outage is reported
-/// (`degraded`, the `database` check not `required`) with 200. No authentication.
+/// (`degraded`, the `database` check not `required`) with 200. The checks run on every call
+/// (this address is the kubelet's and the operators'). No authentication.
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -404,7 +431,9 @@ fn get_readiness() {}
 
 /// The dependencies' state (NATS, the database), with the status of `/readyz`.
 ///
-/// The same report and status code as `GET /readyz`. No authentication.
+/// The same report and status code as `GET /readyz`, from a report at most 2 s old: checks
+/// run at most once per 2 s however often it is called, so calling it in a loop cannot load
+/// the database. Answered here and on the operational address. No authentication.
 #[utoipa::path(
     get,
     path = "/api/health",
@@ -464,8 +493,10 @@ fn metrics_description() -> String {
         .map(|o| format!("`{o}`"))
         .collect();
     format!(
-        "ingest-api's own metrics include `herald_ingest_signals_total{{outcome}}` ({}) and \
-         `herald_ingest_request_duration_seconds`. No authentication: expose it only to the \
+        "ingest-api's own metrics include `herald_ingest_signals_total{{outcome}}` ({}), \
+         `herald_ingest_request_duration_seconds`, `herald_http_requests_total{{service, route, \
+         status}}` and `herald_errors_total{{service, kind}}`; the README lists every metric. \
+         Served on the operational address only; no authentication: expose it only to the \
          monitoring network.",
         outcomes.join(", ")
     )

@@ -94,10 +94,10 @@ async fn known_keys_survive_a_database_outage_and_revocations_apply_after_it() -
     assert_eq!(status, 202, "{body}");
 
     // Liveness never looks at the database.
-    assert_eq!(ingest.get("/livez").await?.0, 200);
-    assert_eq!(idle.get("/livez").await?.0, 200);
+    assert_eq!(ingest.probe("/livez").await?.0, 200);
+    assert_eq!(idle.probe("/livez").await?.0, 200);
     // Readiness: the replica with known keys stays in (degraded); the one with none goes out.
-    let (status, health) = ingest.get("/readyz").await?;
+    let (status, health) = ingest.probe("/readyz").await?;
     assert_eq!(
         (status, health["status"].as_str()),
         (200, Some("degraded")),
@@ -107,7 +107,7 @@ async fn known_keys_survive_a_database_outage_and_revocations_apply_after_it() -
     assert_eq!(database["required"], false, "{health}");
     assert_ne!(database["status"], "ok", "{health}");
     assert_eq!(ingest.get("/api/health").await?.0, 200);
-    let (status, health) = idle.get("/readyz").await?;
+    let (status, health) = idle.probe("/readyz").await?;
     assert_eq!(
         (status, health["status"].as_str()),
         (503, Some("unavailable")),
@@ -143,7 +143,7 @@ async fn known_keys_survive_a_database_outage_and_revocations_apply_after_it() -
     assert_eq!(status, 202, "{body}");
     for replica in [&ingest, &idle] {
         eventually("readiness to be ok again", || async {
-            let (status, health) = replica.get("/readyz").await?;
+            let (status, health) = replica.probe("/readyz").await?;
             Ok((status == 200 && health["status"] == "ok").then_some(()))
         })
         .await?;
@@ -161,6 +161,8 @@ async fn known_keys_survive_a_database_outage_and_revocations_apply_after_it() -
 /// One ingest-api running in this process on a port of its own.
 struct Ingest {
     url: String,
+    /// The metrics and probes.
+    ops_url: String,
     client: reqwest::Client,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -169,13 +171,17 @@ impl Ingest {
     async fn start(settings: Settings, shutdown: &CancellationToken) -> anyhow::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}", listener.local_addr()?);
+        let ops = TcpListener::bind("127.0.0.1:0").await?;
+        let ops_url = format!("http://{}", ops.local_addr()?);
         let task = tokio::spawn(herald_ingest_api::run(
             settings,
             listener,
+            ops,
             shutdown.child_token(),
         ));
         Ok(Self {
             url,
+            ops_url,
             client: reqwest::Client::new(),
             task,
         })
@@ -186,7 +192,7 @@ impl Ingest {
             if self.task.is_finished() {
                 bail!("ingest-api stopped before it was ready");
             }
-            Ok(match self.get("/readyz").await {
+            Ok(match self.probe("/readyz").await {
                 Ok((200, _)) => Some(()),
                 _ => None,
             })
@@ -206,13 +212,16 @@ impl Ingest {
     }
 
     async fn get(&self, path: &str) -> anyhow::Result<(u16, Value)> {
-        answer(
-            self.client
-                .get(format!("{}{path}", self.url))
-                .send()
-                .await?,
-        )
-        .await
+        self.get_from(&self.url, path).await
+    }
+
+    /// A probe, on the operational address.
+    async fn probe(&self, path: &str) -> anyhow::Result<(u16, Value)> {
+        self.get_from(&self.ops_url, path).await
+    }
+
+    async fn get_from(&self, base: &str, path: &str) -> anyhow::Result<(u16, Value)> {
+        answer(self.client.get(format!("{base}{path}")).send().await?).await
     }
 
     async fn stopped(self) -> anyhow::Result<()> {

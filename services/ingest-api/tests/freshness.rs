@@ -18,6 +18,8 @@ const WAIT: Duration = Duration::from_secs(15);
 /// ingest-api running in this test, with a key to call it with.
 struct Ingest {
     url: String,
+    /// The metrics and probes.
+    ops_url: String,
     key: String,
     store: Store,
     nats: TestNats,
@@ -41,7 +43,14 @@ async fn start(ttl_secs: u64) -> anyhow::Result<Ingest> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
     let shutdown = CancellationToken::new();
-    let task = tokio::spawn(herald_ingest_api::run(settings, listener, shutdown.clone()));
+    let ops = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let ops_url = format!("http://{}", ops.local_addr()?);
+    let task = tokio::spawn(herald_ingest_api::run(
+        settings,
+        listener,
+        ops,
+        shutdown.clone(),
+    ));
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let healthy = reqwest::get(format!("{url}/api/health"))
@@ -66,6 +75,7 @@ async fn start(ttl_secs: u64) -> anyhow::Result<Ingest> {
         .await?;
     Ok(Ingest {
         url,
+        ops_url,
         key: herald_auth::reveal(&generated).to_string(),
         store,
         nats,
@@ -176,7 +186,7 @@ async fn a_signal_one_bar_old_is_refused_as_stale() -> anyhow::Result<()> {
     assert_eq!(ingest.published().await?, 1);
 
     // Operators see stale signals apart from other refusals.
-    let metrics = reqwest::get(format!("{}/metrics", ingest.url))
+    let metrics = reqwest::get(format!("{}/metrics", ingest.ops_url))
         .await?
         .text()
         .await?;

@@ -42,7 +42,13 @@ async fn start(tweak: impl FnOnce(&mut Settings)) -> anyhow::Result<Ingest> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
     let shutdown = CancellationToken::new();
-    let task = tokio::spawn(herald_ingest_api::run(settings, listener, shutdown.clone()));
+    let ops = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let task = tokio::spawn(herald_ingest_api::run(
+        settings,
+        listener,
+        ops,
+        shutdown.clone(),
+    ));
     let deadline = tokio::time::Instant::now() + WAIT;
     while !reqwest::get(format!("{url}/api/health"))
         .await

@@ -195,6 +195,8 @@ async fn answer(response: reqwest::Response) -> anyhow::Result<Answer> {
 /// ingest-api running in this test.
 struct Ingest {
     url: String,
+    /// The metrics and probes.
+    ops_url: String,
     store: Store,
     nats: TestNats,
     db: TestDatabase,
@@ -216,9 +218,16 @@ async fn start() -> anyhow::Result<Ingest> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
     let shutdown = CancellationToken::new();
-    let task = tokio::spawn(herald_ingest_api::run(settings, listener, shutdown.clone()));
+    let ops = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let ops_url = format!("http://{}", ops.local_addr()?);
+    let task = tokio::spawn(herald_ingest_api::run(
+        settings,
+        listener,
+        ops,
+        shutdown.clone(),
+    ));
     let deadline = tokio::time::Instant::now() + WAIT;
-    while !reqwest::get(format!("{url}/readyz"))
+    while !reqwest::get(format!("{ops_url}/readyz"))
         .await
         .is_ok_and(|r| r.status() == 200)
     {
@@ -231,6 +240,7 @@ async fn start() -> anyhow::Result<Ingest> {
     let store = Store::connect(db.url()).await?;
     Ok(Ingest {
         url,
+        ops_url,
         store,
         nats,
         db,
@@ -307,10 +317,35 @@ async fn check_answers(ingest: &Ingest) -> anyhow::Result<()> {
         document: served.body.clone(),
     };
     contract.holds("GET", "/api/openapi.json", &served)?;
+    // The probes on the operational address, as the document's servers say; the public
+    // port keeps only /api/health, and answers the others 404.
     for probe in ["/livez", "/readyz", "/api/health"] {
-        let got = answer(reqwest::get(format!("{}{probe}", ingest.url)).await?).await?;
+        let got = answer(reqwest::get(format!("{}{probe}", ingest.ops_url)).await?).await?;
         contract.holds("GET", probe, &got)?;
     }
+    let health = answer(reqwest::get(format!("{}/api/health", ingest.url)).await?).await?;
+    contract.holds("GET", "/api/health", &health)?;
+    for path in ["/metrics", "/livez", "/readyz"] {
+        let got = answer(reqwest::get(format!("{}{path}", ingest.url)).await?).await?;
+        ensure!(
+            got.status == 404 && got.body["error"]["code"] == "not_found",
+            "GET {path} on the public port: {got:?}"
+        );
+        let servers = &served.body["paths"][path]["servers"];
+        ensure!(
+            servers[0]["description"]
+                .as_str()
+                .is_some_and(|d| d.contains("HERALD_INGEST_OPS_ADDR")),
+            "{path} is documented on the operational address: {servers}"
+        );
+    }
+    let metrics = reqwest::get(format!("{}/metrics", ingest.ops_url)).await?;
+    ensure!(metrics.status() == 200, "GET /metrics on the ops port");
+    let text = metrics.text().await?;
+    ensure!(
+        text.contains("# TYPE herald_ingest_signals_total counter"),
+        "{text}"
+    );
 
     let writer = ingest.key(&[Scope::SignalsWrite], None).await?;
     let reader = ingest.key(&[Scope::StatsRead], None).await?;

@@ -30,6 +30,8 @@ pub struct Model {
     pub fanout_done_at: Option<DateTimeUtc>,
     /// The payload's `source_model`, for the performance figures.
     pub source_model: Option<String>,
+    /// The W3C `traceparent` of the signal's fan-out, when traces were on.
+    pub trace_context: Option<String>,
 }
 
 /// No relations are navigated through sea-orm; joins are written as queries.

@@ -10,6 +10,7 @@ mod audit;
 mod connect;
 mod deliveries;
 mod directory;
+mod gauges;
 mod heartbeats;
 mod lifecycle;
 mod migrate;

@@ -20,7 +20,8 @@
 //! | `POST /api/keys`, `GET /api/keys` | admin | `keys/create.rs`, `keys/list.rs` |
 //! | `DELETE /api/keys/{id}` | admin | `keys/revoke.rs` |
 //!
-//! `GET /api/health` and the probes come from [`herald_runtime::http::ops_router`].
+//! `GET /api/health` comes from [`herald_runtime::http::health_route`]; the probes and
+//! `GET /metrics` are on the operational listener ([`herald_runtime::http::ops_routes`]).
 
 use axum::Router;
 use axum::routing::{delete, get, post, put};

@@ -1,7 +1,7 @@
 //! Authentication from outside: tokens that must be refused, the two-factor login and its
 //! limits, API keys on `/api/stats`.
 
-use anyhow::ensure;
+use anyhow::{Context as _, ensure};
 use chrono::{Duration, Utc};
 use data_encoding::BASE64URL_NOPAD;
 use herald_auth::{JwtKeys, hash_one_time_code};
@@ -19,6 +19,7 @@ on_both_backends!(
     the_two_factor_login_works_once,
     failed_logins_are_limited,
     api_keys_reach_stats_only_with_their_scope,
+    metrics_and_probes_are_apart_and_logins_are_counted,
 );
 
 /// Signs `claims` with HS256 and the service's key, bypassing `JwtKeys` (to make tokens it
@@ -622,5 +623,68 @@ async fn api_keys_reach_stats_only_with_their_scope(api: Api) -> anyhow::Result<
         );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
+    Ok(api)
+}
+
+/// The value of the series `series` (name and labels, as rendered) on `api`'s `/metrics`.
+async fn metric(api: &Api, series: &str) -> anyhow::Result<Option<f64>> {
+    let text = reqwest::get(format!("{}/metrics", api.ops_url))
+        .await?
+        .text()
+        .await?;
+    Ok(text
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok()))
+}
+
+async fn metrics_and_probes_are_apart_and_logins_are_counted(api: Api) -> anyhow::Result<Api> {
+    // The public port: the API and /api/health; the metrics and probes are not there.
+    for path in ["/metrics", "/livez", "/readyz"] {
+        let got = api.call("GET", path, None, None).await?;
+        expect_error(&got, 404, "not_found", path)?;
+    }
+    ensure!(api.call("GET", "/api/health", None, None).await?.0 == 200);
+    // The operational port has them all.
+    for path in ["/metrics", "/livez", "/readyz", "/api/health"] {
+        let status = reqwest::get(format!("{}{path}", api.ops_url))
+            .await?
+            .status();
+        ensure!(status == 200, "{path} on the ops port: {status}");
+    }
+
+    // Every login outcome is there from the start (other tests of this binary may count
+    // too: only increases are checked).
+    let bad_code = r#"herald_admin_logins_total{outcome="bad_code"}"#;
+    let before = metric(&api, bad_code).await?.context("bad_code at start")?;
+    for outcome in ["ok", "bad_second_factor", "locked"] {
+        let series = format!(r#"herald_admin_logins_total{{outcome="{outcome}"}}"#);
+        ensure!(metric(&api, &series).await?.is_some(), "{series}");
+    }
+    let got = api
+        .call(
+            "POST",
+            "/api/auth/verify",
+            None,
+            Some(json!({"telegram_id": 777, "code": "123456", "totp": "000000"})),
+        )
+        .await?;
+    expect_error(&got, 401, "unauthorized", "wrong")?;
+    let after = metric(&api, bad_code).await?.context("bad_code")?;
+    ensure!(after >= before + 1.0, "{before} -> {after}");
+    let counted = metric(
+        &api,
+        r#"herald_http_requests_total{service="admin-api",route="/api/auth/verify",status="401"}"#,
+    )
+    .await?;
+    ensure!(counted.is_some_and(|n| n >= 1.0), "{counted:?}");
+    let errors = metric(
+        &api,
+        r#"herald_errors_total{service="admin-api",kind="database"}"#,
+    )
+    .await?;
+    ensure!(
+        errors.is_some(),
+        "the error counter is there before any error"
+    );
     Ok(api)
 }

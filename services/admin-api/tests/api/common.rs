@@ -62,6 +62,8 @@ where
 pub struct Api {
     /// `http://127.0.0.1:PORT`.
     pub url: String,
+    /// The metrics and probes' `http://127.0.0.1:PORT`.
+    pub ops_url: String,
     /// The same database.
     pub store: Store,
     /// The Bot API double login codes go to.
@@ -109,7 +111,14 @@ impl Api {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}", listener.local_addr()?);
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(herald_admin_api::run(settings, listener, shutdown.clone()));
+        let ops = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let ops_url = format!("http://{}", ops.local_addr()?);
+        let task = tokio::spawn(herald_admin_api::run(
+            settings,
+            listener,
+            ops,
+            shutdown.clone(),
+        ));
         let client = reqwest::Client::new();
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
@@ -130,6 +139,7 @@ impl Api {
         }
         Ok(Self {
             url,
+            ops_url,
             store,
             telegram,
             jwt: JwtKeys::new(JWT_SECRET.as_bytes())?,

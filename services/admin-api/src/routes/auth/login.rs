@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use chrono::Utc;
 use herald_auth::{ClientIp, hash_one_time_code, one_time_code};
 use herald_i18n::{Arg, catalog};
+use herald_runtime::telemetry::{ErrorKind, count_error};
 use herald_store::{AuditEvent, AuditSubject, LoginCode};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -100,6 +101,7 @@ pub async fn login(
                     telegram_id,
                     "a login failed inside"
                 );
+                count_error(crate::SERVICE, crate::error::error_kind(&e));
                 "error"
             }
         };
@@ -185,6 +187,9 @@ async fn send_code(
         Ok(_) => "sent",
         Err(e) => {
             tracing::error!(error = %e, telegram_id, "could not send a login code");
+            if e.is_failure() {
+                count_error(crate::SERVICE, ErrorKind::Telegram);
+            }
             "unsent"
         }
     })

@@ -53,6 +53,32 @@ pub const CODE_REQUESTED: &str = "auth.code_requested";
 /// `no_authenticator`.
 pub const LOGIN_CODE: &str = "auth.login_code";
 
+/// Logins by outcome.
+const LOGINS_TOTAL: &str = "herald_admin_logins_total";
+
+/// The outcomes `herald_admin_logins_total` counts: `ok` (a staff token issued),
+/// `bad_code` (the code from the chat was wrong, expired or used, or the account is not
+/// staff), `bad_second_factor` (the code was right, the authenticator's wrong or replayed, or
+/// none enrolled: someone who can read the admin's Telegram may be trying), `locked` (refused
+/// for too many failures, at either step).
+pub const LOGIN_OUTCOMES: [&str; 4] = ["ok", "bad_code", "bad_second_factor", "locked"];
+
+/// Describes `herald_admin_logins_total` and makes every outcome's series, at 0.
+pub(crate) fn register_metrics() {
+    metrics::describe_counter!(
+        LOGINS_TOTAL,
+        "Admin login attempts by outcome (ok, bad_code, bad_second_factor, locked)"
+    );
+    for outcome in LOGIN_OUTCOMES {
+        metrics::counter!(LOGINS_TOTAL, "outcome" => outcome).increment(0);
+    }
+}
+
+/// Counts one login attempt (one of [`LOGIN_OUTCOMES`]).
+fn count_login(outcome: &'static str) {
+    metrics::counter!(LOGINS_TOTAL, "outcome" => outcome).increment(1);
+}
+
 /// How the audit log names someone trying to log in.
 fn actor(telegram_id: i64) -> String {
     format!("telegram:{telegram_id}")
@@ -88,6 +114,7 @@ async fn check_failures(
         .count_audit_since(SECOND_FACTOR_FAILED, AuditSubject::Actor(&who), since)
         .await?;
     if here.max(with_code) >= MAX_ACCOUNT_FAILURES {
+        count_login("locked");
         return Err(ApiError::TooMany {
             message: format!(
                 "too many failed logins for this account; try again in {} minutes",
@@ -105,6 +132,7 @@ async fn check_failures(
         )
         .await?;
     if by_address >= MAX_ADDRESS_FAILURES {
+        count_login("locked");
         return Err(ApiError::TooMany {
             message: format!(
                 "too many failed logins from this address; try again in {} minutes",
@@ -120,6 +148,12 @@ async fn check_failures(
 /// is never told to the client. `wrong_totp` and `totp_replayed` (the code from the chat was
 /// right) are [`SECOND_FACTOR_FAILED`], the rest [`LOGIN_FAILED`].
 async fn record_failure(state: &AppState, telegram_id: i64, ip: IpAddr, reason: &str) {
+    let second_factor = matches!(reason, "wrong_totp" | "totp_replayed" | "no_authenticator");
+    count_login(if second_factor {
+        "bad_second_factor"
+    } else {
+        "bad_code"
+    });
     tracing::warn!(
         target: "herald::security",
         telegram_id,

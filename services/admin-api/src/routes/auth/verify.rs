@@ -127,6 +127,7 @@ pub async fn verify(
             })),
         })
         .await;
+    super::count_login("ok");
     Ok(Json(Session {
         token: issued.token,
         token_type: "Bearer",
