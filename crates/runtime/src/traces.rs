@@ -164,17 +164,15 @@ pub fn inject(span: &Span, mut put: impl FnMut(&'static str, String)) {
     if !cx.span().span_context().is_valid() {
         return;
     }
-    let mut carrier = Carrier::default();
+    let mut carrier = std::collections::HashMap::new();
     opentelemetry::propagation::TextMapPropagator::inject_context(
         &TraceContextPropagator::new(),
         &cx,
         &mut carrier,
     );
-    for (name, value) in carrier.0 {
-        match name.as_str() {
-            "traceparent" => put("traceparent", value),
-            "tracestate" => put("tracestate", value),
-            _ => {}
+    for name in ["traceparent", "tracestate"] {
+        if let Some(value) = carrier.remove(name) {
+            put(name, value);
         }
     }
 }
@@ -212,15 +210,6 @@ pub fn set_parent<'a>(span: &Span, get: impl Fn(&str) -> Option<&'a str>) {
     );
     if cx.span().span_context().is_valid() {
         let _ = span.set_parent(cx);
-    }
-}
-
-#[derive(Default)]
-struct Carrier(Vec<(String, String)>);
-
-impl opentelemetry::propagation::Injector for Carrier {
-    fn set(&mut self, key: &str, value: String) {
-        self.0.push((key.to_string(), value));
     }
 }
 
@@ -382,11 +371,11 @@ impl ShouldSample for HeraldSampler {
     fn should_sample(
         &self,
         parent_context: Option<&Context>,
-        trace_id: TraceId,
-        name: &str,
-        span_kind: &SpanKind,
+        _trace_id: TraceId,
+        _name: &str,
+        _span_kind: &SpanKind,
         attributes: &[KeyValue],
-        links: &[Link],
+        _links: &[Link],
     ) -> SamplingResult {
         let parent = parent_context
             .map(|cx| cx.span().span_context().clone())
@@ -403,7 +392,6 @@ impl ShouldSample for HeraldSampler {
                 None => true,
             },
         };
-        let _ = (trace_id, name, span_kind, links);
         SamplingResult {
             decision: if keep {
                 SamplingDecision::RecordAndSample

@@ -60,12 +60,20 @@ impl Store {
 
     /// The stored signal, rebuilt from its payload by the domain parser.
     pub async fn signal(&self, id: SignalId) -> Result<Option<Signal>, StoreError> {
+        Ok(self.signal_received(id).await?.map(|(signal, _)| signal))
+    }
+
+    /// [`Store::signal`], with when Herald received it — from the same row, in one read.
+    pub async fn signal_received(
+        &self,
+        id: SignalId,
+    ) -> Result<Option<(Signal, DateTime<Utc>)>, StoreError> {
         let Some(row) = signals::Entity::find_by_id(id.0).one(&self.db).await? else {
             return Ok(None);
         };
         let signal = parse_signal(row.payload.as_bytes(), row.received_at)
             .map_err(|e| StoreError::corrupt("signals", id, e))?;
-        Ok(Some(signal))
+        Ok(Some((signal, row.received_at)))
     }
 
     /// Keeps the W3C `traceparent` of the signal's fan-out, for its deliveries' spans.

@@ -45,7 +45,7 @@ const SLOTS: usize = FORMATS.len() * Language::ALL.len() * TEXTS.len();
 struct Entry {
     signal: Signal,
     /// When it was accepted (reached the bus), for the delivery latency.
-    received_at: Option<DateTime<Utc>>,
+    received_at: DateTime<Utc>,
     /// For a close: the signal whose position it ends, and how it ended.
     closed: Option<(Signal, Option<PositionOutcome>)>,
     texts: [OnceLock<Option<Arc<str>>>; SLOTS],
@@ -119,16 +119,9 @@ impl MessageCache {
         let entry = match cached {
             Some(entry) => entry,
             None => {
-                let Some(signal) = store.signal(signal_id).await? else {
+                let Some((signal, received_at)) = store.signal_received(signal_id).await? else {
                     return Ok(None);
                 };
-                // Only for the latency histogram: a failure here must not fail the send.
-                let received_at = store
-                    .fanout(signal_id)
-                    .await
-                    .ok()
-                    .flatten()
-                    .map(|f| f.received_at);
                 let closed = match signal.closes_signal_id {
                     Some(closed) if signal.kind == SignalKind::Close => {
                         match store.signal(closed).await? {
@@ -153,7 +146,7 @@ impl MessageCache {
             .lock()
             .expect("cache lock")
             .get(&signal_id)
-            .and_then(|entry| entry.received_at)
+            .map(|entry| entry.received_at)
     }
 
     /// Remembers a signal the caller already holds (the fan-out does, right before its
@@ -165,13 +158,13 @@ impl MessageCache {
         received_at: DateTime<Utc>,
         closed: Option<(Signal, Option<PositionOutcome>)>,
     ) {
-        self.insert(signal, Some(received_at), closed);
+        self.insert(signal, received_at, closed);
     }
 
     fn insert(
         &self,
         signal: Signal,
-        received_at: Option<DateTime<Utc>>,
+        received_at: DateTime<Utc>,
         closed: Option<(Signal, Option<PositionOutcome>)>,
     ) -> Arc<Entry> {
         let mut entries = self.entries.lock().expect("cache lock");
